@@ -1,0 +1,1 @@
+return ActorVmm.Actors.Cli.CliApp.Run(args);

@@ -1,0 +1,315 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using ActorVmm.Kvm.Interop;
+
+namespace ActorVmm.Kvm.Memory;
+
+/// <summary>
+/// Guest RAM: anonymous mappings, one per region. Every access is bounds-checked against the regions and
+/// refused with a <see cref="GuestMemoryException"/>; nothing a guest supplies can reach outside the mappings.
+/// </summary>
+public sealed class GuestMemory : IDisposable
+{
+    public const ulong PageSize = 4096;
+
+    private readonly GuestMemoryRegion[] _regions;
+    private int _disposed;
+
+    private GuestMemory(GuestMemoryRegion[] regions)
+    {
+        _regions = regions;
+        TotalSize = regions.Aggregate(0UL, (sum, r) => sum + r.Size);
+    }
+
+    public IReadOnlyList<GuestMemoryRegion> Regions => _regions;
+
+    public ulong TotalSize { get; }
+
+    /// <summary>The first address past the highest region.</summary>
+    public GuestAddress End => _regions.Length == 0 ? GuestAddress.Zero : _regions[^1].End;
+
+    /// <summary>Maps anonymous memory for each (start, size); sizes and starts must be page-aligned and regions disjoint.</summary>
+    public static GuestMemory Create(IEnumerable<(GuestAddress Start, ulong Size)> layout, bool hugePages = false)
+    {
+        var sorted = layout.OrderBy(r => r.Start.Value).ToArray();
+        for (var i = 0; i < sorted.Length; i++)
+        {
+            var (start, size) = sorted[i];
+            if (size == 0 || size % PageSize != 0 || start.Value % PageSize != 0)
+            {
+                throw new GuestMemoryException(GuestMemoryError.InvalidRegion, start, size,
+                    $"guest memory region at {start} of 0x{size:x} bytes is empty or not page-aligned");
+            }
+
+            if (!start.TryAdd(size, out var end))
+            {
+                throw new GuestMemoryException(GuestMemoryError.AddressOverflow, start, size,
+                    $"guest memory region at {start} of 0x{size:x} bytes wraps around");
+            }
+
+            if (i + 1 < sorted.Length && end > sorted[i + 1].Start)
+            {
+                throw new GuestMemoryException(GuestMemoryError.InvalidRegion, start, size,
+                    $"guest memory regions at {start} and {sorted[i + 1].Start} overlap");
+            }
+        }
+
+        var regions = new List<GuestMemoryRegion>();
+        try
+        {
+            for (var i = 0; i < sorted.Length; i++)
+            {
+                var (start, size) = sorted[i];
+                var host = Libc.Mmap(0, (nuint)size, Libc.ProtRead | Libc.ProtWrite,
+                    Libc.MapPrivate | Libc.MapAnonymous | Libc.MapNoReserve, -1, 0);
+                if (host == Libc.MapFailed)
+                {
+                    var errno = Marshal.GetLastPInvokeError();
+                    throw new GuestMemoryException(GuestMemoryError.MapFailed, start, size,
+                        $"cannot map 0x{size:x} bytes of guest memory: {Marshal.GetPInvokeErrorMessage(errno)}");
+                }
+
+                regions.Add(new GuestMemoryRegion(i, start, size, host));
+                _ = Libc.Madvise(host, (nuint)size, Libc.MadvDontDump);
+                if (hugePages)
+                {
+                    _ = Libc.Madvise(host, (nuint)size, Libc.MadvHugepage);
+                }
+            }
+        }
+        catch
+        {
+            foreach (var r in regions)
+            {
+                _ = Libc.Munmap(r.HostAddress, (nuint)r.Size);
+            }
+
+            throw;
+        }
+
+        return new GuestMemory(regions.ToArray());
+    }
+
+    /// <summary>True when [address, address + length) lies wholly in guest RAM (possibly across adjacent regions).</summary>
+    public bool IsValidRange(GuestAddress address, ulong length)
+    {
+        if (!address.TryAdd(length, out _))
+        {
+            return false;
+        }
+
+        var cursor = address;
+        var remaining = length;
+        while (remaining > 0)
+        {
+            var region = FindRegion(cursor);
+            if (region is null)
+            {
+                return false;
+            }
+
+            var chunk = Math.Min(remaining, region.Size - (cursor.Value - region.Start.Value));
+            remaining -= chunk;
+            cursor = new GuestAddress(cursor.Value + chunk);
+        }
+
+        return length > 0 || FindRegion(address) is not null;
+    }
+
+    /// <summary>The region holding <paramref name="address"/>, or null.</summary>
+    public GuestMemoryRegion? FindRegion(GuestAddress address)
+    {
+        var lo = 0;
+        var hi = _regions.Length - 1;
+        while (lo <= hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            var r = _regions[mid];
+            if (address < r.Start)
+            {
+                hi = mid - 1;
+            }
+            else if (address.Value - r.Start.Value >= r.Size)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                return r;
+            }
+        }
+
+        return null;
+    }
+
+    public void Read(GuestAddress address, Span<byte> destination)
+    {
+        if (!TryRead(address, destination))
+        {
+            throw OutOfRange(address, (ulong)destination.Length);
+        }
+    }
+
+    public void Write(GuestAddress address, ReadOnlySpan<byte> source)
+    {
+        if (!TryWrite(address, source))
+        {
+            throw OutOfRange(address, (ulong)source.Length);
+        }
+    }
+
+    public bool TryRead(GuestAddress address, Span<byte> destination)
+    {
+        if (!IsValidRange(address, (ulong)destination.Length))
+        {
+            return false;
+        }
+
+        var remaining = destination.Length;
+        var cursor = address;
+        var done = 0;
+        while (remaining > 0)
+        {
+            var (host, chunk) = Chunk(cursor, remaining);
+            HostSpan(host, chunk).CopyTo(destination.Slice(done, chunk));
+            done += chunk;
+            remaining -= chunk;
+            cursor = new GuestAddress(cursor.Value + (ulong)chunk);
+        }
+
+        return true;
+    }
+
+    public bool TryWrite(GuestAddress address, ReadOnlySpan<byte> source)
+    {
+        if (!IsValidRange(address, (ulong)source.Length))
+        {
+            return false;
+        }
+
+        var remaining = source.Length;
+        var cursor = address;
+        var done = 0;
+        while (remaining > 0)
+        {
+            var (host, chunk) = Chunk(cursor, remaining);
+            source.Slice(done, chunk).CopyTo(HostSpan(host, chunk));
+            done += chunk;
+            remaining -= chunk;
+            cursor = new GuestAddress(cursor.Value + (ulong)chunk);
+        }
+
+        return true;
+    }
+
+    /// <summary>Reads an unmanaged value (little-endian, as the guest stores it).</summary>
+    public T Read<T>(GuestAddress address)
+        where T : unmanaged
+    {
+        T value = default;
+        Read(address, MemoryMarshal.AsBytes(new Span<T>(ref value)));
+        return value;
+    }
+
+    public void Write<T>(GuestAddress address, T value)
+        where T : unmanaged
+    {
+        Write(address, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
+    }
+
+    /// <summary>
+    /// A span straight onto guest RAM for zero-copy device I/O. The range must lie in one region.
+    /// The span is valid only while this object is alive; the guest may change it concurrently.
+    /// </summary>
+    public Span<byte> GetSpan(GuestAddress address, int length)
+    {
+        var region = FindRegion(address);
+        if (length < 0 || region is null || !address.TryAdd((ulong)length, out _)
+            || (ulong)length > region.Size - (address.Value - region.Start.Value))
+        {
+            throw OutOfRange(address, (ulong)Math.Max(length, 0));
+        }
+
+        return HostSpan(region.HostAddress + (nint)(address.Value - region.Start.Value), length);
+    }
+
+    /// <summary>A 16-bit load with acquire semantics (virtqueue ring indices). Must be 2-byte aligned.</summary>
+    public ushort LoadAcquireU16(GuestAddress address)
+    {
+        ref var slot = ref AlignedRef<ushort>(address);
+        return Volatile.Read(ref slot);
+    }
+
+    /// <summary>A 16-bit store with release semantics (virtqueue ring indices). Must be 2-byte aligned.</summary>
+    public void StoreReleaseU16(GuestAddress address, ushort value)
+    {
+        ref var slot = ref AlignedRef<ushort>(address);
+        Volatile.Write(ref slot, value);
+    }
+
+    /// <summary>A 32-bit load with acquire semantics. Must be 4-byte aligned.</summary>
+    public uint LoadAcquireU32(GuestAddress address)
+    {
+        ref var slot = ref AlignedRef<uint>(address);
+        return Volatile.Read(ref slot);
+    }
+
+    /// <summary>A 32-bit store with release semantics. Must be 4-byte aligned.</summary>
+    public void StoreReleaseU32(GuestAddress address, uint value)
+    {
+        ref var slot = ref AlignedRef<uint>(address);
+        Volatile.Write(ref slot, value);
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        foreach (var r in _regions)
+        {
+            _ = Libc.Munmap(r.HostAddress, (nuint)r.Size);
+        }
+    }
+
+    private ref T AlignedRef<T>(GuestAddress address)
+        where T : unmanaged
+    {
+        var size = (ulong)Unsafe.SizeOf<T>();
+        if (address.Value % size != 0)
+        {
+            throw new GuestMemoryException(GuestMemoryError.OutOfRange, address, size,
+                $"guest address {address} is not {size}-byte aligned");
+        }
+
+        return ref MemoryMarshal.GetReference(MemoryMarshal.Cast<byte, T>(GetSpan(address, (int)size)));
+    }
+
+    private (nint Host, int Length) Chunk(GuestAddress cursor, int remaining)
+    {
+        var region = FindRegion(cursor)!;
+        var offsetInRegion = cursor.Value - region.Start.Value;
+        var chunk = (int)Math.Min((ulong)remaining, region.Size - offsetInRegion);
+        return (region.HostAddress + (nint)offsetInRegion, chunk);
+    }
+
+    private Span<byte> HostSpan(nint host, int length)
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            throw new ObjectDisposedException(nameof(GuestMemory));
+        }
+
+        // SAFETY: host..host+length was checked by the caller to lie inside one live mapping of this object.
+        unsafe
+        {
+            return new Span<byte>((void*)host, length);
+        }
+    }
+
+    private static GuestMemoryException OutOfRange(GuestAddress address, ulong length) =>
+        new(GuestMemoryError.OutOfRange, address, length,
+            $"guest range {address}+0x{length:x} is outside guest memory");
+}

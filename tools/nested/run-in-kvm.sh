@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# run-in-kvm.sh — run one command against a real /dev/kvm, even on a machine without one.
+#
+# Where /dev/kvm is usable the command runs directly. Elsewhere this boots Debian's stock kernel
+# under QEMU TCG with `-cpu max` (emulated SVM with nested paging), loads kvm + kvm-amd inside it,
+# mounts this machine's / read-only over virtio-9p (and the project directory read-write at the
+# same path), chroots into it and runs the command there. The command's exit code is carried back.
+#
+# Usage: tools/nested/run-in-kvm.sh [--workdir DIR] [--timeout SECONDS] -- COMMAND [ARGS...]
+# Environment: ACTORVMM_NESTED=force   always use the nested VM (for testing the runner itself)
+#              ACTORVMM_NESTED_MEM     L1 memory in MiB (default 4096)
+#              ACTORVMM_NESTED_SMP     L1 vCPUs (default: nproc)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+workdir=$PWD
+timeout_s=3000
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --workdir) workdir=$(cd "$2" && pwd); shift 2 ;;
+        --timeout) timeout_s=$2; shift 2 ;;
+        --) shift; break ;;
+        *) break ;;
+    esac
+done
+[ $# -gt 0 ] || { echo "run-in-kvm: usage: run-in-kvm.sh [--workdir DIR] [--timeout S] -- COMMAND [ARGS...]" >&2; exit 2; }
+
+if [ "${ACTORVMM_NESTED:-}" != "force" ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+    cd "$workdir"
+    exec "$@"
+fi
+
+kver=6.1.0-56-amd64
+kernel=/boot/vmlinuz-$kver
+moddir=/lib/modules/$kver/kernel
+for need in qemu-system-x86_64:/usr/bin/qemu-system-x86_64 busybox-static:/bin/busybox "linux-image-$kver-unsigned:$kernel"; do
+    if [ ! -e "${need#*:}" ]; then
+        echo "run-in-kvm: ${need#*:} is missing: install the Debian package ${need%%:*} (tools/setup.sh does)" >&2
+        exit 3
+    fi
+done
+
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/actorvmm/nested
+mkdir -p "$cache"
+initrd=$cache/runner-initrd-$kver.cpio.gz
+init_src=$here/runner-init.sh
+if [ ! -s "$initrd" ] || [ "$init_src" -nt "$initrd" ] || [ "$0" -nt "$initrd" ]; then
+    stage=$(mktemp -d)
+    mkdir -p "$stage"/{bin,dev,proc,sys,host,mods,tmp}
+    cp /bin/busybox "$stage/bin/busybox"
+    for m in virt/lib/irqbypass.ko drivers/crypto/ccp/ccp.ko arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko \
+             drivers/virtio/virtio.ko drivers/virtio/virtio_ring.ko drivers/virtio/virtio_pci_legacy_dev.ko \
+             drivers/virtio/virtio_pci_modern_dev.ko drivers/virtio/virtio_pci.ko net/9p/9pnet.ko \
+             net/9p/9pnet_virtio.ko fs/netfs/netfs.ko fs/fscache/fscache.ko fs/9p/9p.ko; do
+        cp "$moddir/$m" "$stage/mods/"
+    done
+    cp "$init_src" "$stage/init"
+    chmod +x "$stage/init"
+    (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1 > "$initrd.tmp")
+    mv "$initrd.tmp" "$initrd"
+    rm -rf "$stage"
+fi
+
+# The command, its working directory and the environment it needs travel in a script on the shared project dir.
+xfer=$(mktemp -d "$repo/.nested.XXXXXX")
+trap 'rm -rf "$xfer"' EXIT
+{
+    echo "#!/bin/sh"
+    echo "export PATH='/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'"
+    echo "export HOME=/tmp DOTNET_CLI_HOME=/tmp DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1"
+    echo "export ACTORVMM_IN_NESTED=1 TERM=dumb"
+    for v in $(compgen -e | grep -E '^(ACTORVMM_|DOTNET_ROOT|CI$)' | grep -v '^ACTORVMM_NESTED'); do
+        printf 'export %s=%q\n' "$v" "${!v}"
+    done
+    printf 'cd %q || exit 125\n' "$workdir"
+    printf '%q ' "$@"
+    echo
+} > "$xfer/cmd.sh"
+chmod +x "$xfer/cmd.sh"
+
+mem=${ACTORVMM_NESTED_MEM:-4096}
+smp=${ACTORVMM_NESTED_SMP:-$(nproc)}
+echo "run-in-kvm: no usable /dev/kvm here; running inside nested KVM (QEMU TCG, -cpu max, $smp vCPU, ${mem}M): slower, but real KVM" >&2
+set +e
+timeout --foreground "$timeout_s" qemu-system-x86_64 -M pc -accel tcg,thread=multi -cpu max -smp "$smp" -m "$mem" \
+    -nographic -no-reboot -nodefaults -serial stdio -monitor none \
+    -kernel "$kernel" -initrd "$initrd" \
+    -append "console=ttyS0 reboot=k panic=-1 quiet loglevel=3 actorvmm.repo=$repo actorvmm.xfer=$xfer" \
+    -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
+    -virtfs "local,path=$repo,mount_tag=repo,security_model=none,multidevs=remap" </dev/null
+qrc=$?
+set -e
+if [ -f "$xfer/rc" ]; then
+    rc=$(cat "$xfer/rc")
+    exit "$rc"
+fi
+echo "run-in-kvm: the nested VM ended (qemu exit $qrc) without the command's exit code: see the console output above" >&2
+exit 124
