@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# setup.sh — install what ActorVmm needs on a fresh Debian 12 machine (idempotent), then build.
+#   Debian packages: qemu-system-x86 (the nested-KVM runner and the QEMU peer in benchmarks), busybox-static and
+#   linux-image-6.1.0-56-amd64-unsigned (the default guest and the runner's kernel), cpio (initramfs).
+#   The .NET 10 SDK must already be on PATH (`dotnet`).
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+kver=6.1.0-56-amd64
+need=()
+for pkg in qemu-system-x86 busybox-static linux-image-$kver-unsigned cpio gzip; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    echo "setup: installing Debian packages: ${need[*]}" >&2
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+command -v dotnet >/dev/null || { echo "setup: the .NET 10 SDK (dotnet) is not on PATH" >&2; exit 3; }
+if [ "${1:-}" != "--no-build" ]; then
+    echo "setup: building (Release)" >&2
+    dotnet build "$repo/ActorVmm.sln" -c Release -nologo -v quiet -clp:ErrorsOnly
+fi

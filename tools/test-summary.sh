@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# test-summary.sh RESULTS PROJECT... — adds up xunit v3 XML (*.xml) and TRX (*.trx) results and prints
+# `N passed, N failed, N skipped`. A KVM result file that is missing counts as a failure: KVM tests that did not
+# run are never reported as passed.
+results=$1; shift
+passed=0; failed=0; skipped=0
+attr() { local v; v=$(sed -n "s/.*[[:space:]]$2=\"\([0-9]*\)\".*/\1/p" <<<"$1" | head -n1); echo "${v:-0}"; }
+for p in "$@"; do
+    for stage in host kvm; do
+        f=$results/$p.$stage.xml
+        if [ ! -s "$f" ]; then
+            echo "test-summary: $p $stage results missing ($f): counted as a failure" >&2
+            failed=$((failed + 1))
+            continue
+        fi
+        while IFS= read -r line; do
+            passed=$((passed + $(attr "$line" passed)))
+            failed=$((failed + $(attr "$line" failed) + $(attr "$line" errors)))
+            skipped=$((skipped + $(attr "$line" skipped) + $(attr "$line" not-run)))
+        done < <(grep -o '<assembly [^>]*>' "$f")
+    done
+done
+for f in "$results"/*.trx; do
+    [ -s "$f" ] || { echo "test-summary: no TRX results found" >&2; failed=$((failed + 1)); continue; }
+    line=$(grep -o '<Counters [^>]*>' "$f" | head -n1)
+    passed=$((passed + $(attr "$line" passed)))
+    failed=$((failed + $(attr "$line" failed) + $(attr "$line" error) + $(attr "$line" timeout) + $(attr "$line" aborted)))
+    skipped=$((skipped + $(attr "$line" notExecuted)))
+done
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# test.sh — run every ActorVmm test: installs what the tests need (tools/setup.sh), builds, builds the guest image,
+# runs the host-side tests, then the KVM tests (Category=Kvm) — directly where /dev/kvm is usable, otherwise inside
+# the project's nested-KVM runner (tools/nested/run-in-kvm.sh). Ends with one line: `N passed, N failed, N skipped`.
+set -uo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+results=$repo/artifacts/test-results
+rm -rf "$results"
+mkdir -p "$results"
+status=0
+
+tools/setup.sh || { echo "test: setup/build failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+if [ -x tools/guest/build-guest.sh ]; then
+    tools/guest/build-guest.sh artifacts/guest >/dev/null || { echo "test: building the guest image failed" >&2; status=1; }
+fi
+
+v3_projects=(Kvm Devices Vmm)
+bin() { echo "tests/$1.Tests/bin/Release/net10.0/ActorVmm.$1.Tests.dll"; }
+
+echo "== host tests" >&2
+for p in "${v3_projects[@]}"; do
+    dotnet "$(bin "$p")" -trait- Category=Kvm -noLogo -noColor -result-xml "$results/$p.host.xml" || status=1
+done
+dotnet test tests/Actors.Tests/ActorVmm.Actors.Tests.csproj -c Release --no-build --nologo \
+    --logger "trx;LogFileName=Actors.host.trx" --results-directory "$results" || status=1
+
+echo "== KVM tests (Category=Kvm)" >&2
+start=$(date +%s)
+tools/nested/run-in-kvm.sh -- tools/nested/kvm-tests.sh "$results" || status=1
+echo "test: KVM stage took $(( $(date +%s) - start )) s" >&2
+
+tools/test-summary.sh "$results" "${v3_projects[@]}"
+summary_rc=$?
+[ $summary_rc -eq 0 ] || status=1
+exit $status
