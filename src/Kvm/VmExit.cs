@@ -3,13 +3,13 @@ namespace ActorVmm.Kvm;
 /// <summary>Why KVM_RUN returned to user space, reduced to what the layers above need.</summary>
 public enum VmExitKind
 {
-    /// <summary>Guest executed IN/INS: <see cref="VmExit.Port"/>, <see cref="VmExit.Size"/>, <see cref="VmExit.Count"/>; answer with <see cref="Vcpu.SetIoInData"/>.</summary>
+    /// <summary>Guest executed IN/INS: <see cref="VmExit.Port"/>, <see cref="VmExit.Size"/>, <see cref="VmExit.Count"/>; answer by filling <see cref="Vcpu.ExitData"/> (Size * Count bytes) before the next run.</summary>
     IoIn,
 
     /// <summary>Guest executed OUT/OUTS: the bytes are <see cref="Vcpu.ExitData"/>.</summary>
     IoOut,
 
-    /// <summary>Guest read unmapped guest-physical memory: answer with <see cref="Vcpu.SetMmioReadData"/>.</summary>
+    /// <summary>Guest read unmapped guest-physical memory: answer by filling <see cref="Vcpu.ExitData"/> (Size bytes) before the next run.</summary>
     MmioRead,
 
     /// <summary>Guest wrote unmapped guest-physical memory: the bytes are <see cref="Vcpu.ExitData"/>.</summary>

@@ -1,0 +1,48 @@
+using System.Runtime.CompilerServices;
+
+namespace ActorVmm.Kvm.Interop;
+
+/// <summary>The KVM ioctl numbers used here, computed as &lt;linux/kvm.h&gt; does (x86-64).</summary>
+internal static class KvmIoctls
+{
+    public const uint KvmIo = 0xAE;
+
+    // /dev/kvm
+    public static readonly IoctlRequest GetApiVersion = IoctlRequest.Io("KVM_GET_API_VERSION", KvmIo, 0x00);
+    public static readonly IoctlRequest CreateVm = IoctlRequest.Io("KVM_CREATE_VM", KvmIo, 0x01);
+    public static readonly IoctlRequest GetMsrIndexList = IoctlRequest.IoWR("KVM_GET_MSR_INDEX_LIST", KvmIo, 0x02, sizeof(uint));
+    public static readonly IoctlRequest CheckExtension = IoctlRequest.Io("KVM_CHECK_EXTENSION", KvmIo, 0x03);
+    public static readonly IoctlRequest GetVcpuMmapSize = IoctlRequest.Io("KVM_GET_VCPU_MMAP_SIZE", KvmIo, 0x04);
+    public static readonly IoctlRequest GetSupportedCpuid = IoctlRequest.IoWR("KVM_GET_SUPPORTED_CPUID", KvmIo, 0x05, 8);
+
+    // VM
+    public static readonly IoctlRequest CreateVcpu = IoctlRequest.Io("KVM_CREATE_VCPU", KvmIo, 0x41);
+    public static readonly IoctlRequest SetUserMemoryRegion = IoctlRequest.IoW("KVM_SET_USER_MEMORY_REGION", KvmIo, 0x46, Unsafe.SizeOf<KvmUserspaceMemoryRegion>());
+    public static readonly IoctlRequest SetTssAddr = IoctlRequest.Io("KVM_SET_TSS_ADDR", KvmIo, 0x47);
+    public static readonly IoctlRequest SetIdentityMapAddr = IoctlRequest.IoW("KVM_SET_IDENTITY_MAP_ADDR", KvmIo, 0x48, sizeof(ulong));
+    public static readonly IoctlRequest CreateIrqchip = IoctlRequest.Io("KVM_CREATE_IRQCHIP", KvmIo, 0x60);
+    public static readonly IoctlRequest IrqLine = IoctlRequest.IoW("KVM_IRQ_LINE", KvmIo, 0x61, Unsafe.SizeOf<KvmIrqLevel>());
+    public static readonly IoctlRequest SetGsiRouting = IoctlRequest.IoW("KVM_SET_GSI_ROUTING", KvmIo, 0x6a, 8);
+    public static readonly IoctlRequest Irqfd = IoctlRequest.IoW("KVM_IRQFD", KvmIo, 0x76, Unsafe.SizeOf<KvmIrqfd>());
+    public static readonly IoctlRequest CreatePit2 = IoctlRequest.IoW("KVM_CREATE_PIT2", KvmIo, 0x77, Unsafe.SizeOf<KvmPitConfig>());
+    public static readonly IoctlRequest Ioeventfd = IoctlRequest.IoW("KVM_IOEVENTFD", KvmIo, 0x79, Unsafe.SizeOf<KvmIoeventfd>());
+    public static readonly IoctlRequest SignalMsi = IoctlRequest.IoW("KVM_SIGNAL_MSI", KvmIo, 0xa5, Unsafe.SizeOf<KvmMsi>());
+
+    // vCPU
+    public static readonly IoctlRequest Run = IoctlRequest.Io("KVM_RUN", KvmIo, 0x80);
+    public static readonly IoctlRequest GetRegs = IoctlRequest.IoR("KVM_GET_REGS", KvmIo, 0x81, Unsafe.SizeOf<KvmRegs>());
+    public static readonly IoctlRequest SetRegs = IoctlRequest.IoW("KVM_SET_REGS", KvmIo, 0x82, Unsafe.SizeOf<KvmRegs>());
+    public static readonly IoctlRequest GetSregs = IoctlRequest.IoR("KVM_GET_SREGS", KvmIo, 0x83, Unsafe.SizeOf<KvmSregs>());
+    public static readonly IoctlRequest SetSregs = IoctlRequest.IoW("KVM_SET_SREGS", KvmIo, 0x84, Unsafe.SizeOf<KvmSregs>());
+    public static readonly IoctlRequest GetMsrs = IoctlRequest.IoWR("KVM_GET_MSRS", KvmIo, 0x88, 8);
+    public static readonly IoctlRequest SetMsrs = IoctlRequest.IoW("KVM_SET_MSRS", KvmIo, 0x89, 8);
+    public static readonly IoctlRequest SetSignalMask = IoctlRequest.IoW("KVM_SET_SIGNAL_MASK", KvmIo, 0x8b, sizeof(uint));
+    public static readonly IoctlRequest GetFpu = IoctlRequest.IoR("KVM_GET_FPU", KvmIo, 0x8c, Unsafe.SizeOf<KvmFpu>());
+    public static readonly IoctlRequest SetFpu = IoctlRequest.IoW("KVM_SET_FPU", KvmIo, 0x8d, Unsafe.SizeOf<KvmFpu>());
+    public static readonly IoctlRequest GetLapic = IoctlRequest.IoR("KVM_GET_LAPIC", KvmIo, 0x8e, Unsafe.SizeOf<KvmLapicState>());
+    public static readonly IoctlRequest SetLapic = IoctlRequest.IoW("KVM_SET_LAPIC", KvmIo, 0x8f, Unsafe.SizeOf<KvmLapicState>());
+    public static readonly IoctlRequest SetCpuid2 = IoctlRequest.IoW("KVM_SET_CPUID2", KvmIo, 0x90, 8);
+    public static readonly IoctlRequest GetCpuid2 = IoctlRequest.IoWR("KVM_GET_CPUID2", KvmIo, 0x91, 8);
+    public static readonly IoctlRequest GetMpState = IoctlRequest.IoR("KVM_GET_MP_STATE", KvmIo, 0x98, sizeof(uint));
+    public static readonly IoctlRequest SetMpState = IoctlRequest.IoW("KVM_SET_MP_STATE", KvmIo, 0x99, sizeof(uint));
+}

@@ -1,0 +1,20 @@
+using System.Runtime.InteropServices;
+
+namespace ActorVmm.Kvm.Interop;
+
+/// <summary>struct kvm_userspace_memory_region. 32 bytes.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct KvmUserspaceMemoryRegion
+{
+    /// <summary>KVM_MEM_LOG_DIRTY_PAGES.</summary>
+    public const uint LogDirtyPages = 1;
+
+    /// <summary>KVM_MEM_READONLY.</summary>
+    public const uint ReadOnly = 2;
+
+    public uint Slot;
+    public uint Flags;
+    public ulong GuestPhysAddr;
+    public ulong MemorySize;
+    public ulong UserspaceAddr;
+}
