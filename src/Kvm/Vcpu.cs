@@ -22,7 +22,7 @@ public sealed class Vcpu : IVcpu, IDisposable
     /// <summary>SIGUSR2: neither CoreCLR (SIGRTMIN for activation injection) nor System.Native handles it.</summary>
     public const int KickSignal = Libc.SigUsr2;
 
-    private const int MmioDataOffset = 40;
+    internal const int MmioDataOffset = 40;
 
     private readonly KvmFd _fd;
     private readonly int _mmapSize;
@@ -363,7 +363,21 @@ public sealed class Vcpu : IVcpu, IDisposable
 
     private VmExit Decode()
     {
-        ref var run = ref RunRef;
+        _exitDataLength = 0;
+        var exit = DecodeExit(ref RunRef, _mmapSize, out var offset, out var length);
+        _exitDataOffset = offset;
+        _exitDataLength = length;
+        return exit;
+    }
+
+    /// <summary>
+    /// Decodes the exit in <paramref name="run"/>; the data bytes of an I/O or MMIO exit lie at
+    /// [<paramref name="dataOffset"/>, +<paramref name="dataLength"/>) of the mapping, checked against <paramref name="mmapSize"/>.
+    /// </summary>
+    internal static VmExit DecodeExit(ref KvmRun run, int mmapSize, out int dataOffset, out int dataLength)
+    {
+        dataOffset = 0;
+        dataLength = 0;
         var reason = Volatile.Read(ref run.ExitReason);
         switch (reason)
         {
@@ -371,15 +385,15 @@ public sealed class Vcpu : IVcpu, IDisposable
             {
                 var io = run.Io;
                 var length = (ulong)io.Size * io.Count;
-                if (io.Size is not (1 or 2 or 4) || length == 0 || io.DataOffset > (ulong)_mmapSize
-                    || length > (ulong)_mmapSize - io.DataOffset)
+                if (io.Size is not (1 or 2 or 4) || length == 0 || io.DataOffset > (ulong)mmapSize
+                    || length > (ulong)mmapSize - io.DataOffset)
                 {
                     throw new KvmException(KvmIoctls.Run.Name,
-                        $"I/O exit data (offset 0x{io.DataOffset:x}, {io.Size} x {io.Count} bytes) lies outside the {_mmapSize}-byte kvm_run mapping");
+                        $"I/O exit data (offset 0x{io.DataOffset:x}, {io.Size} x {io.Count} bytes) lies outside the {mmapSize}-byte kvm_run mapping");
                 }
 
-                _exitDataOffset = (int)io.DataOffset;
-                _exitDataLength = (int)length;
+                dataOffset = (int)io.DataOffset;
+                dataLength = (int)length;
                 var kind = io.Direction == KvmRunIo.DirectionIn ? VmExitKind.IoIn : VmExitKind.IoOut;
                 return new VmExit(kind, io.Port, io.Size, (int)io.Count);
             }
@@ -392,8 +406,8 @@ public sealed class Vcpu : IVcpu, IDisposable
                     throw new KvmException(KvmIoctls.Run.Name, $"MMIO exit of {len} bytes (at most 8 fit in kvm_run.mmio.data)");
                 }
 
-                _exitDataOffset = MmioDataOffset;
-                _exitDataLength = (int)len;
+                dataOffset = MmioDataOffset;
+                dataLength = (int)len;
                 var kind = run.Mmio.IsWrite != 0 ? VmExitKind.MmioWrite : VmExitKind.MmioRead;
                 return new VmExit(kind, run.Mmio.PhysAddr, (int)len);
             }

@@ -1,0 +1,15 @@
+using ActorVmm.Kvm.Interop;
+
+namespace ActorVmm.Kvm.X86;
+
+/// <summary>The x87/SSE state a vCPU boots with.</summary>
+public static class X86Fpu
+{
+    /// <summary>FNINIT's control word: all exceptions masked, 64-bit precision, round to nearest.</summary>
+    public const ushort DefaultFcw = 0x37F;
+
+    /// <summary>MXCSR at reset: all SIMD exceptions masked.</summary>
+    public const uint DefaultMxcsr = 0x1F80;
+
+    public static KvmFpu BootFpu() => new() { Fcw = DefaultFcw, Mxcsr = DefaultMxcsr };
+}

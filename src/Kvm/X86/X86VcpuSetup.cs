@@ -1,0 +1,25 @@
+using ActorVmm.Kvm.Interop;
+
+namespace ActorVmm.Kvm.X86;
+
+/// <summary>Applies the CPU-level boot state (CPUID, MSRs, FPU, LAPIC LINTs) to a vCPU; registers are the loader's job.</summary>
+public static class X86VcpuSetup
+{
+    /// <summary>
+    /// Sets CPUID for vCPU <see cref="Vcpu.Id"/> of <paramref name="vcpuCount"/>, the boot MSRs and FPU state, and —
+    /// when the VM has an in-kernel irqchip — LINT0 = ExtINT, LINT1 = NMI.
+    /// </summary>
+    public static void Configure(Vcpu vcpu, ReadOnlySpan<KvmCpuidEntry2> supportedCpuid, int vcpuCount, bool hasIrqchip)
+    {
+        ArgumentNullException.ThrowIfNull(vcpu);
+        vcpu.SetCpuid2(X86Cpuid.ForVcpu(supportedCpuid, vcpu.Id, vcpuCount));
+        vcpu.SetMsrs(X86Msrs.BootMsrs());
+        vcpu.SetFpu(X86Fpu.BootFpu());
+        if (hasIrqchip)
+        {
+            var lapic = vcpu.GetLapic();
+            X86Lapic.ConfigureLint(ref lapic);
+            vcpu.SetLapic(lapic);
+        }
+    }
+}
