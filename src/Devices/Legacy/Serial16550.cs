@@ -1,0 +1,621 @@
+using System.Collections.Immutable;
+
+namespace ActorVmm.Devices.Legacy;
+
+/// <summary>
+/// A 16550A UART, the serial console of a stock Linux guest (ttyS0 at <see cref="LegacyPorts.Com1"/>, IRQ 4), in
+/// the spirit of Firecracker's / rust-vmm vm-superio's serial: 8 byte-wide registers, a bounded input FIFO,
+/// instant transmission (THR and the shift register are always empty), RDA/THRE/line-status/modem-status
+/// interrupts with 16550 IIR priorities, loopback, and the divisor latch (stored, no effect).
+/// <para>
+/// Threads: <see cref="Read"/>, <see cref="Write"/>, <see cref="SaveState"/>, <see cref="RestoreState"/> and
+/// <see cref="Reset"/> are called by one thread at a time (the device actor); <see cref="EnqueueInput"/> may be
+/// called from any thread (stdin). All state is guarded by one private lock; the output sink and the interrupt
+/// line are called outside it.
+/// </para>
+/// <para>
+/// Interrupts are edges (<see cref="IInterruptLine.Trigger"/>), as Firecracker and crosvm do: both give their
+/// serial an irqfd without resample, which on KVM's in-kernel irqchip is a 1→0 pulse on the GSI. ISA IRQ 4 is
+/// edge-triggered in the IOAPIC/PIC (the MP table/MADT default for ISA), and Linux's 8250 driver is written for
+/// edge-triggered ISA lines: its handler loops until IIR reads "no interrupt", so one edge per newly raised
+/// condition is enough. The device triggers when an enabled interrupt source becomes pending that was not pending
+/// before (e.g. THRE re-armed by a THR write after the driver read IIR), and on every input arrival while RDA is
+/// enabled, so an edge lost while the guest had the pin masked cannot leave input stuck forever. MCR OUT2 does
+/// not gate the line (as in Firecracker and QEMU).
+/// </para>
+/// </summary>
+public sealed class Serial16550 : IBusDevice, IStatefulDevice
+{
+    /// <summary>Number of ports the device occupies (base..base+7).</summary>
+    public const ulong RangeSize = 8;
+
+    /// <summary>Bytes of input held for the guest; more is dropped and counted as an overrun.</summary>
+    public const int InputFifoCapacity = 64;
+
+    // Register offsets. Offsets 0 and 1 are the divisor latch while LCR.DLAB is set.
+    public const ulong DataOffset = 0;          // read: RBR, write: THR; DLL when DLAB
+    public const ulong InterruptEnableOffset = 1; // IER; DLM when DLAB
+    public const ulong InterruptIdOffset = 2;   // read: IIR
+    public const ulong FifoControlOffset = 2;   // write: FCR
+    public const ulong LineControlOffset = 3;   // LCR
+    public const ulong ModemControlOffset = 4;  // MCR
+    public const ulong LineStatusOffset = 5;    // LSR
+    public const ulong ModemStatusOffset = 6;   // MSR
+    public const ulong ScratchOffset = 7;       // SCR
+
+    // IER bits. Only the four 16550 sources exist; the other bits read back as 0 (Linux probes bit 6 for XScale).
+    public const byte IerReceivedData = 0x01;
+    public const byte IerTransmitterEmpty = 0x02;
+    public const byte IerLineStatus = 0x04;
+    public const byte IerModemStatus = 0x08;
+    public const byte IerValidBits = 0x0f;
+
+    // IIR values (bits 3..0) and the FIFO-enabled bits 7..6.
+    public const byte IirNoInterrupt = 0x01;
+    public const byte IirModemStatus = 0x00;
+    public const byte IirTransmitterEmpty = 0x02;
+    public const byte IirReceivedData = 0x04;
+    public const byte IirLineStatus = 0x06;
+    public const byte IirFifoEnabled = 0xc0;
+
+    // FCR bits.
+    public const byte FcrEnableFifo = 0x01;
+    public const byte FcrClearReceive = 0x02;
+    public const byte FcrClearTransmit = 0x04;
+
+    // LCR bits.
+    public const byte LcrDivisorLatchAccess = 0x80;
+
+    // MCR bits.
+    public const byte McrDtr = 0x01;
+    public const byte McrRts = 0x02;
+    public const byte McrOut1 = 0x04;
+    public const byte McrOut2 = 0x08;
+    public const byte McrLoopback = 0x10;
+    public const byte McrValidBits = 0x1f;
+
+    // LSR bits.
+    public const byte LsrDataReady = 0x01;
+    public const byte LsrOverrun = 0x02;
+    public const byte LsrTransmitterHoldingEmpty = 0x20;
+    public const byte LsrTransmitterEmpty = 0x40;
+
+    // MSR bits: deltas in 3..0, line states in 7..4.
+    public const byte MsrDeltaCts = 0x01;
+    public const byte MsrDeltaDsr = 0x02;
+    public const byte MsrTrailingEdgeRi = 0x04;
+    public const byte MsrDeltaDcd = 0x08;
+    public const byte MsrCts = 0x10;
+    public const byte MsrDsr = 0x20;
+    public const byte MsrRi = 0x40;
+    public const byte MsrDcd = 0x80;
+
+    // Power-on values, as vm-superio: 8N1, OUT2 set, 9600 baud, a "connected" modem outside loopback.
+    public const byte DefaultLineControl = 0x03;
+    public const byte DefaultModemControl = McrOut2;
+    public const byte DefaultDivisorLow = 0x0c;
+    public const byte DefaultDivisorHigh = 0x00;
+    public const byte ExternalModemLines = MsrDcd | MsrDsr | MsrCts;
+
+    // Interrupt sources, one bit each, for edge detection.
+    private const int SourceLineStatus = 1;
+    private const int SourceReceivedData = 2;
+    private const int SourceTransmitterEmpty = 4;
+    private const int SourceModemStatus = 8;
+
+    private readonly Lock _lock = new();
+    private readonly IInterruptLine _interrupt;
+    private readonly SerialOutput _output;
+    private readonly byte[] _fifo = new byte[InputFifoCapacity];
+    private int _fifoHead;
+    private int _fifoCount;
+
+    private byte _ier;
+    private byte _lcr;
+    private byte _mcr;
+    private byte _scr;
+    private byte _dll;
+    private byte _dlm;
+    private byte _fcr;
+    private byte _lsrErrors;
+    private byte _msrDeltas;
+    private bool _threPending;
+    private int _activeSources;
+
+    private long _overruns;
+    private long _bytesOut;
+    private long _bytesIn;
+
+    public Serial16550(string name, IInterruptLine interrupt, SerialOutput output)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(interrupt);
+        ArgumentNullException.ThrowIfNull(output);
+        Name = name;
+        _interrupt = interrupt;
+        _output = output;
+        ResetRegisters();
+    }
+
+    public string Name { get; }
+
+    public DeviceStats Stats { get; } = new();
+
+    /// <summary>Input bytes dropped because the FIFO was full (host input or loopback).</summary>
+    public long Overruns => Interlocked.Read(ref _overruns);
+
+    /// <summary>Bytes the guest transmitted to the output sink.</summary>
+    public long BytesOut => Interlocked.Read(ref _bytesOut);
+
+    /// <summary>Bytes accepted into the input FIFO.</summary>
+    public long BytesIn => Interlocked.Read(ref _bytesIn);
+
+    /// <summary>Free space in the input FIFO now (for a console that wants to apply backpressure).</summary>
+    public int InputFifoFree
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return InputFifoCapacity - _fifoCount;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Hands input (e.g. stdin) to the guest: thread-safe. Bytes that do not fit in the FIFO are dropped, counted in
+    /// <see cref="Overruns"/> and flagged with LSR.OE. In loopback mode the external input is disconnected and the
+    /// bytes are dropped (not counted as overruns). Raises the RDA interrupt if enabled.
+    /// </summary>
+    /// <returns>The number of bytes accepted.</returns>
+    public int EnqueueInput(ReadOnlySpan<byte> input)
+    {
+        if (input.IsEmpty)
+        {
+            return 0;
+        }
+
+        int accepted;
+        bool trigger;
+        lock (_lock)
+        {
+            if ((_mcr & McrLoopback) != 0)
+            {
+                return 0;
+            }
+
+            accepted = PushInput(input);
+            trigger = UpdateInterrupt(retriggerReceivedData: accepted > 0);
+        }
+
+        RaiseIf(trigger);
+        return accepted;
+    }
+
+    public void Read(ulong offset, Span<byte> data)
+    {
+        if (!PortAccess.CheckByteRead(Stats, data))
+        {
+            return;
+        }
+
+        if (offset >= RangeSize)
+        {
+            Stats.CountUnhandledRead();
+            PortAccess.FillAllOnes(data);
+            return;
+        }
+
+        bool trigger;
+        lock (_lock)
+        {
+            data[0] = ReadRegister(offset);
+            trigger = UpdateInterrupt(retriggerReceivedData: false);
+        }
+
+        RaiseIf(trigger);
+    }
+
+    public void Write(ulong offset, ReadOnlySpan<byte> data)
+    {
+        if (!PortAccess.CheckByteWrite(Stats, data))
+        {
+            return;
+        }
+
+        if (offset >= RangeSize)
+        {
+            Stats.CountUnhandledWrite();
+            return;
+        }
+
+        var value = data[0];
+        bool transmit;
+        bool trigger;
+        lock (_lock)
+        {
+            transmit = WriteRegister(offset, value);
+            trigger = UpdateInterrupt(retriggerReceivedData: false);
+        }
+
+        if (transmit)
+        {
+            Interlocked.Increment(ref _bytesOut);
+            _output([value]);
+        }
+
+        RaiseIf(trigger);
+    }
+
+    public object SaveState()
+    {
+        lock (_lock)
+        {
+            var fifo = ImmutableArray.CreateBuilder<byte>(_fifoCount);
+            for (var i = 0; i < _fifoCount; i++)
+            {
+                fifo.Add(_fifo[(_fifoHead + i) % InputFifoCapacity]);
+            }
+
+            return new Serial16550State(
+                _ier, _lcr, _mcr, _scr, _dll, _dlm, _fcr, _lsrErrors, _msrDeltas, _threPending, fifo.MoveToImmutable());
+        }
+    }
+
+    /// <summary>
+    /// Brings back a <see cref="Serial16550State"/>. Values are masked to what the registers can hold and at most
+    /// <see cref="InputFifoCapacity"/> input bytes are kept. If an enabled interrupt is pending afterwards the
+    /// line is triggered once, so a guest that lost the edge in the restart still gets it.
+    /// </summary>
+    public void RestoreState(object state)
+    {
+        if (state is not Serial16550State s)
+        {
+            throw new ArgumentException($"Expected {nameof(Serial16550State)}, got {state?.GetType().Name ?? "null"}.", nameof(state));
+        }
+
+        bool trigger;
+        lock (_lock)
+        {
+            _ier = (byte)(s.InterruptEnable & IerValidBits);
+            _lcr = s.LineControl;
+            _mcr = (byte)(s.ModemControl & McrValidBits);
+            _scr = s.Scratch;
+            _dll = s.DivisorLow;
+            _dlm = s.DivisorHigh;
+            _fcr = (byte)(s.FifoControl & FcrEnableFifo);
+            _lsrErrors = (byte)(s.LineStatusErrors & LsrOverrun);
+            _msrDeltas = (byte)(s.ModemStatusDeltas & 0x0f);
+            _threPending = s.TransmitterEmptyPending;
+            _fifoHead = 0;
+            _fifoCount = 0;
+            ReadOnlySpan<byte> input = s.InputFifo.IsDefault ? default : s.InputFifo.AsSpan();
+            var keep = Math.Min(input.Length, InputFifoCapacity);
+            input[..keep].CopyTo(_fifo);
+            _fifoCount = keep;
+            _activeSources = 0;
+            trigger = UpdateInterrupt(retriggerReceivedData: false);
+        }
+
+        RaiseIf(trigger);
+    }
+
+    public void Reset()
+    {
+        lock (_lock)
+        {
+            ResetRegisters();
+        }
+    }
+
+    private void ResetRegisters()
+    {
+        _ier = 0;
+        _lcr = DefaultLineControl;
+        _mcr = DefaultModemControl;
+        _scr = 0;
+        _dll = DefaultDivisorLow;
+        _dlm = DefaultDivisorHigh;
+        _fcr = 0;
+        _lsrErrors = 0;
+        _msrDeltas = 0;
+        _threPending = false;
+        _fifoHead = 0;
+        _fifoCount = 0;
+        _activeSources = 0;
+    }
+
+    private bool DivisorLatchAccess => (_lcr & LcrDivisorLatchAccess) != 0;
+
+    private bool Loopback => (_mcr & McrLoopback) != 0;
+
+    private byte ReadRegister(ulong offset)
+    {
+        switch (offset)
+        {
+            case DataOffset when DivisorLatchAccess:
+                return _dll;
+            case InterruptEnableOffset when DivisorLatchAccess:
+                return _dlm;
+            case DataOffset:
+                return PopInput();
+            case InterruptEnableOffset:
+                return _ier;
+            case InterruptIdOffset:
+                {
+                    var iir = InterruptIdentification();
+                    // Reading IIR acknowledges THRE when that is what it reports (16550 data sheet).
+                    if ((iir & 0x0f) == IirTransmitterEmpty)
+                    {
+                        _threPending = false;
+                    }
+
+                    return (byte)(iir | ((_fcr & FcrEnableFifo) != 0 ? IirFifoEnabled : 0));
+                }
+
+            case LineControlOffset:
+                return _lcr;
+            case ModemControlOffset:
+                return _mcr;
+            case LineStatusOffset:
+                {
+                    var lsr = (byte)(LsrTransmitterHoldingEmpty | LsrTransmitterEmpty | _lsrErrors);
+                    if (_fifoCount > 0)
+                    {
+                        lsr |= LsrDataReady;
+                    }
+
+                    // Error bits are cleared by reading LSR.
+                    _lsrErrors = 0;
+                    return lsr;
+                }
+
+            case ModemStatusOffset:
+                {
+                    var msr = (byte)(ModemLines(_mcr) | _msrDeltas);
+                    _msrDeltas = 0;
+                    return msr;
+                }
+
+            default:
+                return _scr;
+        }
+    }
+
+    /// <returns>True if <paramref name="value"/> is to be transmitted to the output sink.</returns>
+    private bool WriteRegister(ulong offset, byte value)
+    {
+        switch (offset)
+        {
+            case DataOffset when DivisorLatchAccess:
+                _dll = value;
+                return false;
+            case InterruptEnableOffset when DivisorLatchAccess:
+                _dlm = value;
+                return false;
+            case DataOffset:
+                // The byte leaves THR at once, so THR is empty again: THRE is (re)armed.
+                _threPending = true;
+                if (Loopback)
+                {
+                    PushInput([value]);
+                    return false;
+                }
+
+                return true;
+            case InterruptEnableOffset:
+                {
+                    var old = _ier;
+                    _ier = (byte)(value & IerValidBits);
+                    if ((_ier & IerTransmitterEmpty) != 0 && (old & IerTransmitterEmpty) == 0)
+                    {
+                        // THR is always empty: a real 16550 raises THRE as soon as it is enabled, and Linux's
+                        // 8250 startup tests that (otherwise it marks the port UART_BUG_THRE and polls).
+                        _threPending = true;
+                    }
+                    else if ((_ier & IerTransmitterEmpty) == 0)
+                    {
+                        _threPending = false;
+                    }
+
+                    return false;
+                }
+
+            case FifoControlOffset:
+                if ((value & FcrClearReceive) != 0 || ((value ^ _fcr) & FcrEnableFifo) != 0)
+                {
+                    // Clearing, enabling or disabling the FIFOs empties the receive FIFO.
+                    ClearInput();
+                }
+
+                _fcr = (byte)(value & FcrEnableFifo);
+                return false;
+            case LineControlOffset:
+                _lcr = value;
+                return false;
+            case ModemControlOffset:
+                {
+                    var before = ModemLines(_mcr);
+                    _mcr = (byte)(value & McrValidBits);
+                    var after = ModemLines(_mcr);
+                    NoteModemLineChanges(before, after);
+                    return false;
+                }
+
+            case LineStatusOffset:
+            case ModemStatusOffset:
+                // Read-only status registers (factory test writes on real parts): dropped.
+                Stats.CountUnhandledWrite();
+                return false;
+            default:
+                _scr = value;
+                return false;
+        }
+    }
+
+    /// <summary>MSR bits 7..4: in loopback the MCR outputs drive the inputs (DTR→DSR, RTS→CTS, OUT1→RI, OUT2→DCD).</summary>
+    private static byte ModemLines(byte mcr)
+    {
+        if ((mcr & McrLoopback) == 0)
+        {
+            return ExternalModemLines;
+        }
+
+        byte lines = 0;
+        if ((mcr & McrDtr) != 0)
+        {
+            lines |= MsrDsr;
+        }
+
+        if ((mcr & McrRts) != 0)
+        {
+            lines |= MsrCts;
+        }
+
+        if ((mcr & McrOut1) != 0)
+        {
+            lines |= MsrRi;
+        }
+
+        if ((mcr & McrOut2) != 0)
+        {
+            lines |= MsrDcd;
+        }
+
+        return lines;
+    }
+
+    private void NoteModemLineChanges(byte before, byte after)
+    {
+        var changed = (byte)(before ^ after);
+        if ((changed & MsrCts) != 0)
+        {
+            _msrDeltas |= MsrDeltaCts;
+        }
+
+        if ((changed & MsrDsr) != 0)
+        {
+            _msrDeltas |= MsrDeltaDsr;
+        }
+
+        if ((before & MsrRi) != 0 && (after & MsrRi) == 0)
+        {
+            _msrDeltas |= MsrTrailingEdgeRi;
+        }
+
+        if ((changed & MsrDcd) != 0)
+        {
+            _msrDeltas |= MsrDeltaDcd;
+        }
+    }
+
+    private int PendingSources()
+    {
+        var sources = 0;
+        if ((_ier & IerLineStatus) != 0 && (_lsrErrors & LsrOverrun) != 0)
+        {
+            sources |= SourceLineStatus;
+        }
+
+        if ((_ier & IerReceivedData) != 0 && _fifoCount > 0)
+        {
+            sources |= SourceReceivedData;
+        }
+
+        if ((_ier & IerTransmitterEmpty) != 0 && _threPending)
+        {
+            sources |= SourceTransmitterEmpty;
+        }
+
+        if ((_ier & IerModemStatus) != 0 && _msrDeltas != 0)
+        {
+            sources |= SourceModemStatus;
+        }
+
+        return sources;
+    }
+
+    /// <summary>IIR bits 3..0: the highest-priority pending source (line status, data, THRE, modem), or none.</summary>
+    private byte InterruptIdentification()
+    {
+        var sources = PendingSources();
+        if ((sources & SourceLineStatus) != 0)
+        {
+            return IirLineStatus;
+        }
+
+        if ((sources & SourceReceivedData) != 0)
+        {
+            return IirReceivedData;
+        }
+
+        if ((sources & SourceTransmitterEmpty) != 0)
+        {
+            return IirTransmitterEmpty;
+        }
+
+        if ((sources & SourceModemStatus) != 0)
+        {
+            return IirModemStatus;
+        }
+
+        return IirNoInterrupt;
+    }
+
+    /// <summary>Recomputes the pending sources; true if an edge is due (see the class comment).</summary>
+    private bool UpdateInterrupt(bool retriggerReceivedData)
+    {
+        var sources = PendingSources();
+        var raised = sources & ~_activeSources;
+        _activeSources = sources;
+        return raised != 0 || (retriggerReceivedData && (sources & SourceReceivedData) != 0);
+    }
+
+    private void RaiseIf(bool trigger)
+    {
+        if (trigger)
+        {
+            _interrupt.Trigger();
+        }
+    }
+
+    private int PushInput(ReadOnlySpan<byte> input)
+    {
+        var accepted = 0;
+        foreach (var b in input)
+        {
+            if (_fifoCount == InputFifoCapacity)
+            {
+                _lsrErrors |= LsrOverrun;
+                Interlocked.Add(ref _overruns, input.Length - accepted);
+                break;
+            }
+
+            _fifo[(_fifoHead + _fifoCount) % InputFifoCapacity] = b;
+            _fifoCount++;
+            accepted++;
+        }
+
+        Interlocked.Add(ref _bytesIn, accepted);
+        return accepted;
+    }
+
+    private byte PopInput()
+    {
+        if (_fifoCount == 0)
+        {
+            return 0;
+        }
+
+        var b = _fifo[_fifoHead];
+        _fifoHead = (_fifoHead + 1) % InputFifoCapacity;
+        _fifoCount--;
+        return b;
+    }
+
+    private void ClearInput()
+    {
+        _fifoHead = 0;
+        _fifoCount = 0;
+    }
+}

@@ -1,0 +1,96 @@
+namespace ActorVmm.Devices.Legacy;
+
+/// <summary>
+/// System control port B (port 0x61) of a PC: bit 0 PIT channel 2 gate, bit 1 speaker data, bits 2-3 parity
+/// check disables (all four stored), bit 4 the DRAM refresh toggle and bit 5 the PIT channel 2 output (both
+/// read-only). With no refresh cycles and no userspace PIT, bits 4 and 5 flip on every read, so any loop that waits
+/// for either level of either bit (old delay loops, Linux's <c>pit_calibrate_tsc</c> waiting for OUT2 high) ends
+/// after a read or two instead of hanging; the calibration that results is rejected by Linux's own sanity checks
+/// (KVM guests calibrate from kvmclock anyway). Only reached if KVM's in-kernel PIT does not handle port 0x61
+/// itself (i.e. it was created with KVM_PIT_SPEAKER_DUMMY, or without an in-kernel PIT).
+/// </summary>
+public sealed class SystemControlPortB : IBusDevice, IStatefulDevice
+{
+    public const ulong RangeSize = 1;
+
+    public const byte Timer2Gate = 0x01;
+    public const byte SpeakerData = 0x02;
+    public const byte ParityCheckDisable = 0x04;
+    public const byte ChannelCheckDisable = 0x08;
+    public const byte RefreshToggle = 0x10;
+    public const byte Timer2Output = 0x20;
+    public const byte WritableBits = 0x0f;
+
+    private byte _value;
+    private bool _toggle;
+
+    public SystemControlPortB(string name = "port61")
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        Name = name;
+    }
+
+    public string Name { get; }
+
+    public DeviceStats Stats { get; } = new();
+
+    public void Read(ulong offset, Span<byte> data)
+    {
+        if (!PortAccess.CheckByteRead(Stats, data))
+        {
+            return;
+        }
+
+        if (offset != 0)
+        {
+            Stats.CountUnhandledRead();
+            PortAccess.FillAllOnes(data);
+            return;
+        }
+
+        data[0] = ReadValue();
+    }
+
+    public void Write(ulong offset, ReadOnlySpan<byte> data)
+    {
+        if (!PortAccess.CheckByteWrite(Stats, data))
+        {
+            return;
+        }
+
+        if (offset != 0)
+        {
+            Stats.CountUnhandledWrite();
+            return;
+        }
+
+        WriteValue(data[0]);
+    }
+
+    public object SaveState() => new SystemControlPortBState(_value, _toggle);
+
+    public void RestoreState(object state)
+    {
+        if (state is not SystemControlPortBState s)
+        {
+            throw new ArgumentException($"Expected {nameof(SystemControlPortBState)}, got {state?.GetType().Name ?? "null"}.", nameof(state));
+        }
+
+        _value = (byte)(s.Value & WritableBits);
+        _toggle = s.Toggle;
+    }
+
+    public void Reset()
+    {
+        _value = 0;
+        _toggle = false;
+    }
+
+    internal byte ReadValue()
+    {
+        _toggle = !_toggle;
+        return (byte)(_value | (_toggle ? RefreshToggle | Timer2Output : 0));
+    }
+
+    internal void WriteValue(byte value) => _value = (byte)(value & WritableBits);
+}
