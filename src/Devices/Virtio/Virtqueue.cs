@@ -1,0 +1,460 @@
+using System.Buffers.Binary;
+using ActorVmm.Kvm.Memory;
+
+namespace ActorVmm.Devices.Virtio;
+
+/// <summary>
+/// A split virtqueue (virtio 1.x, section 2.7) as the device sees it. It does not own guest memory: every
+/// operation takes the <see cref="GuestMemory"/> to work on. Not thread-safe; the owning transport serialises.
+/// Everything the guest supplies is untrusted: a malformed chain is returned to the used ring with length 0 and
+/// counted in <see cref="GuestErrors"/>; a corrupt ring (avail index running ahead, head index out of range)
+/// marks the queue <see cref="Broken"/> so the transport can set DEVICE_NEEDS_RESET. Nothing loops unbounded.
+/// </summary>
+public sealed class Virtqueue
+{
+    /// <summary>VRING_AVAIL_F_NO_INTERRUPT.</summary>
+    public const ushort AvailFlagNoInterrupt = 1;
+
+    /// <summary>VRING_USED_F_NO_NOTIFY.</summary>
+    public const ushort UsedFlagNoNotify = 1;
+
+    private readonly VirtqueueLimits _limits;
+    private ushort? _signalledUsed;
+    private long _guestErrors;
+
+    public Virtqueue(ushort maxSize, VirtqueueLimits? limits = null)
+    {
+        if (maxSize == 0 || maxSize > 32768 || (maxSize & (maxSize - 1)) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxSize), maxSize, "queue size must be a power of two in 1..32768");
+        }
+
+        MaxSize = maxSize;
+        _limits = limits ?? VirtqueueLimits.Default;
+        Size = maxSize;
+    }
+
+    public ushort MaxSize { get; }
+
+    /// <summary>The size the driver chose (validated when it sets the queue ready).</summary>
+    public ushort Size { get; set; }
+
+    public bool Ready { get; private set; }
+
+    public GuestAddress DescTable { get; set; }
+
+    public GuestAddress AvailRing { get; set; }
+
+    public GuestAddress UsedRing { get; set; }
+
+    public ushort NextAvail { get; private set; }
+
+    public ushort NextUsed { get; private set; }
+
+    /// <summary>VIRTIO_F_EVENT_IDX was negotiated.</summary>
+    public bool EventIdxEnabled { get; set; }
+
+    /// <summary>VIRTIO_RING_F_INDIRECT_DESC was negotiated; without it an indirect descriptor is a guest error.</summary>
+    public bool IndirectEnabled { get; set; }
+
+    /// <summary>The guest corrupted the ring; the queue does nothing until reset.</summary>
+    public bool Broken { get; private set; }
+
+    /// <summary>Why the queue broke, for logs.</summary>
+    public string? BrokenReason { get; private set; }
+
+    /// <summary>Malformed chains failed on this queue.</summary>
+    public long GuestErrors => Interlocked.Read(ref _guestErrors);
+
+    /// <summary>Bytes the descriptor table, avail ring and used ring occupy for <paramref name="size"/> entries.</summary>
+    public static (ulong Desc, ulong Avail, ulong Used) RingSizes(ushort size) =>
+        (16UL * size, 6UL + (2UL * size), 6UL + (8UL * size));
+
+    /// <summary>
+    /// Checks the driver's configuration and makes the queue ready: size a power of two no larger than
+    /// <see cref="MaxSize"/>, rings aligned (16/2/4) and wholly inside guest memory. Returns the reason on failure.
+    /// </summary>
+    public bool TrySetReady(GuestMemory memory, out string? error)
+    {
+        error = Validate(memory);
+        if (error is not null)
+        {
+            Interlocked.Increment(ref _guestErrors);
+            Ready = false;
+            return false;
+        }
+
+        Ready = true;
+        return true;
+    }
+
+    /// <summary>Back to the power-on state (not ready, positions zero).</summary>
+    public void Reset()
+    {
+        Size = MaxSize;
+        Ready = false;
+        DescTable = AvailRing = UsedRing = GuestAddress.Zero;
+        NextAvail = NextUsed = 0;
+        EventIdxEnabled = IndirectEnabled = false;
+        _signalledUsed = null;
+        Broken = false;
+        BrokenReason = null;
+    }
+
+    /// <summary>
+    /// Pops the next available chain, or null when none is available (or the queue is not ready or broken).
+    /// Malformed chains are completed with length 0 and skipped; at most <see cref="Size"/> are skipped per call.
+    /// </summary>
+    public DescriptorChain? TryPop(GuestMemory memory)
+    {
+        if (!Ready || Broken)
+        {
+            return null;
+        }
+
+        try
+        {
+            for (var attempt = 0; attempt <= Size; attempt++)
+            {
+                var availIdx = memory.LoadAcquireU16(AvailRing.CheckedAdd(2));
+                var pending = (ushort)(availIdx - NextAvail);
+                if (pending == 0)
+                {
+                    return null;
+                }
+
+                if (pending > Size)
+                {
+                    MarkBroken($"avail idx {availIdx} is {pending} entries ahead of {NextAvail} (queue size {Size})");
+                    return null;
+                }
+
+                var slot = AvailRing.CheckedAdd(4 + (2UL * (ulong)(NextAvail % Size)));
+                var head = memory.Read<ushort>(slot);
+                if (head >= Size)
+                {
+                    MarkBroken($"avail ring head {head} is outside the queue of size {Size}");
+                    return null;
+                }
+
+                NextAvail++;
+                var chain = ParseChain(memory, head, out var error);
+                if (chain is not null)
+                {
+                    return chain;
+                }
+
+                Interlocked.Increment(ref _guestErrors);
+                LastError = error;
+                AddUsed(memory, head, 0);
+            }
+        }
+        catch (GuestMemoryException ex)
+        {
+            MarkBroken(ex.Message);
+        }
+
+        return null;
+    }
+
+    /// <summary>The most recent reason a chain was failed, for logs.</summary>
+    public string? LastError { get; private set; }
+
+    /// <summary>Puts the chain at <see cref="NextAvail"/> back (a device that could not serve it yet).</summary>
+    public void UndoPop()
+    {
+        NextAvail--;
+    }
+
+    /// <summary>Hands a chain back: writes the used element, then publishes the used index with release ordering.</summary>
+    public void AddUsed(GuestMemory memory, ushort headIndex, uint writtenLength)
+    {
+        if (!Ready || Broken)
+        {
+            return;
+        }
+
+        try
+        {
+            var slot = UsedRing.CheckedAdd(4 + (8UL * (ulong)(NextUsed % Size)));
+            Span<byte> element = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt32LittleEndian(element, headIndex);
+            BinaryPrimitives.WriteUInt32LittleEndian(element[4..], writtenLength);
+            memory.Write(slot, element);
+            NextUsed++;
+            memory.StoreReleaseU16(UsedRing.CheckedAdd(2), NextUsed);
+        }
+        catch (GuestMemoryException ex)
+        {
+            MarkBroken(ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// Whether the driver wants an interrupt for what was added since the last call: with EVENT_IDX, when the used
+    /// index crossed used_event; without it, unless VRING_AVAIL_F_NO_INTERRUPT is set.
+    /// </summary>
+    public bool NeedsNotification(GuestMemory memory)
+    {
+        if (!Ready || Broken)
+        {
+            return false;
+        }
+
+        // The used index store must be visible before the driver's used_event / flags are read.
+        Interlocked.MemoryBarrier();
+        try
+        {
+            if (EventIdxEnabled)
+            {
+                var usedEvent = memory.LoadAcquireU16(AvailRing.CheckedAdd(4 + (2UL * Size)));
+                var old = _signalledUsed;
+                var now = NextUsed;
+                _signalledUsed = now;
+                if (old is null)
+                {
+                    return true;
+                }
+
+                return (ushort)(now - usedEvent - 1) < (ushort)(now - old.Value);
+            }
+
+            var flags = memory.LoadAcquireU16(AvailRing);
+            return (flags & AvailFlagNoInterrupt) == 0;
+        }
+        catch (GuestMemoryException ex)
+        {
+            MarkBroken(ex.Message);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Asks the driver to notify for the next buffer (avail_event = next_avail with EVENT_IDX, otherwise clears
+    /// VRING_USED_F_NO_NOTIFY). Returns true when buffers are already available, so the device must look again.
+    /// </summary>
+    public bool EnableNotification(GuestMemory memory)
+    {
+        if (!Ready || Broken)
+        {
+            return false;
+        }
+
+        try
+        {
+            if (EventIdxEnabled)
+            {
+                memory.StoreReleaseU16(UsedRing.CheckedAdd(4 + (8UL * Size)), NextAvail);
+            }
+            else
+            {
+                memory.StoreReleaseU16(UsedRing, 0);
+            }
+
+            Interlocked.MemoryBarrier();
+            return memory.LoadAcquireU16(AvailRing.CheckedAdd(2)) != NextAvail;
+        }
+        catch (GuestMemoryException ex)
+        {
+            MarkBroken(ex.Message);
+            return false;
+        }
+    }
+
+    /// <summary>Asks the driver not to notify (VRING_USED_F_NO_NOTIFY; a no-op with EVENT_IDX).</summary>
+    public void DisableNotification(GuestMemory memory)
+    {
+        if (!Ready || Broken || EventIdxEnabled)
+        {
+            return;
+        }
+
+        try
+        {
+            memory.StoreReleaseU16(UsedRing, UsedFlagNoNotify);
+        }
+        catch (GuestMemoryException ex)
+        {
+            MarkBroken(ex.Message);
+        }
+    }
+
+    public VirtqueueState SaveState() => new(
+        Size, Ready, DescTable.Value, AvailRing.Value, UsedRing.Value, NextAvail, NextUsed,
+        EventIdxEnabled, IndirectEnabled, _signalledUsed, Broken);
+
+    public void RestoreState(VirtqueueState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        Size = state.Size;
+        Ready = state.Ready;
+        DescTable = new GuestAddress(state.DescTable);
+        AvailRing = new GuestAddress(state.AvailRing);
+        UsedRing = new GuestAddress(state.UsedRing);
+        NextAvail = state.NextAvail;
+        NextUsed = state.NextUsed;
+        EventIdxEnabled = state.EventIdxEnabled;
+        IndirectEnabled = state.IndirectEnabled;
+        _signalledUsed = state.SignalledUsed;
+        Broken = state.Broken;
+        BrokenReason = state.Broken ? "restored broken" : null;
+    }
+
+    private string? Validate(GuestMemory memory)
+    {
+        if (Size == 0 || Size > MaxSize || (Size & (Size - 1)) != 0)
+        {
+            return $"queue size {Size} is not a power of two in 1..{MaxSize}";
+        }
+
+        if (DescTable.Value % 16 != 0 || AvailRing.Value % 2 != 0 || UsedRing.Value % 4 != 0)
+        {
+            return $"rings desc={DescTable} avail={AvailRing} used={UsedRing} are misaligned";
+        }
+
+        var (desc, avail, used) = RingSizes(Size);
+        if (!memory.IsValidRange(DescTable, desc) || !memory.IsValidRange(AvailRing, avail)
+            || !memory.IsValidRange(UsedRing, used))
+        {
+            return $"rings desc={DescTable} avail={AvailRing} used={UsedRing} lie outside guest memory";
+        }
+
+        return null;
+    }
+
+    private void MarkBroken(string reason)
+    {
+        if (!Broken)
+        {
+            Interlocked.Increment(ref _guestErrors);
+        }
+
+        Broken = true;
+        BrokenReason = reason;
+    }
+
+    private DescriptorChain? ParseChain(GuestMemory memory, ushort head, out string? error)
+    {
+        var descriptors = new List<Descriptor>();
+        var readable = 0;
+        var seenWritable = false;
+        ulong total = 0;
+        var table = DescTable;
+        int tableSize = Size;
+        var inIndirect = false;
+        var index = head;
+        var visited = 0;
+        Span<byte> raw = stackalloc byte[Descriptor.Size];
+        while (true)
+        {
+            if (index >= tableSize)
+            {
+                error = $"descriptor index {index} is outside a table of {tableSize}";
+                return null;
+            }
+
+            if (++visited > tableSize)
+            {
+                error = $"chain from head {head} is longer than its table of {tableSize} (a loop?)";
+                return null;
+            }
+
+            if (!memory.TryRead(table.CheckedAdd((ulong)index * Descriptor.Size), raw))
+            {
+                error = $"descriptor {index} lies outside guest memory";
+                return null;
+            }
+
+            var d = new Descriptor(
+                new GuestAddress(BinaryPrimitives.ReadUInt64LittleEndian(raw)),
+                BinaryPrimitives.ReadUInt32LittleEndian(raw[8..]),
+                BinaryPrimitives.ReadUInt16LittleEndian(raw[12..]),
+                BinaryPrimitives.ReadUInt16LittleEndian(raw[14..]));
+
+            if (d.IsIndirect)
+            {
+                if (!IndirectEnabled)
+                {
+                    error = "indirect descriptor without VIRTIO_RING_F_INDIRECT_DESC";
+                    return null;
+                }
+
+                if (inIndirect)
+                {
+                    error = "indirect descriptor inside an indirect table";
+                    return null;
+                }
+
+                if (d.HasNext)
+                {
+                    error = "indirect descriptor with NEXT set";
+                    return null;
+                }
+
+                if (d.Length == 0 || d.Length % Descriptor.Size != 0
+                    || d.Length / Descriptor.Size > (uint)_limits.MaxIndirectDescriptors)
+                {
+                    error = $"indirect table length {d.Length} is not a non-zero multiple of 16 up to {_limits.MaxIndirectDescriptors} entries";
+                    return null;
+                }
+
+                if (!memory.IsValidRange(d.Address, d.Length))
+                {
+                    error = $"indirect table {d.Address}+{d.Length} lies outside guest memory";
+                    return null;
+                }
+
+                table = d.Address;
+                tableSize = (int)(d.Length / Descriptor.Size);
+                inIndirect = true;
+                index = 0;
+                visited = 0;
+                continue;
+            }
+
+            if (d.Length == 0 || d.Length > _limits.MaxDescriptorLength)
+            {
+                error = $"descriptor length {d.Length} is outside 1..{_limits.MaxDescriptorLength}";
+                return null;
+            }
+
+            total += d.Length;
+            if (total > _limits.MaxChainLength)
+            {
+                error = $"chain carries more than {_limits.MaxChainLength} bytes";
+                return null;
+            }
+
+            if (!memory.IsValidRange(d.Address, d.Length))
+            {
+                error = $"buffer {d.Address}+{d.Length} lies outside guest memory";
+                return null;
+            }
+
+            if (d.IsWriteOnly)
+            {
+                seenWritable = true;
+            }
+            else if (seenWritable)
+            {
+                error = "device-readable descriptor after a device-writable one";
+                return null;
+            }
+            else
+            {
+                readable++;
+            }
+
+            descriptors.Add(d);
+            if (!d.HasNext)
+            {
+                break;
+            }
+
+            index = d.Next;
+        }
+
+        error = null;
+        return new DescriptorChain(head, descriptors.ToArray(), readable);
+    }
+}
