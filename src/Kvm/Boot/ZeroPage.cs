@@ -19,7 +19,7 @@ public static class ZeroPage
     {
         ArgumentNullException.ThrowIfNull(kernel);
         var cmdlineBytes = KernelCommandLine.Encode(cmdline, kernel.CommandLineMaxSize);
-        return Build(kernel, initrd, (uint)cmdlineBytes.Length, ram);
+        return Fill(kernel, initrd, (uint)cmdlineBytes.Length, ram);
     }
 
     /// <summary>
@@ -34,7 +34,7 @@ public static class ZeroPage
         ArgumentNullException.ThrowIfNull(memory);
         ArgumentNullException.ThrowIfNull(kernel);
         var cmdlineBytes = KernelCommandLine.Encode(cmdline, kernel.CommandLineMaxSize);
-        var bootParams = Build(kernel, initrd, (uint)cmdlineBytes.Length, ram);
+        var bootParams = Fill(kernel, initrd, (uint)cmdlineBytes.Length, ram);
 
         if (!memory.TryWrite(new GuestAddress(Layout.CmdlineStart), cmdlineBytes))
         {
@@ -52,7 +52,7 @@ public static class ZeroPage
         return bootParams;
     }
 
-    private static BootParams Build(KernelLoadResult kernel, InitrdLoadResult? initrd, uint cmdlineSizeWithNul,
+    private static BootParams Fill(KernelLoadResult kernel, InitrdLoadResult? initrd, uint cmdlineSizeWithNul,
         IReadOnlyList<(GuestAddress Start, ulong Size)> ram)
     {
         var e820 = E820Map.Build(ram);
