@@ -160,6 +160,13 @@ public sealed class Virtqueue
     /// <summary>The most recent reason a chain was failed, for logs.</summary>
     public string? LastError { get; private set; }
 
+    /// <summary>Counts a malformed request a device found inside an otherwise valid chain.</summary>
+    public void ReportGuestError(string reason)
+    {
+        Interlocked.Increment(ref _guestErrors);
+        LastError = reason;
+    }
+
     /// <summary>Puts the chain at <see cref="NextAvail"/> back (a device that could not serve it yet).</summary>
     public void UndoPop()
     {

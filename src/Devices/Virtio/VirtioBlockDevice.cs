@@ -1,0 +1,306 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+using ActorVmm.Kvm.Memory;
+using Microsoft.Win32.SafeHandles;
+
+namespace ActorVmm.Devices.Virtio;
+
+/// <summary>
+/// virtio-blk (device id 2) over a raw image file: one request queue, IN / OUT / FLUSH / GET_ID. Out-of-range
+/// sectors, partial sectors and host I/O failures complete with VIRTIO_BLK_S_IOERR; other request types with
+/// VIRTIO_BLK_S_UNSUPP. Read-only images advertise VIRTIO_BLK_F_RO and fail writes with IOERR.
+/// </summary>
+public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
+{
+    public const int SectorSize = 512;
+    public const ulong FeatureSizeMax = 1UL << 1;
+    public const ulong FeatureSegMax = 1UL << 2;
+    public const ulong FeatureReadOnly = 1UL << 5;
+    public const ulong FeatureBlkSize = 1UL << 6;
+    public const ulong FeatureFlush = 1UL << 9;
+
+    public const uint RequestIn = 0;
+    public const uint RequestOut = 1;
+    public const uint RequestFlush = 4;
+    public const uint RequestGetId = 8;
+
+    public const byte StatusOk = 0;
+    public const byte StatusIoError = 1;
+    public const byte StatusUnsupported = 2;
+
+    /// <summary>Length of the GET_ID serial.</summary>
+    public const int IdLength = 20;
+
+    private const int HeaderLength = 16;
+    private const int ConfigLength = 0x3C;
+    private const int MaxChunk = 1 << 20;
+
+    private readonly FileStream _file;
+    private readonly SafeFileHandle _handle;
+    private readonly byte[] _serial = new byte[IdLength];
+    private readonly uint _sizeMax;
+
+    /// <param name="path">A raw image, a whole number of 512-byte sectors.</param>
+    /// <param name="readOnly">Open read-only and advertise VIRTIO_BLK_F_RO.</param>
+    /// <param name="serial">GET_ID answer (ASCII, at most 20 bytes used); default the file name.</param>
+    /// <param name="queueSize">Maximum queue size (a power of two).</param>
+    /// <exception cref="VirtioBlockException">The image cannot be used (one-line reason).</exception>
+    public VirtioBlockDevice(string path, bool readOnly = false, string? serial = null, ushort queueSize = 256)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (queueSize < 4 || (queueSize & (queueSize - 1)) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(queueSize), queueSize, "queue size must be a power of two of at least 4");
+        }
+
+        _file = Open(path, readOnly);
+        _handle = _file.SafeFileHandle;
+        var length = _file.Length;
+        if (length == 0)
+        {
+            _file.Dispose();
+            throw new VirtioBlockException($"disk image '{path}' is empty");
+        }
+
+        if (length % SectorSize != 0)
+        {
+            _file.Dispose();
+            throw new VirtioBlockException($"disk image '{path}' is {length} bytes, not a multiple of {SectorSize}");
+        }
+
+        Path = path;
+        ReadOnly = readOnly;
+        CapacitySectors = (ulong)length / SectorSize;
+        MaxQueueSize = queueSize;
+        _sizeMax = VirtqueueLimits.Default.MaxDescriptorLength;
+        var id = Encoding.ASCII.GetBytes(serial ?? System.IO.Path.GetFileName(path));
+        id.AsSpan(0, Math.Min(IdLength, id.Length)).CopyTo(_serial);
+    }
+
+    public string Path { get; }
+
+    public bool ReadOnly { get; }
+
+    /// <summary>Size in 512-byte sectors.</summary>
+    public ulong CapacitySectors { get; }
+
+    public ushort DeviceType => VirtioDeviceType.Block;
+
+    public ulong AvailableFeatures =>
+        VirtioFeatures.TransportDefault | FeatureSizeMax | FeatureSegMax | FeatureFlush | FeatureBlkSize
+        | (ReadOnly ? FeatureReadOnly : 0);
+
+    public int QueueCount => 1;
+
+    public ushort MaxQueueSize { get; }
+
+    public int ConfigSize => ConfigLength;
+
+    public void ReadConfig(ulong offset, Span<byte> data)
+    {
+        Span<byte> config = stackalloc byte[ConfigLength];
+        config.Clear();
+        BinaryPrimitives.WriteUInt64LittleEndian(config, CapacitySectors);
+        BinaryPrimitives.WriteUInt32LittleEndian(config[8..], _sizeMax);
+        BinaryPrimitives.WriteUInt32LittleEndian(config[12..], (uint)(MaxQueueSize - 2));
+        BinaryPrimitives.WriteUInt32LittleEndian(config[20..], SectorSize);
+        config.Slice((int)offset, data.Length).CopyTo(data);
+    }
+
+    public void WriteConfig(ulong offset, ReadOnlySpan<byte> data)
+    {
+        // Nothing writable without VIRTIO_BLK_F_CONFIG_WCE, which is not offered.
+    }
+
+    public void Activate(VirtioContext context)
+    {
+    }
+
+    public bool ProcessQueue(int index, Virtqueue queue, GuestMemory memory)
+    {
+        var added = false;
+        for (var budget = queue.Size; budget > 0; budget--)
+        {
+            var chain = queue.TryPop(memory);
+            if (chain is null)
+            {
+                break;
+            }
+
+            queue.AddUsed(memory, chain.HeadIndex, Serve(chain, queue, memory));
+            added = true;
+        }
+
+        return added;
+    }
+
+    public void Reset()
+    {
+    }
+
+    public object? SaveDeviceState() => null;
+
+    public void RestoreDeviceState(object? state)
+    {
+    }
+
+    public void Dispose() => _file.Dispose();
+
+    private static FileStream Open(string path, bool readOnly)
+    {
+        if (!File.Exists(path))
+        {
+            throw new VirtioBlockException($"disk image '{path}' does not exist");
+        }
+
+        try
+        {
+            return new FileStream(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite,
+                readOnly ? FileShare.Read : FileShare.None, bufferSize: 0, FileOptions.RandomAccess);
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new VirtioBlockException(
+                readOnly ? $"disk image '{path}' is not readable" : $"disk image '{path}' is not writable (attach it read-only?)", ex);
+        }
+        catch (IOException ex)
+        {
+            throw new VirtioBlockException($"disk image '{path}' cannot be opened: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Serves one request; returns the number of bytes written into the chain (data + status).</summary>
+    private uint Serve(DescriptorChain chain, Virtqueue queue, GuestMemory memory)
+    {
+        Span<byte> header = stackalloc byte[HeaderLength];
+        if (chain.WritableLength < 1 || chain.Read(memory, 0, header) != HeaderLength)
+        {
+            queue.ReportGuestError("virtio-blk request without a header or a status byte");
+            return 0;
+        }
+
+        var type = BinaryPrimitives.ReadUInt32LittleEndian(header);
+        var sector = BinaryPrimitives.ReadUInt64LittleEndian(header[8..]);
+        var statusOffset = chain.WritableLength - 1;
+        uint written = 0;
+        byte status;
+        try
+        {
+            switch (type)
+            {
+                case RequestIn:
+                    status = ReadSectors(chain, memory, sector, statusOffset, out written);
+                    break;
+                case RequestOut:
+                    status = ReadOnly ? StatusIoError : WriteSectors(chain, memory, sector, chain.ReadableLength - HeaderLength);
+                    break;
+                case RequestFlush:
+                    if (!ReadOnly)
+                    {
+                        _file.Flush(flushToDisk: true);
+                    }
+
+                    status = StatusOk;
+                    break;
+                case RequestGetId:
+                    written = (uint)chain.Write(memory, 0, _serial.AsSpan(0, (int)Math.Min((ulong)IdLength, statusOffset)));
+                    status = StatusOk;
+                    break;
+                default:
+                    status = StatusUnsupported;
+                    break;
+            }
+        }
+        catch (IOException)
+        {
+            status = StatusIoError;
+            written = 0;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            status = StatusIoError;
+            written = 0;
+        }
+
+        chain.Write(memory, statusOffset, [status]);
+        return written + 1;
+    }
+
+    private bool InRange(ulong sector, ulong length) =>
+        length % SectorSize == 0 && sector <= CapacitySectors && length / SectorSize <= CapacitySectors - sector;
+
+    private byte ReadSectors(DescriptorChain chain, GuestMemory memory, ulong sector, ulong length, out uint written)
+    {
+        written = 0;
+        if (!InRange(sector, length))
+        {
+            return StatusIoError;
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(length, MaxChunk));
+        try
+        {
+            ulong done = 0;
+            while (done < length)
+            {
+                var chunk = (int)Math.Min(length - done, (ulong)buffer.Length);
+                var span = buffer.AsSpan(0, chunk);
+                var fileOffset = (long)((sector * SectorSize) + done);
+                var got = 0;
+                while (got < chunk)
+                {
+                    var n = RandomAccess.Read(_handle, span[got..], fileOffset + got);
+                    if (n == 0)
+                    {
+                        throw new IOException("disk image shrank under the device");
+                    }
+
+                    got += n;
+                }
+
+                chain.Write(memory, done, span);
+                done += (ulong)chunk;
+            }
+
+            written = (uint)length;
+            return StatusOk;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private byte WriteSectors(DescriptorChain chain, GuestMemory memory, ulong sector, ulong length)
+    {
+        if (!InRange(sector, length))
+        {
+            return StatusIoError;
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(Math.Max(length, 1), MaxChunk));
+        try
+        {
+            ulong done = 0;
+            while (done < length)
+            {
+                var chunk = (int)Math.Min(length - done, (ulong)buffer.Length);
+                var span = buffer.AsSpan(0, chunk);
+                if (chain.Read(memory, HeaderLength + done, span) != chunk)
+                {
+                    return StatusIoError;
+                }
+
+                RandomAccess.Write(_handle, span, (long)((sector * SectorSize) + done));
+                done += (ulong)chunk;
+            }
+
+            return StatusOk;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}
