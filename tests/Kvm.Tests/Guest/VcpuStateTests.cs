@@ -1,0 +1,78 @@
+using ActorVmm.Kvm.Interop;
+using ActorVmm.Kvm.Tests.Support;
+using ActorVmm.Kvm.X86;
+using Xunit;
+
+namespace ActorVmm.Kvm.Tests.Guest;
+
+[Trait("Category", "Kvm")]
+public class VcpuStateTests
+{
+    [Fact]
+    public void KvmSystem_should_report_api_12_and_usable_limits()
+    {
+        using var kvm = KvmSystem.Open();
+
+        Assert.Equal(12, kvm.ApiVersion);
+        Assert.True(kvm.VcpuMmapSize >= 4096);
+        Assert.True(kvm.MaxVcpus >= 1);
+        Assert.True(kvm.CheckExtension(KvmCap.Irqfd) > 0);
+        Assert.Contains(kvm.GetSupportedCpuid(), e => e.Function == 1);
+        Assert.Contains(X86Msrs.Ia32SysenterCs, kvm.GetMsrIndexList());
+    }
+
+    [Fact]
+    public void Boot_cpu_state_should_be_accepted_by_kvm_and_read_back()
+    {
+        using var vm = TestVm.Create(irqchip: true);
+        var vcpu = vm.CreateVcpu(0);
+
+        X86VcpuSetup.Configure(vcpu, vm.Kvm.GetSupportedCpuid(), vcpuCount: 2, hasIrqchip: true);
+
+        Span<KvmMsrEntry> msrs = [new(X86Msrs.MtrrDefType, 0), new(X86Msrs.Ia32SysenterCs, 123)];
+        Assert.Equal(2, vcpu.GetMsrs(msrs));
+        Assert.Equal(0x806UL, msrs[0].Data);
+        Assert.Equal(0UL, msrs[1].Data);
+        var fpu = vcpu.GetFpu();
+        Assert.Equal(0x37f, fpu.Fcw);
+        Assert.Equal(0x1f80u, fpu.Mxcsr);
+        var lapic = vcpu.GetLapic();
+        Assert.Equal(X86Lapic.DeliveryModeExtInt, (lapic.GetRegister(X86Lapic.RegisterLvtLint0) >> 8) & 7);
+        Assert.Equal(X86Lapic.DeliveryModeNmi, (lapic.GetRegister(X86Lapic.RegisterLvtLint1) >> 8) & 7);
+    }
+
+    [Fact]
+    public void Registers_set_should_read_back()
+    {
+        using var vm = TestVm.Create();
+        var vcpu = vm.CreateVcpu(0);
+
+        vcpu.SetRegs(new KvmRegs { Rax = 1, R15 = 0xfeed, Rip = 0x1234, Rflags = 0x2 });
+        var regs = vcpu.GetRegs();
+
+        Assert.Equal((1UL, 0xfeedUL, 0x1234UL), (regs.Rax, regs.R15, regs.Rip));
+    }
+
+    [Fact]
+    public void An_unknown_msr_should_be_refused_naming_it()
+    {
+        using var vm = TestVm.Create();
+        var vcpu = vm.CreateVcpu(0);
+
+        var e = Assert.Throws<KvmException>(() => vcpu.SetMsrs([new KvmMsrEntry(0xdead_beef, 1)]));
+
+        Assert.Contains("0xdeadbeef", e.Message);
+    }
+
+    [Fact]
+    public void Invalid_ioctl_arguments_should_surface_as_KvmException_naming_the_ioctl()
+    {
+        using var vm = TestVm.Create();
+
+        // Slot 0 is already mapped at 0; an unaligned size is EINVAL.
+        var e = Assert.Throws<KvmException>(() => vm.Vm.SetUserMemoryRegion(1, 0x10_0000_0000, 123, 0x1000));
+
+        Assert.Equal("KVM_SET_USER_MEMORY_REGION", e.Ioctl);
+        Assert.Equal(22, e.Errno);
+    }
+}
