@@ -26,13 +26,13 @@ public struct BootParams
     [FieldOffset(0x2d0)] public E820Table E820Table;
 }
 
-/// <summary>struct boot_e820_entry: 20 packed bytes.</summary>
-[StructLayout(LayoutKind.Explicit, Size = 20)]
+/// <summary>struct boot_e820_entry: 20 packed bytes (Pack = 1 keeps the array stride at 20, not 24).</summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
 public struct E820Entry
 {
-    [FieldOffset(0)] public ulong Addr;
-    [FieldOffset(8)] public ulong Size;
-    [FieldOffset(16)] public E820Type Type;
+    public ulong Addr;
+    public ulong Size;
+    public E820Type Type;
 
     public E820Entry(ulong addr, ulong size, E820Type type)
     {
