@@ -1,0 +1,331 @@
+using ActorVmm.Actors.Bus;
+using ActorVmm.Actors.Vm;
+using ActorVmm.Kvm;
+using Akka.Actor;
+using Akka.Event;
+using BusMap = ActorVmm.Actors.Bus.Bus;
+
+namespace ActorVmm.Actors.Vcpu;
+
+/// <summary>
+/// One vCPU. The actor is the control plane (<see cref="VcpuProtocol"/>); a dedicated thread named
+/// <c>vcpuN</c> is the data plane: it binds the <see cref="IVcpu"/>, runs it, and answers I/O exits through the
+/// buses on its own thread. The thread only ever blocks on its own device reply slot or on its pause gate; the
+/// actor never blocks (it flips flags, kicks the vCPU and waits for the thread's messages).
+/// <para>
+/// Pause and stop first complete a pending I/O exit: after an IoIn/MmioRead exit is answered, KVM only commits the
+/// data into the guest on the next KVM_RUN, so the thread sets immediate_exit and runs once more (that run returns
+/// at once, access completed) before it parks or exits. Nothing is lost or doubled across pause/resume.
+/// </para>
+/// </summary>
+public sealed class VcpuActor : UntypedActor
+{
+    private readonly IVcpu _vcpu;
+    private readonly BusMap _bus;
+    private readonly IActorRef? _reportTo;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly IActorRef _self;
+    private readonly object _sync = new();
+    private readonly List<IActorRef> _pauseWaiters = [];
+    private readonly List<IActorRef> _stopWaiters = [];
+    private Thread? _thread;
+    private bool _pauseRequested;
+    private bool _stopRequested;
+    private int _pauseGeneration;
+    private bool _exited;
+    private VmStopReason? _exitReason;
+
+    public VcpuActor(IVcpu vcpu, BusMap bus, IActorRef? reportTo)
+    {
+        _vcpu = vcpu;
+        _bus = bus;
+        _reportTo = reportTo;
+        _self = Self;
+    }
+
+    public int Id => _vcpu.Id;
+
+    /// <param name="reportTo">Who gets <see cref="VcpuProtocol.GuestStopped"/>; defaults to the parent.</param>
+    public static Props Props(IVcpu vcpu, BusMap bus, IActorRef? reportTo = null) =>
+        Akka.Actor.Props.Create(() => new VcpuActor(vcpu, bus, reportTo));
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case VcpuProtocol.Start:
+                OnStart();
+                break;
+            case VcpuProtocol.Pause:
+                OnPause();
+                break;
+            case VcpuProtocol.Resume:
+                OnResume();
+                break;
+            case VcpuProtocol.Stop:
+                OnStop();
+                break;
+            case VcpuProtocol.Kick:
+                _vcpu.Kick();
+                break;
+            case ThreadParked parked:
+                if (parked.Generation == _pauseGeneration && _pauseRequested)
+                {
+                    ReplyAll(_pauseWaiters, new VcpuProtocol.Paused(Id));
+                }
+
+                break;
+            case ThreadExited exited:
+                OnThreadExited(exited.Reason);
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    protected override void PostStop()
+    {
+        // Never block here: ask the thread to finish; it only touches the vCPU and the bus from now on.
+        RequestStop();
+    }
+
+    private void OnStart()
+    {
+        if (_thread is not null || _exited)
+        {
+            return;
+        }
+
+        _thread = new Thread(ThreadMain) { Name = $"vcpu{Id}", IsBackground = true };
+        _thread.Start();
+    }
+
+    private void OnPause()
+    {
+        if (_exited || _thread is null)
+        {
+            Sender.Tell(_exited ? new VcpuProtocol.Stopped(Id, _exitReason) : new VcpuProtocol.Paused(Id));
+            if (_thread is null && !_exited)
+            {
+                // Not started: starting later will park at once.
+                lock (_sync)
+                {
+                    _pauseRequested = true;
+                }
+            }
+
+            return;
+        }
+
+        _pauseWaiters.Add(Sender);
+        lock (_sync)
+        {
+            _pauseRequested = true;
+            _pauseGeneration++;
+            Monitor.PulseAll(_sync);
+        }
+
+        _vcpu.Kick();
+    }
+
+    private void OnResume()
+    {
+        if (_exited)
+        {
+            Sender.Tell(new VcpuProtocol.Stopped(Id, _exitReason));
+            return;
+        }
+
+        lock (_sync)
+        {
+            _pauseRequested = false;
+            Monitor.PulseAll(_sync);
+        }
+
+        // Anyone still waiting for Paused gets it: the pause they asked for happened or was overtaken.
+        ReplyAll(_pauseWaiters, new VcpuProtocol.Paused(Id));
+        Sender.Tell(new VcpuProtocol.Resumed(Id));
+    }
+
+    private void OnStop()
+    {
+        if (_exited || _thread is null)
+        {
+            _exited = true;
+            Sender.Tell(new VcpuProtocol.Stopped(Id, _exitReason));
+            return;
+        }
+
+        _stopWaiters.Add(Sender);
+        RequestStop();
+    }
+
+    private void RequestStop()
+    {
+        lock (_sync)
+        {
+            _stopRequested = true;
+            Monitor.PulseAll(_sync);
+        }
+
+        if (_thread is not null)
+        {
+            _vcpu.Kick();
+        }
+    }
+
+    private void OnThreadExited(VmStopReason? reason)
+    {
+        _exited = true;
+        _exitReason = reason;
+        if (reason is not null)
+        {
+            _log.Info("vcpu{0} stopped: {1}", Id, reason);
+            (_reportTo ?? Context.Parent).Tell(new VcpuProtocol.GuestStopped(Id, reason));
+        }
+
+        var stopped = new VcpuProtocol.Stopped(Id, reason);
+        ReplyAll(_pauseWaiters, stopped);
+        ReplyAll(_stopWaiters, stopped);
+    }
+
+    private static void ReplyAll(List<IActorRef> waiters, object reply)
+    {
+        foreach (var waiter in waiters)
+        {
+            waiter.Tell(reply);
+        }
+
+        waiters.Clear();
+    }
+
+    // ---- the vCPU thread ----
+    private void ThreadMain()
+    {
+        VmStopReason? reason = null;
+        var bound = false;
+        try
+        {
+            _vcpu.BindToCurrentThread();
+            bound = true;
+            var pendingIo = false;
+            var reportedGeneration = -1;
+            while (reason is null)
+            {
+                if (Volatile.Read(ref _pauseRequested) || Volatile.Read(ref _stopRequested))
+                {
+                    // Commit a pending IN / MMIO read (and finish any I/O instruction) before parking.
+                    while (pendingIo && reason is null)
+                    {
+                        _vcpu.ImmediateExit = true;
+                        var completing = _vcpu.Run();
+                        _vcpu.ImmediateExit = false;
+                        (pendingIo, reason) = Handle(completing);
+                    }
+
+                    if (reason is not null)
+                    {
+                        break;
+                    }
+
+                    lock (_sync)
+                    {
+                        while (_pauseRequested && !_stopRequested)
+                        {
+                            if (reportedGeneration != _pauseGeneration)
+                            {
+                                reportedGeneration = _pauseGeneration;
+                                _self.Tell(new ThreadParked(reportedGeneration));
+                            }
+
+                            Monitor.Wait(_sync);
+                        }
+
+                        if (_stopRequested)
+                        {
+                            break;
+                        }
+                    }
+
+                    continue;
+                }
+
+                (pendingIo, reason) = Handle(_vcpu.Run());
+            }
+        }
+        catch (Exception ex)
+        {
+            reason = new VmStopReason(VmStopReasonKind.InternalError, $"vcpu{Id} loop failed: {ex.GetType().Name}: {ex.Message}");
+            _log.Error(ex, "vcpu{0} loop failed", Id);
+        }
+        finally
+        {
+            if (bound && _vcpu is ActorVmm.Kvm.Vcpu kvmVcpu)
+            {
+                kvmVcpu.UnbindFromCurrentThread();
+            }
+
+            _self.Tell(new ThreadExited(reason));
+        }
+    }
+
+    /// <summary>Handles one exit on the vCPU thread: (an I/O access is pending commit, the loop must end with a reason).</summary>
+    private (bool PendingIo, VmStopReason? Stop) Handle(VmExit exit)
+    {
+        switch (exit.Kind)
+        {
+            case VmExitKind.IoIn:
+                Pio(exit, read: true);
+                return (true, null);
+            case VmExitKind.IoOut:
+                Pio(exit, read: false);
+                return (true, null);
+            case VmExitKind.MmioRead:
+            {
+                var data = Slice(_vcpu.ExitData, exit.Size);
+                _bus.Read(BusSpace.Mmio, exit.Address, data);
+                return (true, null);
+            }
+
+            case VmExitKind.MmioWrite:
+                _bus.Write(BusSpace.Mmio, exit.Address, Slice(_vcpu.ExitData, exit.Size));
+                return (true, null);
+            case VmExitKind.Interrupted:
+                return (false, null);
+            default:
+                return (false, ExitReasons.For(Id, exit) ?? new VmStopReason(VmStopReasonKind.InternalError, $"vcpu{Id}: unexpected exit {exit}"));
+        }
+    }
+
+    private void Pio(VmExit exit, bool read)
+    {
+        var data = _vcpu.ExitData;
+        var size = exit.Size;
+        if (size <= 0)
+        {
+            return;
+        }
+
+        // String I/O: Count elements of Size bytes, all at the same port. Never trust lengths beyond the buffer.
+        var count = Math.Min(Math.Max(exit.Count, 1), data.Length / size);
+        for (var i = 0; i < count; i++)
+        {
+            var element = data.Slice(i * size, size);
+            if (read)
+            {
+                _bus.Read(BusSpace.Pio, exit.Port, element);
+            }
+            else
+            {
+                _bus.Write(BusSpace.Pio, exit.Port, element);
+            }
+        }
+    }
+
+    private static Span<byte> Slice(Span<byte> data, int size) => data[..Math.Clamp(size, 0, data.Length)];
+
+    private sealed record ThreadParked(int Generation);
+
+    private sealed record ThreadExited(VmStopReason? Reason);
+}

@@ -1,0 +1,413 @@
+using ActorVmm.Actors.Bus;
+using ActorVmm.Actors.Devices;
+using ActorVmm.Actors.Irq;
+using ActorVmm.Actors.Supervision;
+using ActorVmm.Actors.Vcpu;
+using Akka.Actor;
+using Akka.Event;
+using BusMap = ActorVmm.Actors.Bus.Bus;
+
+namespace ActorVmm.Actors.Vm;
+
+/// <summary>
+/// The root of one VM. From a <see cref="VmBlueprint"/> it builds, in order: the IRQ actor and the lines devices
+/// asked for, the device supervisor and one device actor per device, then one <see cref="VcpuActor"/> per vCPU,
+/// and starts them. The bus (ranges → endpoints) is built when the props are made, so a conflicting layout fails
+/// synchronously in <see cref="Props"/> / <see cref="Spawn"/> with a <see cref="BusConflictException"/>.
+/// <para>
+/// It stops with a <see cref="VmStopReason"/> — the first of: a vCPU's guest exit (poweroff, reset, triple fault,
+/// internal error), a device failure beyond its budget or escalated, a device's <see cref="IVmControl.RequestStop"/>,
+/// or a host <see cref="VmProtocol.Stop"/>. Stopping: every vCPU thread finishes (completing pending I/O), then the
+/// devices and IRQ lines stop, then the blueprint's resources are disposed, then the reason is published
+/// (<see cref="VmBlueprint.OnStopped"/>, <see cref="VmProtocol.WatchStop"/> subscribers, <see cref="VmHandle.Stopped"/>)
+/// and the actor stops. VMs share nothing but the actor system.
+/// </para>
+/// </summary>
+public sealed class VmActor : UntypedActor
+{
+    private readonly VmBlueprint _blueprint;
+    private readonly BusMap _bus;
+    private readonly IReadOnlyList<DeviceEndpoint> _endpoints;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly IrqStats _irqStats = new();
+    private readonly List<IActorRef> _stopWatchers = [];
+    private readonly Dictionary<IActorRef, bool> _vcpus = [];
+    private readonly IActorRef _self;
+    private IActorRef? _irq;
+    private IActorRef? _devices;
+    private VmState _state = VmState.Building;
+    private VmStopReason? _reason;
+    private bool _vcpuThreadsUnaccounted;
+    private bool _childrenStopping;
+    private ICancelable? _stopTimer;
+
+    private VmActor(VmBlueprint blueprint, BusMap bus, IReadOnlyList<DeviceEndpoint> endpoints)
+    {
+        _blueprint = blueprint;
+        _bus = bus;
+        _endpoints = endpoints;
+        _self = Self;
+        foreach (var endpoint in endpoints)
+        {
+            endpoint.AttachLog(Logging.GetLogger(Context.System, $"{Self.Path}/devices/{endpoint.Name}"));
+        }
+    }
+
+    /// <summary>Props for a VM; builds its bus now.</summary>
+    /// <exception cref="BusConflictException">Two devices overlap, or a range is empty/wraps.</exception>
+    /// <exception cref="ArgumentException">Device names are empty or not unique.</exception>
+    public static Props Props(VmBlueprint blueprint)
+    {
+        var (bus, endpoints) = BuildBus(blueprint);
+        return Akka.Actor.Props.Create(() => new VmActor(blueprint, bus, endpoints));
+    }
+
+    /// <summary>Starts a VM under <paramref name="parent"/> (an actor system or an actor's context).</summary>
+    public static VmHandle Spawn(IActorRefFactory parent, VmBlueprint blueprint, string? actorName = null)
+    {
+        var stopped = new TaskCompletionSource<VmStopReason>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var user = blueprint.OnStopped;
+        var wired = blueprint with
+        {
+            OnStopped = reason =>
+            {
+                try
+                {
+                    user?.Invoke(reason);
+                }
+                finally
+                {
+                    stopped.TrySetResult(reason);
+                }
+            },
+        };
+        var actor = parent.ActorOf(Props(wired), actorName ?? Uri.EscapeDataString(blueprint.Name));
+        return new VmHandle(actor, stopped.Task);
+    }
+
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(
+        failure =>
+        {
+            var reason = failure is DeviceFailureException d
+                ? new VmStopReason(VmStopReasonKind.DeviceFailure, $"{d.Device} failed (escalated): {d.Cause.GetType().Name}: {d.Cause.Message}")
+                : new VmStopReason(VmStopReasonKind.InternalError, $"{failure.GetType().Name}: {failure.Message}");
+            _log.Error(failure, "VM {0}: a component failed: {1}", _blueprint.Name, reason.Message);
+            _self.Tell(new VmProtocol.Stop(reason));
+            return Directive.Stop;
+        },
+        loggingEnabled: false);
+
+    protected override void PreStart()
+    {
+        _irq = Context.ActorOf(IrqActor.Props(_blueprint.Irq, _irqStats), "irq");
+        Context.Watch(_irq);
+        var requests = _blueprint.Devices.Where(d => d.Irq is not null).Select(d => (d.Name, d.Irq!)).ToList();
+        _irq.Tell(new IrqProtocol.Connect(requests));
+    }
+
+    protected override void PreRestart(Exception reason, object message)
+    {
+        // A VM is not rebuilt in place: stop it instead.
+        _log.Error(reason, "VM {0} failed; stopping it", _blueprint.Name);
+        Context.Stop(Self);
+    }
+
+    protected override void PostRestart(Exception reason)
+    {
+    }
+
+    protected override void PostStop()
+    {
+        _stopTimer?.Cancel();
+        if (_state != VmState.Stopped)
+        {
+            // Stopped from outside without going through Stop: at least don't leave vCPU threads running.
+            foreach (var vcpu in _vcpus.Keys)
+            {
+                vcpu.Tell(VcpuProtocol.Stop.Instance);
+            }
+        }
+    }
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case IrqProtocol.Connected connected:
+                OnLinesConnected(connected);
+                break;
+            case IrqProtocol.ConnectFailed failed:
+                BeginStop(new VmStopReason(VmStopReasonKind.InternalError, $"interrupt lines: {failed.Reason}"));
+                break;
+            case DeviceSupervision.Started:
+                OnDevicesStarted();
+                break;
+            case VcpuProtocol.GuestStopped guest:
+                BeginStop(guest.Reason);
+                break;
+            case DeviceSupervision.DeviceFailed failed:
+                BeginStop(failed.Reason);
+                break;
+            case VmProtocol.Stop stop:
+                BeginStop(stop.Reason);
+                break;
+            case VcpuProtocol.Stopped:
+                OnVcpuStopped(Sender, confirmed: true);
+                break;
+            case StopTimedOut:
+                _log.Error("VM {0}: vCPU threads did not stop within {1}; its resources are NOT disposed", _blueprint.Name, _blueprint.StopTimeout);
+                _vcpuThreadsUnaccounted = true;
+                StopChildren();
+                break;
+            case Terminated terminated:
+                OnTerminated(terminated.ActorRef);
+                break;
+            case VmProtocol.WatchStop:
+                if (_state == VmState.Stopped && _reason is not null)
+                {
+                    Sender.Tell(new VmProtocol.Stopped(_reason));
+                }
+                else
+                {
+                    _stopWatchers.Add(Sender);
+                }
+
+                break;
+            case VmProtocol.GetStatus:
+                Sender.Tell(new VmProtocol.Status(_blueprint.Name, _state, _bus, _endpoints, _irqStats));
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    private static (BusMap Bus, IReadOnlyList<DeviceEndpoint> Endpoints) BuildBus(VmBlueprint blueprint)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var builder = new BusBuilder();
+        var endpoints = new List<DeviceEndpoint>();
+        foreach (var device in blueprint.Devices)
+        {
+            if (string.IsNullOrWhiteSpace(device.Name) || !names.Add(device.Name))
+            {
+                throw new ArgumentException($"Device names must be non-empty and unique in a VM; '{device.Name}' is not", nameof(blueprint));
+            }
+
+            var endpoint = new DeviceEndpoint(device.Name, blueprint.DeviceSettings, inline: device.Inline);
+            endpoints.Add(endpoint);
+            foreach (var range in device.Ranges)
+            {
+                builder.Add(range, endpoint);
+            }
+        }
+
+        return (builder.Build(), endpoints);
+    }
+
+    private void OnLinesConnected(IrqProtocol.Connected connected)
+    {
+        if (_state != VmState.Building)
+        {
+            return;
+        }
+
+        var control = new VmControl(_blueprint.Name, Self);
+        var specs = new List<DeviceSupervision.DeviceSpec>();
+        for (var i = 0; i < _blueprint.Devices.Count; i++)
+        {
+            var device = _blueprint.Devices[i];
+            var line = connected.Lines.GetValueOrDefault(device.Name);
+            var context = new DeviceContext(device.Name, line, control);
+            specs.Add(new DeviceSupervision.DeviceSpec(_endpoints[i], () => device.Factory(context), line));
+        }
+
+        _devices = Context.ActorOf(DeviceSupervisorActor.Props(specs, _blueprint.Supervision, Self), "devices");
+        Context.Watch(_devices);
+    }
+
+    private void OnDevicesStarted()
+    {
+        if (_state != VmState.Building)
+        {
+            return;
+        }
+
+        foreach (var vcpu in _blueprint.Vcpus)
+        {
+            var actor = Context.ActorOf(VcpuActor.Props(vcpu, _bus, Self), $"vcpu{vcpu.Id}");
+            Context.Watch(actor);
+            _vcpus[actor] = false;
+            actor.Tell(VcpuProtocol.Start.Instance);
+        }
+
+        _state = VmState.Running;
+        _log.Info("VM {0} running: {1} vCPU(s), {2} device(s)", _blueprint.Name, _vcpus.Count, _endpoints.Count);
+    }
+
+    private void BeginStop(VmStopReason reason)
+    {
+        if (_reason is not null)
+        {
+            _log.Debug("VM {0} is already stopping ({1}); ignoring {2}", _blueprint.Name, _reason, reason);
+            return;
+        }
+
+        _reason = reason;
+        _state = VmState.Stopping;
+        _log.Info("VM {0} stopping: {1}", _blueprint.Name, reason);
+        if (_vcpus.Values.All(stopped => stopped))
+        {
+            StopChildren();
+            return;
+        }
+
+        foreach (var (vcpu, stopped) in _vcpus)
+        {
+            if (!stopped)
+            {
+                vcpu.Tell(VcpuProtocol.Stop.Instance);
+            }
+        }
+
+        _stopTimer = Context.System.Scheduler.ScheduleTellOnceCancelable(_blueprint.StopTimeout, Self, StopTimedOut.Instance, Self);
+    }
+
+    private void OnVcpuStopped(IActorRef vcpu, bool confirmed)
+    {
+        if (!_vcpus.TryGetValue(vcpu, out var already) || already)
+        {
+            return;
+        }
+
+        _vcpus[vcpu] = true;
+        if (!confirmed)
+        {
+            _vcpuThreadsUnaccounted = true;
+        }
+
+        if (_state == VmState.Stopping && _vcpus.Values.All(stopped => stopped))
+        {
+            StopChildren();
+        }
+    }
+
+    private void OnTerminated(IActorRef actor)
+    {
+        if (_vcpus.ContainsKey(actor))
+        {
+            // A vCPU actor that dies before confirming its thread ended: its thread may still run.
+            OnVcpuStopped(actor, confirmed: false);
+            if (_state != VmState.Stopping)
+            {
+                BeginStop(new VmStopReason(VmStopReasonKind.InternalError, $"{actor.Path.Name} actor stopped unexpectedly"));
+            }
+
+            return;
+        }
+
+        if (actor.Equals(_irq))
+        {
+            _irq = null;
+        }
+        else if (actor.Equals(_devices))
+        {
+            _devices = null;
+        }
+
+        if (!_childrenStopping)
+        {
+            BeginStop(new VmStopReason(VmStopReasonKind.InternalError, $"{actor.Path.Name} stopped unexpectedly"));
+            return;
+        }
+
+        ContinueStopping();
+    }
+
+    private void ContinueStopping()
+    {
+        // Devices first (they may still raise interrupts), the IRQ lines once they are gone.
+        if (_devices is not null)
+        {
+            Context.Stop(_devices);
+        }
+        else if (_irq is not null)
+        {
+            Context.Stop(_irq);
+        }
+        else
+        {
+            Finish();
+        }
+    }
+
+    private void StopChildren()
+    {
+        if (_childrenStopping)
+        {
+            return;
+        }
+
+        _childrenStopping = true;
+        _stopTimer?.Cancel();
+        foreach (var vcpu in _vcpus.Keys)
+        {
+            Context.Unwatch(vcpu);
+            Context.Stop(vcpu);
+        }
+
+        ContinueStopping();
+    }
+
+    private void Finish()
+    {
+        if (_state == VmState.Stopped)
+        {
+            return;
+        }
+
+        _state = VmState.Stopped;
+        var reason = _reason!;
+        if (_blueprint.Resources is not null)
+        {
+            if (_vcpuThreadsUnaccounted)
+            {
+                _log.Error("VM {0}: not disposing its resources: a vCPU thread may still be using them", _blueprint.Name);
+            }
+            else
+            {
+                try
+                {
+                    _blueprint.Resources.Dispose();
+                }
+                catch (Exception ex)
+                {
+                    _log.Error(ex, "VM {0}: disposing its resources failed", _blueprint.Name);
+                }
+            }
+        }
+
+        _log.Info("VM {0} stopped: {1}", _blueprint.Name, reason);
+        try
+        {
+            _blueprint.OnStopped?.Invoke(reason);
+        }
+        catch (Exception ex)
+        {
+            _log.Error(ex, "VM {0}: a stop callback failed", _blueprint.Name);
+        }
+
+        foreach (var watcher in _stopWatchers)
+        {
+            watcher.Tell(new VmProtocol.Stopped(reason));
+        }
+
+        _stopWatchers.Clear();
+        Context.Stop(Self);
+    }
+
+    private sealed record StopTimedOut
+    {
+        public static readonly StopTimedOut Instance = new();
+    }
+}

@@ -1,0 +1,52 @@
+using ActorVmm.Actors.Bus;
+using ActorVmm.Actors.Irq;
+using ActorVmm.Actors.Settings;
+using ActorVmm.Devices;
+using ActorVmm.Kvm;
+
+namespace ActorVmm.Actors.Vm;
+
+/// <summary>What a device factory gets: its name, its interrupt line (when it asked for one), and the VM's controls.</summary>
+public sealed record DeviceContext(string Name, IInterruptLine? Interrupt, IVmControl Vm);
+
+/// <summary>
+/// One device of a VM. <paramref name="Factory"/> builds a power-on instance; it is called again on each supervised
+/// restart (with the same context: same interrupt line, same VM controls).
+/// </summary>
+/// <param name="Name">Unique in the VM; logs, traces, supervision (<c>serial0</c>, <c>disk0</c>).</param>
+/// <param name="Factory">Builds the device model.</param>
+/// <param name="Ranges">Where it sits on the PIO/MMIO buses (offsets passed to the device are relative to each range).</param>
+/// <param name="Irq">The interrupt line it wants, if any.</param>
+/// <param name="Inline">False for device models that may block in Read/Write: every access then goes through the actor (read timeout applies).</param>
+public sealed record DeviceBlueprint(
+    string Name,
+    Func<DeviceContext, IBusDevice> Factory,
+    IReadOnlyList<BusRange> Ranges,
+    IrqRequest? Irq = null,
+    bool Inline = true);
+
+/// <summary>
+/// Everything a <see cref="VmActor"/> builds and owns. The VM actor disposes <paramref name="Resources"/> (guest
+/// memory, VM and vCPU fds, ...) once every vCPU thread has stopped and the device and IRQ actors are gone.
+/// </summary>
+/// <param name="Name">VM name (logs).</param>
+/// <param name="Vcpus">One <see cref="IVcpu"/> per vCPU, configured and ready to run.</param>
+/// <param name="Devices">The devices and their bus ranges and interrupt lines.</param>
+/// <param name="Irq">The interrupt controller backend (<see cref="KvmIrqChip"/> or <see cref="InMemoryIrqChip"/>).</param>
+/// <param name="DeviceSettings">Read timeout.</param>
+/// <param name="Supervision">Decider table, restart budget, restart state, budget policy.</param>
+/// <param name="OnStopped">Called once, on the VM actor's thread, with the stop reason (after resources are disposed).</param>
+/// <param name="Resources">Disposed after the vCPUs stopped.</param>
+public sealed record VmBlueprint(
+    string Name,
+    IReadOnlyList<IVcpu> Vcpus,
+    IReadOnlyList<DeviceBlueprint> Devices,
+    IIrqChipBackend Irq,
+    DeviceSettings DeviceSettings,
+    SupervisionSettings Supervision,
+    Action<VmStopReason>? OnStopped = null,
+    IDisposable? Resources = null)
+{
+    /// <summary>How long stopping waits for the vCPU threads before giving up (resources are then NOT disposed).</summary>
+    public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(10);
+}
