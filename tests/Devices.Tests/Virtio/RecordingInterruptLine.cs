@@ -1,0 +1,27 @@
+namespace ActorVmm.Devices.Tests.Virtio;
+
+/// <summary>An interrupt line that remembers its level and how often it was raised.</summary>
+internal sealed class RecordingInterruptLine : IInterruptLine
+{
+    private int _raised;
+    private int _triggered;
+    private volatile bool _level;
+
+    public bool Level => _level;
+
+    public int Raised => Volatile.Read(ref _raised);
+
+    public int Triggered => Volatile.Read(ref _triggered);
+
+    public void Trigger() => Interlocked.Increment(ref _triggered);
+
+    public void SetLevel(bool asserted)
+    {
+        if (asserted && !_level)
+        {
+            Interlocked.Increment(ref _raised);
+        }
+
+        _level = asserted;
+    }
+}
