@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Builds the ActorVmm test guest from Debian packages only (no network):
+#   OUTDIR/bzImage            copy of /boot/vmlinuz-$KVER      (linux-image-$KVER-unsigned)
+#   OUTDIR/initramfs.cpio.gz  busybox-static + virtio modules + tools/guest/init + tools/guest/tests/*.sh
+# Usage: tools/guest/build-guest.sh [OUTDIR]   (default: artifacts/guest in the repository)
+# Skips the work when the outputs are newer than every input.
+set -euo pipefail
+
+KVER=${ACTORVMM_GUEST_KVER:-6.1.0-56-amd64}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+OUT=${1:-$REPO/artifacts/guest}
+KERNEL=/boot/vmlinuz-$KVER
+MODDIR=/lib/modules/$KVER
+BUSYBOX=/bin/busybox
+# The drivers the guest loads; their dependencies are added in front of them (modinfo -F depends).
+WANTED=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio_console virtio-rng)
+
+die() { echo "build-guest: $*" >&2; exit 1; }
+
+[ -r "$KERNEL" ] || die "$KERNEL missing: apt-get install linux-image-$KVER-unsigned"
+[ -d "$MODDIR" ] || die "$MODDIR missing: apt-get install linux-image-$KVER-unsigned"
+[ -x "$BUSYBOX" ] && "$BUSYBOX" --list-full >/dev/null 2>&1 || die "$BUSYBOX missing: apt-get install busybox-static"
+file -b "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || ! command -v file >/dev/null || die "$BUSYBOX is not static: apt-get install busybox-static"
+command -v cpio >/dev/null || die "cpio missing: apt-get install cpio"
+command -v modinfo >/dev/null || die "modinfo missing: apt-get install kmod"
+
+# Resolve the module load order: dependencies first, each module once.
+ORDER=()
+declare -A SEEN=()
+add_module() {
+    local name=$1 dep
+    [ -n "${SEEN[$name]:-}" ] && return 0
+    SEEN[$name]=1
+    local deps
+    deps=$(modinfo -k "$KVER" -F depends "$name") || die "module $name not found in $MODDIR"
+    for dep in ${deps//,/ }; do
+        add_module "$dep"
+    done
+    ORDER+=("$name")
+}
+for m in "${WANTED[@]}"; do
+    add_module "$m"
+done
+
+MODFILES=()
+for m in "${ORDER[@]}"; do
+    f=$(modinfo -k "$KVER" -n "$m") || die "module $m has no file"
+    case "$f" in
+        *.ko) ;;
+        *) die "module file $f is compressed; this recipe expects plain .ko files" ;;
+    esac
+    MODFILES+=("$f")
+done
+
+INPUTS=("$KERNEL" "$BUSYBOX" "$HERE/build-guest.sh" "$HERE/init" "${MODFILES[@]}")
+while IFS= read -r -d '' t; do INPUTS+=("$t"); done < <(find "$HERE/tests" -type f -name '*.sh' -print0)
+
+up_to_date() {
+    local out input
+    for out in "$OUT/bzImage" "$OUT/initramfs.cpio.gz"; do
+        [ -f "$out" ] || return 1
+        for input in "${INPUTS[@]}" "$HERE/tests"; do
+            [ "$input" -nt "$out" ] && return 1
+        done
+    done
+    return 0
+}
+
+if up_to_date; then
+    echo "build-guest: $OUT is up to date"
+    exit 0
+fi
+
+mkdir -p "$OUT"
+STAGE=$(mktemp -d "$OUT/.stage.XXXXXX")
+trap 'rm -rf "$STAGE"' EXIT
+ROOT=$STAGE/root
+mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run,lib/modules,tests}
+
+cp "$BUSYBOX" "$ROOT/bin/busybox"
+# Only the shell link is made here (forks are slow); /init runs `busybox --install -s` for the other applets.
+ln -s busybox "$ROOT/bin/sh"
+
+: > "$ROOT/lib/modules/load-order"
+for i in "${!ORDER[@]}"; do
+    cp "${MODFILES[$i]}" "$ROOT/lib/modules/${ORDER[$i]}.ko"
+    echo "${ORDER[$i]}" >> "$ROOT/lib/modules/load-order"
+done
+
+install -m 0755 "$HERE/init" "$ROOT/init"
+for t in "$HERE"/tests/*.sh; do
+    [ -e "$t" ] && install -m 0755 "$t" "$ROOT/tests/$(basename "$t")"
+done
+
+# A console node lets the kernel give init a console before devtmpfs is mounted (needs root; init copes without).
+mknod -m 600 "$ROOT/dev/console" c 5 1 2>/dev/null || true
+
+(cd "$ROOT" && find . -print0 | LC_ALL=C sort -z \
+    | cpio --null -o -H newc -R 0:0 --reproducible --quiet) | gzip -9n > "$STAGE/initramfs.cpio.gz"
+cp "$KERNEL" "$STAGE/bzImage"
+mv -f "$STAGE/bzImage" "$OUT/bzImage"
+mv -f "$STAGE/initramfs.cpio.gz" "$OUT/initramfs.cpio.gz"
+echo "build-guest: wrote $OUT/bzImage and $OUT/initramfs.cpio.gz (modules: ${ORDER[*]})"
