@@ -1,0 +1,15 @@
+namespace ActorVmm.Actors.Settings;
+
+/// <summary>
+/// Everything <c>actorvmm</c> reads from HOCON (<c>actorvmm { ... }</c>), parsed once by <see cref="SettingsLoader"/>.
+/// </summary>
+public sealed record ActorVmmSettings(
+    VmSettings Vm,
+    DeviceSettings Devices,
+    SupervisionSettings Supervision,
+    LoggingSettings Logging,
+    TracingSettings Tracing)
+{
+    /// <summary>The defaults of the embedded <c>reference.conf</c>.</summary>
+    public static ActorVmmSettings Default => SettingsLoader.Reference;
+}
