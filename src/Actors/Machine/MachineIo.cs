@@ -1,0 +1,11 @@
+using ActorVmm.Devices.Legacy;
+
+namespace ActorVmm.Actors.Machine;
+
+/// <summary>Where a machine's serial ports write; index 0 is COM1 (ttyS0). A null entry leaves the port unconnected.</summary>
+public sealed record MachineIo(IReadOnlyList<SerialOutput?> SerialOutputs)
+{
+    public static readonly MachineIo Disconnected = new([]);
+
+    public SerialOutput? Serial(int index) => index < SerialOutputs.Count ? SerialOutputs[index] : null;
+}
