@@ -244,6 +244,21 @@ public sealed class Vcpu : IVcpu, IDisposable
         KvmIoctl.Invoke(_fd, KvmIoctls.SetFpu, ref copy);
     }
 
+    /// <summary>KVM_GET_XSAVE (the first 4 KiB of the guest's XSAVE area).</summary>
+    public KvmXsave GetXsave()
+    {
+        var xsave = default(KvmXsave);
+        KvmIoctl.Invoke(_fd, KvmIoctls.GetXsave, ref xsave);
+        return xsave;
+    }
+
+    /// <summary>KVM_SET_XSAVE. Unlike KVM_SET_FPU this also sets MXCSR.</summary>
+    public void SetXsave(in KvmXsave xsave)
+    {
+        var copy = xsave;
+        KvmIoctl.Invoke(_fd, KvmIoctls.SetXsave, ref copy);
+    }
+
     public KvmLapicState GetLapic()
     {
         var lapic = default(KvmLapicState);

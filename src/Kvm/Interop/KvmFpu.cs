@@ -21,6 +21,8 @@ public struct KvmFpu
 
     /// <summary>xmm[16][16]: XMM0..15.</summary>
     public KvmXmmRegisters Xmm;
+
+    /// <summary>Ignored by KVM_SET_FPU and not filled by KVM_GET_FPU (kernel quirk): use <see cref="Vcpu.SetXsave"/>.</summary>
     public uint Mxcsr;
     public uint Pad2;
 }

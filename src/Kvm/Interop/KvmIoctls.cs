@@ -43,6 +43,8 @@ internal static class KvmIoctls
     public static readonly IoctlRequest SetLapic = IoctlRequest.IoW("KVM_SET_LAPIC", KvmIo, 0x8f, Unsafe.SizeOf<KvmLapicState>());
     public static readonly IoctlRequest SetCpuid2 = IoctlRequest.IoW("KVM_SET_CPUID2", KvmIo, 0x90, 8);
     public static readonly IoctlRequest GetCpuid2 = IoctlRequest.IoWR("KVM_GET_CPUID2", KvmIo, 0x91, 8);
+    public static readonly IoctlRequest GetXsave = IoctlRequest.IoR("KVM_GET_XSAVE", KvmIo, 0xa4, Unsafe.SizeOf<KvmXsave>());
+    public static readonly IoctlRequest SetXsave = IoctlRequest.IoW("KVM_SET_XSAVE", KvmIo, 0xa5, Unsafe.SizeOf<KvmXsave>());
     public static readonly IoctlRequest GetMpState = IoctlRequest.IoR("KVM_GET_MP_STATE", KvmIo, 0x98, sizeof(uint));
     public static readonly IoctlRequest SetMpState = IoctlRequest.IoW("KVM_SET_MP_STATE", KvmIo, 0x99, sizeof(uint));
 }

@@ -12,4 +12,18 @@ public static class X86Fpu
     public const uint DefaultMxcsr = 0x1F80;
 
     public static KvmFpu BootFpu() => new() { Fcw = DefaultFcw, Mxcsr = DefaultMxcsr };
+
+    /// <summary>
+    /// Sets the boot x87/SSE state. KVM_SET_FPU ignores kvm_fpu.mxcsr (the kernel never copies it), so MXCSR is
+    /// written through KVM_GET_XSAVE / KVM_SET_XSAVE with the SSE component marked present.
+    /// </summary>
+    public static void Apply(Vcpu vcpu)
+    {
+        ArgumentNullException.ThrowIfNull(vcpu);
+        vcpu.SetFpu(BootFpu());
+        var xsave = vcpu.GetXsave();
+        xsave.Mxcsr = DefaultMxcsr;
+        xsave.XstateBv |= KvmXsave.XfeatureSse;
+        vcpu.SetXsave(xsave);
+    }
 }

@@ -14,7 +14,7 @@ public static class X86VcpuSetup
         ArgumentNullException.ThrowIfNull(vcpu);
         vcpu.SetCpuid2(X86Cpuid.ForVcpu(supportedCpuid, vcpu.Id, vcpuCount));
         vcpu.SetMsrs(X86Msrs.BootMsrs());
-        vcpu.SetFpu(X86Fpu.BootFpu());
+        X86Fpu.Apply(vcpu);
         if (hasIrqchip)
         {
             var lapic = vcpu.GetLapic();

@@ -2,6 +2,7 @@ using ActorVmm.Kvm.Interop;
 using ActorVmm.Kvm.Tests.Support;
 using ActorVmm.Kvm.X86;
 using Xunit;
+using static Iced.Intel.AssemblerRegisters;
 
 namespace ActorVmm.Kvm.Tests.Guest;
 
@@ -35,10 +36,31 @@ public class VcpuStateTests
         Assert.Equal(0UL, msrs[1].Data);
         var fpu = vcpu.GetFpu();
         Assert.Equal(0x37f, fpu.Fcw);
-        Assert.Equal(0x1f80u, fpu.Mxcsr);
+        Assert.Equal(0x1f80u, vcpu.GetXsave().Mxcsr); // KVM_GET_FPU never reports MXCSR
         var lapic = vcpu.GetLapic();
         Assert.Equal(X86Lapic.DeliveryModeExtInt, (lapic.GetRegister(X86Lapic.RegisterLvtLint0) >> 8) & 7);
         Assert.Equal(X86Lapic.DeliveryModeNmi, (lapic.GetRegister(X86Lapic.RegisterLvtLint1) >> 8) & 7);
+    }
+
+    [Fact]
+    public void Boot_mxcsr_should_be_what_the_guest_sees()
+    {
+        using var vm = TestVm.Create();
+        vm.Load(64, 0x1000, a =>
+        {
+            a.stmxcsr(__dword_ptr[0x3000]);
+            a.hlt();
+        });
+        vm.Memory.Write(new ActorVmm.Kvm.Memory.GuestAddress(0x3000), 0xffff_ffffu);
+        var vcpu = vm.CreateVcpu(0);
+        vcpu.BindToCurrentThread();
+        vm.EnterLongMode(vcpu, 0x1000);
+        X86Fpu.Apply(vcpu);
+
+        var exit = TestVm.RunGuarded(vcpu);
+
+        Assert.Equal(VmExitKind.Hlt, exit.Kind);
+        Assert.Equal(X86Fpu.DefaultMxcsr, vm.Memory.Read<uint>(new ActorVmm.Kvm.Memory.GuestAddress(0x3000)));
     }
 
     [Fact]

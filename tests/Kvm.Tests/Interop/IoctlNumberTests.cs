@@ -39,6 +39,8 @@ public class IoctlNumberTests
         { "KVM_SET_LAPIC", 0x4400AE8F },
         { "KVM_SET_CPUID2", 0x4008AE90 },
         { "KVM_GET_CPUID2", 0xC008AE91 },
+        { "KVM_GET_XSAVE", 0x9000AEA4 },
+        { "KVM_SET_XSAVE", 0x5000AEA5 },
         { "KVM_GET_MP_STATE", 0x8004AE98 },
         { "KVM_SET_MP_STATE", 0x4004AE99 },
     };

@@ -265,4 +265,17 @@ public class StructLayoutTests
         Assert.Equal(24, Offset(ref s, ref s.MsiData));
         Assert.Equal(28, Offset(ref s, ref s.MsiDevId));
     }
+
+    [Fact]
+    public void KvmXsave_should_be_4096_bytes_with_mxcsr_at_24_and_xstate_bv_at_512()
+    {
+        var s = default(KvmXsave);
+        s.Mxcsr = 0x1f80;
+        s.XstateBv = 2;
+        ReadOnlySpan<byte> bytes = s.Region;
+
+        Assert.Equal(4096, Unsafe.SizeOf<KvmXsave>());
+        Assert.Equal(0x1f80u, BitConverter.ToUInt32(bytes[24..]));
+        Assert.Equal(2UL, BitConverter.ToUInt64(bytes[512..]));
+    }
 }

@@ -127,7 +127,7 @@ internal sealed class TestVm : IDisposable
         sregs.Ss = data;
         sregs.Gdt = new KvmDtable { Base = GdtAddress, Limit = 23 };
         sregs.Cr3 = Pml4Address;
-        sregs.Cr4 = 0x20; // PAE
+        sregs.Cr4 = 0x220; // PAE | OSFXSR
         sregs.Cr0 = 0x8000_0011; // PG | ET | PE
         sregs.Efer = 0x500; // LMA | LME
         vcpu.SetSregs(sregs);
