@@ -11,7 +11,11 @@ public interface IVcpu
     /// <summary>Must be called once on the thread that will call <see cref="Run"/>, before the first run; enables <see cref="Kick"/>.</summary>
     void BindToCurrentThread();
 
-    /// <summary>KVM_RUN until the next exit. EINTR and immediate_exit come back as <see cref="VmExitKind.Interrupted"/>.</summary>
+    /// <summary>
+    /// KVM_RUN until the next exit. A kick or a set <see cref="ImmediateExit"/> comes back as
+    /// <see cref="VmExitKind.Interrupted"/> (and clears ImmediateExit); every kick yields at least one Interrupted
+    /// return after it (kicks landing together may share one). EINTR from unrelated signals re-enters the guest.
+    /// </summary>
     VmExit Run();
 
     /// <summary>

@@ -97,4 +97,24 @@ public class VcpuStateTests
         Assert.Equal("KVM_SET_USER_MEMORY_REGION", e.Ioctl);
         Assert.Equal(22, e.Errno);
     }
+
+    [Fact]
+    public void Gsi_routing_should_accept_irqchip_and_msi_routes_and_refuse_a_bad_pin()
+    {
+        using var vm = TestVm.Create(irqchip: true);
+        KvmIrqRoutingEntry[] good =
+        [
+            KvmIrqRoutingEntry.ForIrqchip(4, KvmIrqRoutingEntry.IrqchipPicMaster, 4),
+            KvmIrqRoutingEntry.ForIrqchip(4, KvmIrqRoutingEntry.IrqchipIoapic, 4),
+            KvmIrqRoutingEntry.ForMsi(24, 0xfee0_0000, 0x41),
+        ];
+        KvmIrqRoutingEntry[] bad = [KvmIrqRoutingEntry.ForIrqchip(5, KvmIrqRoutingEntry.IrqchipIoapic, 99)];
+
+        var accepted = Record.Exception(() => vm.Vm.SetGsiRouting(good));
+        var refused = Assert.Throws<KvmException>(() => vm.Vm.SetGsiRouting(bad));
+
+        Assert.Null(accepted);
+        Assert.Equal("KVM_SET_GSI_ROUTING", refused.Ioctl);
+        Assert.Equal(22, refused.Errno);
+    }
 }
