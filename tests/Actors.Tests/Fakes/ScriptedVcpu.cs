@@ -14,7 +14,7 @@ public sealed class ScriptedVcpu(int id) : IVcpu
     private readonly List<byte[]> _committed = [];
     private readonly List<byte[]> _written = [];
     private byte[] _exitData = [];
-    private VmExit _last;
+    private VmExit? _last;
     private bool _kicked;
     private int _immediateRuns;
     private int _runs;
@@ -90,6 +90,11 @@ public sealed class ScriptedVcpu(int id) : IVcpu
         BoundThreadName = Thread.CurrentThread.Name;
     }
 
+    /// <summary>True while a Run call is in progress.</summary>
+    public bool InRun => Volatile.Read(ref _inRun) != 0;
+
+    private int _inRun;
+
     public VmExit Run()
     {
         if (Environment.CurrentManagedThreadId != BoundThreadId)
@@ -97,15 +102,28 @@ public sealed class ScriptedVcpu(int id) : IVcpu
             throw new InvalidOperationException("Run on a thread that did not bind");
         }
 
+        Interlocked.Exchange(ref _inRun, 1);
+        try
+        {
+            return RunCore();
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _inRun, 0);
+        }
+    }
+
+    private VmExit RunCore()
+    {
         lock (_sync)
         {
             _runs++;
-            if (_last.Kind is VmExitKind.IoIn or VmExitKind.MmioRead)
+            if (_last?.Kind is VmExitKind.IoIn or VmExitKind.MmioRead)
             {
                 _committed.Add([.. _exitData]);
             }
 
-            _last = default;
+            _last = null;
             _exitData = [];
             if (ImmediateExit || _kicked)
             {
@@ -161,6 +179,6 @@ public sealed class ScriptedVcpu(int id) : IVcpu
     private VmExit Interrupted()
     {
         _last = new VmExit(VmExitKind.Interrupted);
-        return _last;
+        return _last.Value;
     }
 }
