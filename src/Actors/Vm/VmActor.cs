@@ -49,7 +49,7 @@ public sealed class VmActor : UntypedActor
         _self = Self;
         foreach (var endpoint in endpoints)
         {
-            endpoint.AttachLog(Logging.GetLogger(Context.System, $"{Self.Path}/devices/{endpoint.Name}"));
+            endpoint.AttachLog(Akka.Event.Logging.GetLogger(Context.System, $"{Self.Path}/devices/{endpoint.Name}"));
         }
     }
 
