@@ -73,7 +73,11 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
         ReadOnly = readOnly;
         CapacitySectors = (ulong)length / SectorSize;
         MaxQueueSize = queueSize;
-        _sizeMax = VirtqueueLimits.Default.MaxDescriptorLength;
+        // The largest request Linux builds is seg_max segments of size_max bytes (plus header and status); keep it
+        // within the queue's per-chain bound so no legitimate request is failed as malformed.
+        var limits = VirtqueueLimits.Default;
+        var perSegment = (limits.MaxChainLength - 4096) / (ulong)(queueSize - 2);
+        _sizeMax = (uint)Math.Min(limits.MaxDescriptorLength, perSegment & ~4095UL);
         var id = Encoding.ASCII.GetBytes(serial ?? System.IO.Path.GetFileName(path));
         id.AsSpan(0, Math.Min(IdLength, id.Length)).CopyTo(_serial);
     }

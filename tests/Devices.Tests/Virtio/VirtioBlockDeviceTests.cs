@@ -49,8 +49,11 @@ public sealed class VirtioBlockDeviceTests : IDisposable
         blk.ReadConfig(0, config);
 
         Assert.Equal((ulong)Sectors, BinaryPrimitives.ReadUInt64LittleEndian(config));
-        Assert.Equal(1u << 20, BinaryPrimitives.ReadUInt32LittleEndian(config.AsSpan(8)));
-        Assert.Equal(254u, BinaryPrimitives.ReadUInt32LittleEndian(config.AsSpan(12)));
+        var sizeMax = BinaryPrimitives.ReadUInt32LittleEndian(config.AsSpan(8));
+        var segMax = BinaryPrimitives.ReadUInt32LittleEndian(config.AsSpan(12));
+        Assert.Equal(254u, segMax);
+        Assert.InRange(sizeMax, 4096u, VirtqueueLimits.Default.MaxDescriptorLength);
+        Assert.True(((ulong)sizeMax * segMax) + 17 <= VirtqueueLimits.Default.MaxChainLength);
         Assert.Equal(512u, BinaryPrimitives.ReadUInt32LittleEndian(config.AsSpan(20)));
         Assert.Equal(0UL, blk.AvailableFeatures & VirtioBlockDevice.FeatureReadOnly);
     }

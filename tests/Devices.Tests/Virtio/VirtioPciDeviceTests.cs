@@ -1,3 +1,4 @@
+using ActorVmm.Devices.Pci;
 using ActorVmm.Devices.Virtio;
 using ActorVmm.Kvm.Memory;
 using Xunit;
@@ -312,6 +313,18 @@ public sealed class VirtioPciDeviceTests : IDisposable
         Assert.Equal([(0u, 16u), (1u, 16u), (2u, 16u)], Enumerable.Range(0, 3).Select(_queue.ReadUsed));
         Assert.NotEqual(0, status & (byte)VirtioDeviceStatus.DriverOk);
         Assert.True(line.Level);
+    }
+
+    [Fact]
+    public void Guest_bar_move_should_be_reported_and_move_the_notify_addresses()
+    {
+        var moves = new List<PciBarMovedEventArgs>();
+        _device.Configuration.BarMoved += moves.Add;
+
+        _device.WriteConfig(0x10, [0x04, 0x00, 0x00, 0xE8]);
+
+        Assert.Equal([new PciBarMovedEventArgs(0, BarAddress, 0xE800_0000, VirtioPciLayout.BarSize)], moves);
+        Assert.Equal(0xE800_0000UL + VirtioPciLayout.NotifyOffset, _device.NotifyAddress(0));
     }
 
     [Fact]
