@@ -75,7 +75,7 @@ public sealed class DeviceSupervisorActor : UntypedActor
         var (actorName, cause, initFailure) = failure switch
         {
             DeviceFailureException d => (ActorName(d.Device), d.Cause, false),
-            ActorInitializationException a => (a.Actor?.Path.Name, a.InnerException ?? a, true),
+            ActorInitializationException a => (a.Actor?.Path.Name, Unwrap(a), true),
             _ => ((string?)null, failure, false),
         };
 
@@ -120,6 +120,18 @@ public sealed class DeviceSupervisorActor : UntypedActor
                 _log.Error(cause, "Device {0} exceeded its restart budget: {1}", device, message);
                 return BudgetExceeded(endpoint, message);
         }
+    }
+
+    private static Exception Unwrap(Exception failure)
+    {
+        var cause = failure;
+        // Akka wraps a constructor exception in TypeLoadException / TargetInvocationException.
+        while (cause is ActorInitializationException or System.Reflection.TargetInvocationException or TypeLoadException && cause.InnerException is not null)
+        {
+            cause = cause.InnerException;
+        }
+
+        return cause;
     }
 
     private Directive BudgetExceeded(DeviceEndpoint endpoint, string message)

@@ -41,7 +41,8 @@ public sealed class VmActor : UntypedActor
     private bool _childrenStopping;
     private ICancelable? _stopTimer;
 
-    private VmActor(VmBlueprint blueprint, BusMap bus, IReadOnlyList<DeviceEndpoint> endpoints)
+    /// <summary>Use <see cref="Props"/> or <see cref="Spawn"/>: they build and validate the bus.</summary>
+    public VmActor(VmBlueprint blueprint, BusMap bus, IReadOnlyList<DeviceEndpoint> endpoints)
     {
         _blueprint = blueprint;
         _bus = bus;
