@@ -39,7 +39,7 @@ public static class CliApp
             var options = new RunOptions();
             var run = new Command("run", "Boot a VM and run it until it powers off (Ctrl-A x quits on a terminal, Ctrl-C/SIGTERM stop it).");
             options.AddTo(run);
-            var exitCode = ExitFailure;
+            int? exitCode = null;
             run.SetAction(parseResult => exitCode = RunVm(options.ToOverrides(parseResult), options.ConfigFile(parseResult), runner ?? DefaultRunner, stderr, error));
 
             var root = new RootCommand("actorvmm: a KVM virtual machine monitor on Akka.NET; every vCPU and device is an actor.");
@@ -48,7 +48,11 @@ public static class CliApp
             var parseResult = root.Parse(args);
             if (parseResult.Errors.Count > 0)
             {
-                error.WriteLine($"actorvmm: {OneLine(parseResult.Errors[0].Message)} (see actorvmm --help)");
+                // An unrecognized word says more than the "required command" error it causes.
+                var first = parseResult.UnmatchedTokens.Count > 0
+                    ? parseResult.Errors.FirstOrDefault(e => e.Message.Contains($"'{parseResult.UnmatchedTokens[0]}'", StringComparison.Ordinal)) ?? parseResult.Errors[0]
+                    : parseResult.Errors[0];
+                error.WriteLine($"actorvmm: {OneLine(first.Message)} (see actorvmm --help)");
                 return ExitBadInput;
             }
 
@@ -60,7 +64,7 @@ public static class CliApp
                 ProcessTerminationTimeout = null,
             };
             var code = parseResult.Invoke(invocation);
-            return parseResult.CommandResult.Command == run ? exitCode : code;
+            return exitCode ?? code;
         }
         catch (Exception e)
         {

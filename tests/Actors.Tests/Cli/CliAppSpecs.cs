@@ -1,0 +1,296 @@
+using ActorVmm.Actors.Cli;
+using ActorVmm.Actors.GuestConsole;
+using ActorVmm.Actors.Settings;
+using Xunit;
+
+namespace ActorVmm.Actors.Tests.Cli;
+
+[Collection("Cli")] // CliApp swaps Serilog.Log.Logger while a run lasts
+public sealed class CliAppSpecs : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("actorvmm-cli-").FullName;
+    private readonly StringWriter _out = new();
+    private readonly StringWriter _err = new();
+    private ActorVmmSettings? _ran;
+    private int _runs;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string FileWith(string name, string content = "x")
+    {
+        var path = Path.Combine(_dir, name);
+        File.WriteAllText(path, content);
+        return path;
+    }
+
+    private Task<int> Runner(ActorVmmSettings settings, CancellationToken ct)
+    {
+        _ran = settings;
+        _runs++;
+        return Task.FromResult(0);
+    }
+
+    private int Run(params string[] args) => CliApp.Run(args, Runner, _out, _err);
+
+    private string OneErrorLine()
+    {
+        var lines = _err.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        return lines[0].TrimEnd('\r');
+    }
+
+    [Fact]
+    public void Run_without_options_should_hand_the_reference_defaults_to_the_runner()
+    {
+        Assert.Equal(0, Run("run", "--log-level", "off"));
+
+        Assert.Equal(1, _runs);
+        Assert.Equal(SettingsLoader.Reference.Vm, _ran!.Vm with { Disks = SettingsLoader.Reference.Vm.Disks });
+        Assert.Empty(_ran.Vm.Disks);
+        Assert.Equal(string.Empty, _err.ToString());
+    }
+
+    [Fact]
+    public void Options_should_map_to_settings()
+    {
+        var kernel = FileWith("vmlinux");
+        var initrd = FileWith("initrd.img");
+        var disk1 = FileWith("a.img");
+        var disk2 = FileWith("b.img");
+        var serial = Path.Combine(_dir, "serial.log");
+        var trace = Path.Combine(_dir, "trace.json");
+        var log = Path.Combine(_dir, "vmm.log");
+
+        var code = Run(
+            "run", "--kernel", kernel, "--initrd", initrd, "--cmdline", "console=hvc0 quiet", "--cpus", "3", "--memory", "1G",
+            "--serial", "file:" + serial, "--disk", disk1, "--disk", disk2 + ",ro", "--console", "virtio", "--rng", "--stats",
+            "--trace", trace, "--trace-format", "jsonl", "--log-level", "warning", "--log-file", log);
+
+        Assert.Equal(0, code);
+        var vm = _ran!.Vm;
+        Assert.Equal(kernel, vm.Kernel);
+        Assert.Equal(initrd, vm.Initrd);
+        Assert.Equal("console=hvc0 quiet", vm.Cmdline);
+        Assert.Equal(3, vm.Cpus);
+        Assert.Equal(1UL << 30, vm.MemoryBytes);
+        Assert.Equal(SerialSpec.File(serial), vm.Serial);
+        Assert.Equal(new[] { new DiskSettings(disk1, false), new DiskSettings(disk2, true) }, vm.Disks);
+        Assert.Equal(ConsoleDevice.Virtio, vm.Console);
+        Assert.True(vm.Rng);
+        Assert.Equal(new TracingSettings(true, trace, TraceFormat.Jsonl, 65536), _ran.Tracing);
+        Assert.Equal(new LoggingSettings(LoggingLevel.Warning, true, log, LogFormat.Text), _ran.Logging);
+        Assert.False(File.Exists(serial), "the startup check must not leave a serial file behind");
+    }
+
+    [Fact]
+    public void Command_line_should_override_the_VM_file_which_overrides_reference_conf()
+    {
+        var config = FileWith("vm.conf", "actorvmm {\n  vm { cpus = 2, memory = 1G }\n  logging.level = off\n}\n");
+
+        Assert.Equal(0, Run("run", "--config", config, "--cpus", "4"));
+
+        Assert.Equal(4, _ran!.Vm.Cpus);
+        Assert.Equal(1UL << 30, _ran.Vm.MemoryBytes);
+        Assert.Equal(SettingsLoader.Reference.Vm.Cmdline, _ran.Vm.Cmdline);
+        Assert.Equal(LoggingLevel.Off, _ran.Logging.Level);
+    }
+
+    [Theory]
+    [InlineData("--memory must be a multiple of 4 KiB: 100000000", "run", "--memory", "100000000")]
+    [InlineData("--memory must be a size (e.g. 512M, 2G or a number of bytes): lots", "run", "--memory", "lots")]
+    [InlineData("--memory must be at least 16M: 1M", "run", "--memory", "1M")]
+    [InlineData("--cpus must be an integer from 1 to 254: 0", "run", "--cpus", "0")]
+    [InlineData("--cpus must be an integer from 1 to 254: 255", "run", "--cpus", "255")]
+    [InlineData("--cpus must be an integer from 1 to 254: many", "run", "--cpus", "many")]
+    [InlineData("--serial must be stdio, file:PATH or none: 'tty'", "run", "--serial", "tty")]
+    [InlineData("--serial must name a file after file: (file:PATH)", "run", "--serial", "file:")]
+    [InlineData("--console must be serial|virtio: vga", "run", "--console", "vga")]
+    [InlineData("--trace-format must be chrome|jsonl: perfetto", "run", "--trace-format", "perfetto")]
+    [InlineData("--log-level must be debug|info|warning|error|off: loud", "run", "--log-level", "loud")]
+    [InlineData("Unrecognized command or argument '--cpu'. (see actorvmm --help)", "run", "--cpu", "2")]
+    [InlineData("Unrecognized command or argument 'boot'. (see actorvmm --help)", "boot")]
+    [InlineData("Required command was not provided. (see actorvmm --help)")]
+    public void Bad_input_should_print_one_line_and_exit_2(string expected, params string[] args)
+    {
+        Assert.Equal(CliApp.ExitBadInput, Run(args));
+
+        Assert.Equal("actorvmm: " + expected, OneErrorLine());
+        Assert.Equal(0, _runs);
+    }
+
+    [Fact]
+    public void Missing_files_should_print_one_line_and_exit_2()
+    {
+        var missing = Path.Combine(_dir, "missing");
+        var cases = new (string Expected, string[] Args)[]
+        {
+            ($"kernel not found: {missing}", ["run", "--kernel", missing]),
+            ($"initrd not found: {missing}", ["run", "--initrd", missing]),
+            ($"kernel is a directory: {_dir}", ["run", "--kernel", _dir]),
+            ($"disk not found: {missing}", ["run", "--disk", missing]),
+            ($"disk not found: {missing}", ["run", "--disk", missing + ",ro"]),
+            ($"config file not found: {missing}", ["run", "--config", missing]),
+            ($"serial output file's directory does not exist: {Path.Combine(missing, "s.log")}", ["run", "--serial", "file:" + Path.Combine(missing, "s.log")]),
+            ($"trace file's directory does not exist: {Path.Combine(missing, "t.json")}", ["run", "--trace", Path.Combine(missing, "t.json")]),
+            ($"log file's directory does not exist: {Path.Combine(missing, "l.log")}", ["run", "--log-file", Path.Combine(missing, "l.log")]),
+        };
+
+        foreach (var (expected, args) in cases)
+        {
+            _err.GetStringBuilder().Clear();
+            Assert.Equal(CliApp.ExitBadInput, Run(args));
+            Assert.Equal("actorvmm: " + expected, OneErrorLine());
+        }
+
+        Assert.Equal(0, _runs);
+    }
+
+    [Fact]
+    public void Read_write_disk_that_is_not_writable_should_be_rejected_but_allowed_read_only()
+    {
+        var disk = FileWith("ro.img");
+        if (OperatingSystem.IsLinux())
+        {
+            File.SetUnixFileMode(disk, UnixFileMode.UserRead);
+        }
+
+        var probe = CanOpenForWrite(disk);
+
+        var code = Run("run", "--disk", disk, "--log-level", "off");
+
+        if (probe)
+        {
+            // Running as root: permission bits do not stop writes, so the disk is rightly accepted.
+            Assert.Equal(0, code);
+        }
+        else
+        {
+            Assert.Equal(CliApp.ExitBadInput, code);
+            Assert.StartsWith($"actorvmm: disk not writable: {disk}", OneErrorLine());
+            Assert.Equal(0, Run("run", "--disk", disk + ",ro", "--log-level", "off"));
+        }
+    }
+
+    [Fact]
+    public void Bad_VM_file_should_name_the_file_and_key()
+    {
+        var config = FileWith("bad.conf", "actorvmm.vm.memory = lots");
+
+        Assert.Equal(CliApp.ExitBadInput, Run("run", "--config", config));
+
+        Assert.Equal($"actorvmm: {config}: actorvmm.vm.memory must be a size (e.g. 512M, 2G or a number of bytes): lots", OneErrorLine());
+    }
+
+    [Fact]
+    public void Unknown_key_in_VM_file_should_exit_2()
+    {
+        var config = FileWith("typo.conf", "actorvmm.vm.cpu = 2");
+
+        Assert.Equal(CliApp.ExitBadInput, Run("run", "--config", config));
+
+        Assert.Equal($"actorvmm: {config}: unknown key actorvmm.vm.cpu (did you mean actorvmm.vm.cpus?)", OneErrorLine());
+    }
+
+    [Fact]
+    public void Run_without_a_registered_runner_should_fail_with_one_line()
+    {
+        var previous = CliApp.DefaultRunner;
+        CliApp.DefaultRunner = null;
+        try
+        {
+            var code = CliApp.Run(["run", "--log-level", "off"], runner: null, _out, _err);
+
+            Assert.Equal(CliApp.ExitFailure, code);
+            Assert.Contains("no VM runner", OneErrorLine());
+        }
+        finally
+        {
+            CliApp.DefaultRunner = previous;
+        }
+    }
+
+    [Fact]
+    public void Runner_exit_code_should_be_the_process_exit_code()
+    {
+        var code = CliApp.Run(["run", "--log-level", "off"], (_, _) => Task.FromResult(6), _out, _err);
+
+        Assert.Equal(6, code);
+    }
+
+    [Fact]
+    public void Runner_exception_should_be_one_line_without_a_stack_trace()
+    {
+        var code = CliApp.Run(["run", "--log-level", "off"], (_, _) => throw new InvalidOperationException("KVM_CREATE_VM failed: No such device\n  at Foo.Bar()"), _out, _err);
+
+        Assert.Equal(CliApp.ExitFailure, code);
+        Assert.Equal("actorvmm: InvalidOperationException: KVM_CREATE_VM failed: No such device", OneErrorLine());
+    }
+
+    [Fact]
+    public void Runner_console_error_should_exit_2()
+    {
+        var code = CliApp.Run(["run", "--log-level", "off"], (_, _) => throw new ConsoleException("cannot open serial output file /x: denied"), _out, _err);
+
+        Assert.Equal(CliApp.ExitBadInput, code);
+        Assert.Equal("actorvmm: cannot open serial output file /x: denied", OneErrorLine());
+    }
+
+    [Fact]
+    public void Runner_should_get_a_cancellable_token_and_the_configured_logger()
+    {
+        Serilog.ILogger? seen = null;
+        var cancellable = false;
+        var code = CliApp.Run(
+            ["run", "--log-level", "info"],
+            (_, ct) =>
+            {
+                cancellable = ct.CanBeCanceled;
+                seen = Serilog.Log.Logger;
+                Serilog.Log.Information("hello from the runner");
+                return Task.FromResult(0);
+            },
+            _out,
+            _err);
+
+        Assert.Equal(0, code);
+        Assert.True(cancellable);
+        Assert.NotSame(Serilog.Log.Logger, seen);
+        Assert.Contains("hello from the runner", _err.ToString());
+    }
+
+    [Fact]
+    public void Version_should_print_to_stdout_and_exit_0()
+    {
+        Assert.Equal(0, Run("--version"));
+
+        Assert.NotEmpty(_out.ToString().Trim());
+        Assert.Equal(string.Empty, _err.ToString());
+    }
+
+    [Fact]
+    public void Help_should_list_the_run_options()
+    {
+        Assert.Equal(0, Run("run", "--help"));
+
+        var help = _out.ToString();
+        foreach (var option in new[] { "--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--config", "--serial", "--disk", "--console", "--rng", "--stats", "--trace", "--trace-format", "--log-level", "--log-file" })
+        {
+            Assert.Contains(option, help);
+        }
+
+        Assert.Equal(0, _runs);
+    }
+
+    private static bool CanOpenForWrite(string path)
+    {
+        try
+        {
+            using var _ = new FileStream(path, FileMode.Open, FileAccess.ReadWrite);
+            return true;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+}
