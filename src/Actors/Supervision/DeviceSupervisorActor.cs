@@ -38,6 +38,12 @@ public sealed class DeviceSupervisorActor : UntypedActor
     public static Props Props(IReadOnlyList<DeviceSupervision.DeviceSpec> devices, SupervisionSettings settings, IActorRef? reportTo = null) =>
         Akka.Actor.Props.Create(() => new DeviceSupervisorActor(devices, settings, reportTo));
 
+    /// <summary>
+    /// Optional dispatcher for device actors (e.g. <c>type = PinnedDispatcher</c>); when it is not configured they run
+    /// on the default dispatcher. Only the posted path (a busy device) uses it: idle devices run inline on the vCPU thread.
+    /// </summary>
+    public const string DispatcherId = "actorvmm.device-dispatcher";
+
     /// <summary>The actor name used for a device (its name, escaped to what actor paths allow).</summary>
     public static string ActorName(string device) => Uri.EscapeDataString(device);
 
@@ -48,9 +54,13 @@ public sealed class DeviceSupervisorActor : UntypedActor
         foreach (var spec in _devices)
         {
             var name = ActorName(spec.Endpoint.Name);
-            var child = Context.ActorOf(
-                DeviceActor.Props(spec.Endpoint, spec.Factory, _settings.RestartState, spec.Interrupt),
-                name);
+            var props = DeviceActor.Props(spec.Endpoint, spec.Factory, _settings.RestartState, spec.Interrupt);
+            if (Context.System.Dispatchers.HasDispatcher(DispatcherId))
+            {
+                props = props.WithDispatcher(DispatcherId);
+            }
+
+            var child = Context.ActorOf(props, name);
             spec.Endpoint.Bind(child);
             _endpointsByActor[name] = spec.Endpoint;
             _budgets[name] = new RestartBudget(_settings.MaxRestarts, _settings.Within);

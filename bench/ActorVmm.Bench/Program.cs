@@ -1,0 +1,13 @@
+using ActorVmm.Bench;
+
+return args.FirstOrDefault() switch
+{
+    "pio" => PioBench.Run(args.Skip(1).ToArray()),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: ActorVmm.Bench pio [--reads N] [--pinned]");
+    return 2;
+}
