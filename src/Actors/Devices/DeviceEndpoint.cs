@@ -52,7 +52,7 @@ public sealed class DeviceEndpoint
 
     /// <param name="name">The device's name (logs, traces, supervision).</param>
     /// <param name="settings">Read timeout for posted reads.</param>
-    /// <param name="log">Where read timeouts are logged (thread-safe; e.g. <c>Logging.GetLogger(system, ...)</c>).</param>
+    /// <param name="log">Where read timeouts are logged (thread-safe; e.g. <c>Akka.Event.Logging.GetLogger(system, ...)</c>).</param>
     /// <param name="inline">False: every access goes through the actor (for device models that may block).</param>
     public DeviceEndpoint(string name, DeviceSettings settings, ILoggingAdapter? log = null, bool inline = true)
     {
