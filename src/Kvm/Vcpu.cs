@@ -169,7 +169,17 @@ public sealed class Vcpu : IVcpu, IDisposable
                 return Decode();
             }
 
-            if (result != -Libc.EIntr)
+            if (result == -Libc.EAgain)
+            {
+                // An AP still waiting for INIT/SIPI (KVM_MP_STATE_UNINITIALIZED) returns EAGAIN after each wake-up
+                // that did not start it; KVM blocked in the kernel before returning, so re-entering does not spin.
+                // A kick still ends the wait: it arrives as EINTR, or as immediate_exit on the next entry.
+                if (Volatile.Read(ref RunRef.ImmediateExit) == 0)
+                {
+                    continue;
+                }
+            }
+            else if (result != -Libc.EIntr)
             {
                 throw KvmIoctl.Error(KvmIoctls.Run, -result);
             }

@@ -10,7 +10,8 @@ namespace ActorVmm.Vmm.Tests.Support;
 public static class GuestRun
 {
     /// <summary>Generous: the KVM tests run nested under TCG, where a boot takes tens of seconds.</summary>
-    public static readonly TimeSpan Deadline = TimeSpan.FromMinutes(8);
+    public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(
+        int.TryParse(Environment.GetEnvironmentVariable("ACTORVMM_TEST_BOOT_DEADLINE"), out var s) ? s : 480);
 
     public const string BaseCmdline =
         "console=ttyS0 reboot=k panic=-1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd no_timer_check tsc=reliable";

@@ -7,6 +7,7 @@ public sealed class SerialCapture
 {
     private readonly Lock _sync = new();
     private readonly StringBuilder _text = new();
+    private readonly Stream? _echo = Environment.GetEnvironmentVariable("ACTORVMM_TEST_ECHO") == "1" ? System.Console.OpenStandardError() : null;
 
     public void Write(ReadOnlySpan<byte> bytes)
     {
@@ -14,6 +15,7 @@ public sealed class SerialCapture
         lock (_sync)
         {
             _text.Append(text);
+            _echo?.Write(bytes);
         }
     }
 

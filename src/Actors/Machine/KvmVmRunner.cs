@@ -1,0 +1,92 @@
+using ActorVmm.Actors.GuestConsole;
+using ActorVmm.Actors.Logging;
+using ActorVmm.Actors.Settings;
+using ActorVmm.Devices.Legacy;
+using ActorVmm.Kvm;
+using Akka.Actor;
+
+namespace ActorVmm.Actors.Machine;
+
+/// <summary>
+/// The <c>actorvmm run</c> runner: one actor system, one x86-64 VM on /dev/kvm, COM1 wired to the settings' host
+/// end (stdin in raw mode when it is a terminal), until the guest stops or the host cancels.
+/// </summary>
+public static class KvmVmRunner
+{
+    /// <summary>Runs the VM; returns the process exit code. Problems building it are one line on <paramref name="stderr"/>.</summary>
+    public static async Task<int> RunAsync(ActorVmmSettings settings, CancellationToken cancellation, TextWriter? stderr = null)
+    {
+        var error = stderr ?? System.Console.Error;
+        using var quit = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        var outputs = new List<ConsoleOutput>();
+        try
+        {
+            var serialOutputs = new List<SerialOutput?>();
+            foreach (var spec in new[] { settings.Vm.Serial, settings.Vm.Com2, settings.Vm.Com3, settings.Vm.Com4 })
+            {
+                if (spec.Kind == SerialSpecKind.None || (serialOutputs.Count == 0 && settings.Vm.Console != ConsoleDevice.Serial))
+                {
+                    serialOutputs.Add(null);
+                    continue;
+                }
+
+                var output = ConsoleOutput.Open(spec);
+                outputs.Add(output);
+                serialOutputs.Add(output.Write);
+            }
+
+            var system = ActorSystem.Create("actorvmm", AkkaConfig.CreateSetup(settings, Serilog.Log.Logger));
+            StdinReader? stdin = null;
+            try
+            {
+                var reason = await VmLauncher.RunAsync(
+                    system,
+                    settings,
+                    new MachineIo(serialOutputs),
+                    port =>
+                    {
+                        if (settings.Vm.Serial.Kind == SerialSpecKind.Stdio && settings.Vm.Console == ConsoleDevice.Serial
+                            && !System.Console.IsInputRedirected)
+                        {
+                            stdin = StdinReader.StartStdin(bytes => port.Send(bytes.Span), quit.Cancel, quit.Token);
+                        }
+                    },
+                    quit.Token).ConfigureAwait(false);
+                stdin?.Dispose();
+                foreach (var output in outputs)
+                {
+                    await output.FlushAsync().ConfigureAwait(false);
+                }
+
+                if (reason.ExitCode != 0)
+                {
+                    error.WriteLine($"actorvmm: the VM stopped: {reason}");
+                }
+
+                return reason.ExitCode;
+            }
+            finally
+            {
+                stdin?.Dispose();
+                await system.Terminate().ConfigureAwait(false);
+            }
+        }
+        catch (KvmUnavailableException e)
+        {
+            error.WriteLine($"actorvmm: {e.Message}");
+            return 1;
+        }
+        catch (MachineException e)
+        {
+            error.WriteLine($"actorvmm: {e.Message}");
+            return 2;
+        }
+        finally
+        {
+            foreach (var output in outputs)
+            {
+                await output.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+}
