@@ -41,7 +41,7 @@ for need in qemu-system-x86_64:/usr/bin/qemu-system-x86_64 busybox-static:/bin/b
     fi
 done
 
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/actorvmm/nested
+cache=$repo/artifacts/nested
 mkdir -p "$cache"
 initrd=$cache/runner-initrd-$kver.cpio.gz
 init_src=$here/runner-init.sh
