@@ -89,7 +89,7 @@ timeout --foreground "$timeout_s" qemu-system-x86_64 -M pc -accel tcg,thread=mul
     -append "console=ttyS0 reboot=k panic=-1 quiet loglevel=3 actorvmm.repo=$repo actorvmm.xfer=$xfer" \
     -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
     -virtfs "local,path=$repo,mount_tag=repo,security_model=none,multidevs=remap" </dev/null \
-    | sed -u -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g' -e '/^SeaBIOS (version/d; /reboot: Power down$/d; s/^Booting from ROM\.*//; /^$/d'
+    | sed -u -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g' -e 's/\r$//' -e '/^SeaBIOS (version/d; /reboot: Power down$/d; s/^Booting from ROM\.*//; /^$/d'
 qrc=${PIPESTATUS[0]}
 set -e
 if [ -f "$xfer/rc" ]; then
