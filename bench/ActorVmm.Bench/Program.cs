@@ -3,11 +3,12 @@ using ActorVmm.Bench;
 return args.FirstOrDefault() switch
 {
     "pio" => PioBench.Run(args.Skip(1).ToArray()),
+    "boot" => BootBench.Run(args.Skip(1).ToArray()),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: ActorVmm.Bench pio [--reads N] [--pinned]");
+    Console.Error.WriteLine("usage: ActorVmm.Bench pio [--reads N] [--pinned] | boot [--runs N] [--kernel K] [--initrd I]");
     return 2;
 }

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using ActorVmm.Actors.Bus;
+using ActorVmm.Actors.Tracing;
 using ActorVmm.Actors.Vm;
 using ActorVmm.Kvm;
 using Akka.Actor;
@@ -23,6 +25,7 @@ public sealed class VcpuActor : UntypedActor
     private readonly IVcpu _vcpu;
     private readonly BusMap _bus;
     private readonly IActorRef? _reportTo;
+    private readonly VcpuTracer? _tracer;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRef _self;
     private readonly object _sync = new();
@@ -35,19 +38,21 @@ public sealed class VcpuActor : UntypedActor
     private bool _exited;
     private VmStopReason? _exitReason;
 
-    public VcpuActor(IVcpu vcpu, BusMap bus, IActorRef? reportTo)
+    public VcpuActor(IVcpu vcpu, BusMap bus, IActorRef? reportTo, VcpuTracer? tracer = null)
     {
         _vcpu = vcpu;
         _bus = bus;
         _reportTo = reportTo;
+        _tracer = tracer;
         _self = Self;
     }
 
     public int Id => _vcpu.Id;
 
     /// <param name="reportTo">Who gets <see cref="VcpuProtocol.GuestStopped"/>; defaults to the parent.</param>
-    public static Props Props(IVcpu vcpu, BusMap bus, IActorRef? reportTo = null) =>
-        Akka.Actor.Props.Create(() => new VcpuActor(vcpu, bus, reportTo));
+    /// <param name="tracer">Exit statistics/tracing for this vCPU (null: off, one null check per exit).</param>
+    public static Props Props(IVcpu vcpu, BusMap bus, IActorRef? reportTo = null, VcpuTracer? tracer = null) =>
+        Akka.Actor.Props.Create(() => new VcpuActor(vcpu, bus, reportTo, tracer));
 
     protected override void OnReceive(object message)
     {
@@ -209,6 +214,7 @@ public sealed class VcpuActor : UntypedActor
         {
             _vcpu.BindToCurrentThread();
             bound = true;
+            StartupProbe.MarkFirstRun();
             var pendingIo = false;
             var reportedGeneration = -1;
             while (reason is null)
@@ -221,7 +227,7 @@ public sealed class VcpuActor : UntypedActor
                         _vcpu.ImmediateExit = true;
                         var completing = _vcpu.Run();
                         _vcpu.ImmediateExit = false;
-                        (pendingIo, reason) = Handle(completing);
+                        (pendingIo, reason) = Dispatch(completing);
                     }
 
                     if (reason is not null)
@@ -251,7 +257,7 @@ public sealed class VcpuActor : UntypedActor
                     continue;
                 }
 
-                (pendingIo, reason) = Handle(_vcpu.Run());
+                (pendingIo, reason) = Dispatch(_vcpu.Run());
             }
         }
         catch (Exception ex)
@@ -268,6 +274,22 @@ public sealed class VcpuActor : UntypedActor
 
             _self.Tell(new ThreadExited(reason));
         }
+    }
+
+    /// <summary>Handles one exit, timed and recorded when tracing is on.</summary>
+    private (bool PendingIo, VmStopReason? Stop) Dispatch(VmExit exit)
+    {
+        var tracer = _tracer;
+        if (tracer is null)
+        {
+            return Handle(exit);
+        }
+
+        var start = Stopwatch.GetTimestamp();
+        tracer.BeginExit();
+        var result = Handle(exit);
+        tracer.Exit(exit, _vcpu.ExitData, start, Stopwatch.GetTimestamp());
+        return result;
     }
 
     /// <summary>Handles one exit on the vCPU thread: (an I/O access is pending commit, the loop must end with a reason).</summary>

@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace ActorVmm.Bench;
+
+/// <summary>
+/// Boot benchmark: the same kernel and initramfs under ActorVmm (<c>actorvmm run</c>) and Debian's QEMU
+/// (<c>-enable-kvm -M pc -cpu host</c>) in the same run. Per VMM: wall time from process start to the guest
+/// init's first line and to process exit, and the VMM's resident memory excluding guest RAM (sampled from
+/// /proc/PID/smaps when the init line appears). For ActorVmm also the start-up time to the first KVM_RUN.
+/// Needs /dev/kvm: run it through tools/nested/run-in-kvm.sh where there is none.
+/// </summary>
+internal static class BootBench
+{
+    private const string InitLine = "ActorVmm guest init: starting";
+    private const string Cmdline = "console=ttyS0 reboot=k panic=-1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd no_timer_check tsc=reliable quiet";
+
+    public static int Run(string[] args)
+    {
+        var runs = 3;
+        var memoryMiB = 256;
+        var repo = FindRepo();
+        var kernel = Path.Combine(repo, "artifacts/guest/bzImage");
+        var initrd = Path.Combine(repo, "artifacts/guest/initramfs.cpio.gz");
+        var actorvmm = Path.Combine(repo, "src/Host/bin/Release/net10.0/actorvmm.dll");
+        for (var i = 0; i < args.Length - 1; i++)
+        {
+            switch (args[i])
+            {
+                case "--runs": runs = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--kernel": kernel = args[++i]; break;
+                case "--initrd": initrd = args[++i]; break;
+            }
+        }
+
+        var vmms = new (string Name, string File, string[] Args)[]
+        {
+            ("ActorVmm", "dotnet", [actorvmm, "run", "--kernel", kernel, "--initrd", initrd, "--memory", $"{memoryMiB}M", "--cmdline", Cmdline, "--serial", "stdio"]),
+            ("QEMU", "qemu-system-x86_64", ["-enable-kvm", "-M", "pc", "-cpu", "host", "-m", $"{memoryMiB}", "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-monitor", "none", "-kernel", kernel, "-initrd", initrd, "-append", Cmdline]),
+        };
+
+        Console.WriteLine($"boot benchmark: {runs} runs each, {memoryMiB} MiB guest, kernel {kernel}");
+        Console.WriteLine($"{"VMM",-9} {"run",3} {"init line ms",12} {"exit ms",9} {"first KVM_RUN ms",16} {"RSS excl. guest MiB",20} {"exit code",9}");
+        var failures = 0;
+        foreach (var (name, file, vmmArgs) in vmms)
+        {
+            var results = new List<BootResult>();
+            for (var run = 1; run <= runs; run++)
+            {
+                var result = BootOnce(file, vmmArgs, (ulong)memoryMiB << 20);
+                results.Add(result);
+                failures += result.InitMs is null || result.ExitCode != 0 ? 1 : 0;
+                Console.WriteLine($"{name,-9} {run,3} {Fmt(result.InitMs),12} {result.ExitMs,9:F0} {Fmt(result.FirstRunMs),16} {Fmt(result.RssMiB),20} {result.ExitCode,9}");
+            }
+
+            Console.WriteLine($"{name,-9} {"med",3} {Fmt(Median(results.Select(r => r.InitMs))),12} {Median(results.Select(r => (double?)r.ExitMs)),9:F0} {Fmt(Median(results.Select(r => r.FirstRunMs))),16} {Fmt(Median(results.Select(r => r.RssMiB))),20}");
+        }
+
+        return failures == 0 ? 0 : 1;
+    }
+
+    private sealed record BootResult(double? InitMs, double ExitMs, double? FirstRunMs, double? RssMiB, int ExitCode);
+
+    private static BootResult BootOnce(string file, string[] args, ulong guestBytes)
+    {
+        var psi = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        psi.Environment["ACTORVMM_STARTUP_REPORT"] = "1";
+        var clock = Stopwatch.StartNew();
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
+        double? initMs = null;
+        double? firstRunMs = null;
+        double? rssMiB = null;
+        process.ErrorDataReceived += (_, e) =>
+        {
+            const string marker = "first KVM_RUN ";
+            var at = e.Data?.IndexOf(marker, StringComparison.Ordinal) ?? -1;
+            if (at >= 0)
+            {
+                var number = e.Data![(at + marker.Length)..].Split(' ')[0];
+                firstRunMs = double.Parse(number, CultureInfo.InvariantCulture);
+            }
+        };
+        process.BeginErrorReadLine();
+        string? line;
+        while ((line = process.StandardOutput.ReadLine()) is not null)
+        {
+            if (initMs is null && line.Contains(InitLine, StringComparison.Ordinal))
+            {
+                initMs = clock.Elapsed.TotalMilliseconds;
+                rssMiB = RssExcludingGuest(process.Id, guestBytes);
+            }
+        }
+
+        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+        {
+            process.Kill(entireProcessTree: true);
+        }
+
+        return new BootResult(initMs, clock.Elapsed.TotalMilliseconds, firstRunMs, rssMiB, process.ExitCode);
+    }
+
+    /// <summary>Sum of Rss over the process's mappings, leaving out anonymous mappings at least as large as guest RAM.</summary>
+    private static double? RssExcludingGuest(int pid, ulong guestBytes)
+    {
+        try
+        {
+            ulong total = 0;
+            ulong size = 0;
+            var skip = false;
+            foreach (var line in File.ReadLines($"/proc/{pid}/smaps"))
+            {
+                if (line.Length > 0 && char.IsAsciiHexDigit(line[0]) && line.Contains('-'))
+                {
+                    var range = line.Split(' ')[0].Split('-');
+                    size = ulong.Parse(range[1], NumberStyles.HexNumber) - ulong.Parse(range[0], NumberStyles.HexNumber);
+                    var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    var anonymous = fields.Length < 6;
+                    skip = anonymous && size >= guestBytes;
+                }
+                else if (line.StartsWith("Rss:", StringComparison.Ordinal) && !skip)
+                {
+                    total += ulong.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+                }
+            }
+
+            return total / 1024.0;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private static string FindRepo()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "ActorVmm.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        return Directory.GetCurrentDirectory();
+    }
+
+    private static double? Median(IEnumerable<double?> values)
+    {
+        var sorted = values.Where(v => v is not null).Select(v => v!.Value).Order().ToArray();
+        return sorted.Length == 0 ? null : sorted[sorted.Length / 2];
+    }
+
+    private static string Fmt(double? value) => value is null ? "-" : value.Value.ToString("F0", CultureInfo.InvariantCulture);
+}
