@@ -21,10 +21,11 @@ internal sealed class RunOptions
     private readonly Option<string> _traceFormat = new("--trace-format") { Description = "Trace format: chrome or jsonl", HelpName = "chrome|jsonl" };
     private readonly Option<string> _logLevel = new("--log-level") { Description = "VMM log level: debug, info, warning, error, off", HelpName = "LEVEL" };
     private readonly Option<string> _logFile = new("--log-file") { Description = "Also append VMM logs to FILE", HelpName = "FILE" };
+    private readonly Option<string[]> _fault = new("--fault") { Description = "Inject a device fault, e.g. disk0:crash,every=100; repeat for more", HelpName = "DEVICE:KIND[,every=N|,p=P,seed=S|,after=DURATION|,offset=O]" };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _config, _serial, _disk, _console, _rng, _stats, _trace, _traceFormat, _logLevel, _logFile })
+        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _config, _serial, _disk, _console, _rng, _stats, _trace, _traceFormat, _logLevel, _logFile, _fault })
         {
             command.Options.Add(option);
         }
@@ -60,6 +61,12 @@ internal sealed class RunOptions
         {
             var list = "[" + string.Join(", ", disks.Select(SettingOverride.Quote)) + "]";
             overrides.Add(new SettingOverride("actorvmm.vm.disks", list, _disk.Name));
+        }
+
+        if (result.GetValue(_fault) is { Length: > 0 } faults)
+        {
+            var list = "[" + string.Join(", ", faults.Select(SettingOverride.Quote)) + "]";
+            overrides.Add(new SettingOverride("actorvmm.faults", list, _fault.Name));
         }
 
         if (result.GetValue(_rng))

@@ -49,6 +49,8 @@ public sealed class DeviceEndpoint
     private long _deadWrites;
     private long _failures;
     private long _restarts;
+    private volatile Faults.IReplyDropper? _dropper;
+    private volatile IBusDevice? _failStopped;
 
     /// <param name="name">The device's name (logs, traces, supervision).</param>
     /// <param name="settings">Read timeout for posted reads.</param>
@@ -112,6 +114,8 @@ public sealed class DeviceEndpoint
     internal void Install(IBusDevice device)
     {
         _stopped = false;
+        _dropper = device as Faults.IReplyDropper;
+        _lastInstalled = device;
         if (InlineEnabled)
         {
             _device = device;
@@ -119,6 +123,92 @@ public sealed class DeviceEndpoint
     }
 
     internal void Withdraw() => _device = null;
+
+    private volatile IBusDevice? _lastInstalled;
+
+    /// <summary>True once the device was fail-stopped (<see cref="TryFailStop"/>): its registers are served under the gate, no actor.</summary>
+    public bool IsFailStopped => _failStopped is not null;
+
+    /// <summary>
+    /// The supervisor gave up on the device (restart budget exceeded, policy stop-device). When the last instance is
+    /// an <see cref="IFailStopDevice"/> (virtio: DEVICE_NEEDS_RESET + config interrupt) it is told so and keeps
+    /// answering register accesses on the vCPU thread, under the gate; otherwise false (the endpoint goes dead).
+    /// </summary>
+    internal bool TryFailStop()
+    {
+        if (_lastInstalled is not IFailStopDevice device)
+        {
+            return false;
+        }
+
+        lock (_gate)
+        {
+            try
+            {
+                device.FailStop();
+            }
+            catch (Exception ex)
+            {
+                _log?.Error(ex, "Device {0}: fail-stop failed; the device is dead", Name);
+                return false;
+            }
+
+            _failStopped = (IBusDevice)device;
+            _device = null;
+            _dropper = null;
+        }
+
+        return true;
+    }
+
+    private bool ServeFailStopped(ulong offset, Span<byte> read, ReadOnlySpan<byte> write, bool isRead)
+    {
+        var device = _failStopped;
+        if (device is null)
+        {
+            return false;
+        }
+
+        lock (_gate)
+        {
+            try
+            {
+                if (isRead)
+                {
+                    device.Read(offset, read);
+                }
+                else
+                {
+                    device.Write(offset, write);
+                }
+            }
+            catch (Exception)
+            {
+                // A fail-stopped device is past supervision; it answers all-ones instead of failing again.
+                read.Fill(0xff);
+                CountFailure();
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>A dropped read (fault injection): no message, no reply; the vCPU waits out the read timeout.</summary>
+    private void DropRead(ulong offset, Span<byte> data)
+    {
+        var remaining = _readTimeout;
+        var slice = TimeSpan.FromMilliseconds(100);
+        while (remaining > TimeSpan.Zero && !_stopped)
+        {
+            var wait = remaining < slice ? remaining : slice;
+            Thread.Sleep(wait);
+            remaining -= wait;
+        }
+
+        data.Fill(0xff);
+        Interlocked.Increment(ref _readTimeouts);
+        _log?.Warning("Device {0}: read of {1} bytes at offset 0x{2:x} dropped (injected fault); the guest reads all-ones after {3} ms", Name, data.Length, offset, (long)_readTimeout.TotalMilliseconds);
+    }
 
     internal void MarkStopped()
     {
@@ -133,13 +223,28 @@ public sealed class DeviceEndpoint
         Interlocked.Decrement(ref _pending);
     }
 
-    internal void CountFailure() => Interlocked.Increment(ref _failures);
+    internal void CountFailure(Exception? cause = null)
+    {
+        Interlocked.Increment(ref _failures);
+        Trace?.Fault(Name, cause?.GetType().Name ?? "failure");
+    }
 
     internal void CountRestart() => Interlocked.Increment(ref _restarts);
 
     /// <summary>One guest read of 1..8 bytes at <paramref name="offset"/> in the device's range. Never throws.</summary>
     public void Read(ulong offset, Span<byte> data)
     {
+        if (ServeFailStopped(offset, data, default, isRead: true))
+        {
+            return;
+        }
+
+        if (_dropper is { } dropper && dropper.ShouldDropRead(offset, data.Length))
+        {
+            DropRead(offset, data);
+            return;
+        }
+
         if (TryEnterInline(out var device))
         {
             try
@@ -166,6 +271,11 @@ public sealed class DeviceEndpoint
     /// <summary>One guest write of 1..8 bytes. Never throws; may complete after it returns (posted).</summary>
     public void Write(ulong offset, ReadOnlySpan<byte> data)
     {
+        if (ServeFailStopped(offset, default, data, isRead: false))
+        {
+            return;
+        }
+
         if (TryEnterInline(out var device))
         {
             try
@@ -242,7 +352,7 @@ public sealed class DeviceEndpoint
         // Under the gate. From now on accesses queue behind the Crashed message and reach whatever the
         // supervisor decides (a resumed or a rebuilt device, or a stopped endpoint).
         _device = null;
-        CountFailure();
+        CountFailure(ex);
         var actor = _actor;
         if (actor is not null)
         {

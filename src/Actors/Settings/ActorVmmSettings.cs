@@ -10,6 +10,9 @@ public sealed record ActorVmmSettings(
     LoggingSettings Logging,
     TracingSettings Tracing)
 {
+    /// <summary><c>actorvmm.faults</c> (and <c>--fault</c>): device faults to inject; empty normally.</summary>
+    public IReadOnlyList<Faults.FaultPlan> Faults { get; init; } = [];
+
     /// <summary>The defaults of the embedded <c>reference.conf</c>.</summary>
     public static ActorVmmSettings Default => SettingsLoader.Reference;
 }

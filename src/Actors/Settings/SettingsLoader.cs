@@ -22,7 +22,7 @@ public static class SettingsLoader
     private static readonly HashSet<string> OpenMaps = new(StringComparer.Ordinal) { "actorvmm.supervision.decider" };
 
     /// <summary>Keys whose value is a list (Akka's HOCON reports an empty list as neither array nor object).</summary>
-    private static readonly HashSet<string> ListKeys = new(StringComparer.Ordinal) { "actorvmm.vm.disks" };
+    private static readonly HashSet<string> ListKeys = new(StringComparer.Ordinal) { "actorvmm.vm.disks", "actorvmm.faults" };
 
     private static readonly Lazy<string> ReferenceTextLazy = new(ReadReferenceResource);
     private static readonly Lazy<ActorVmmSettings> ReferenceLazy = new(() => Parse(string.Empty, "reference.conf"));
@@ -210,7 +210,7 @@ public static class SettingsLoader
             var supervision = ReadSupervision();
             var logging = ReadLogging();
             var tracing = ReadTracing();
-            return new ActorVmmSettings(vm, devices, supervision, logging, tracing);
+            return new ActorVmmSettings(vm, devices, supervision, logging, tracing) { Faults = FaultPlans("actorvmm.faults") };
         }
 
         private VmSettings ReadVm()
@@ -441,6 +441,81 @@ public static class SettingsLoader
             }
 
             return disks;
+        }
+
+        private IReadOnlyList<Faults.FaultPlan> FaultPlans(string path)
+        {
+            var value = Value(path);
+            if (!IsList(value))
+            {
+                throw Fail(path, "must be a list [ ... ]");
+            }
+
+            var plans = new List<Faults.FaultPlan>();
+            if (value.Values.Count == 0 || value.Values.All(e => e is HoconArray a && a.Count == 0))
+            {
+                return plans;
+            }
+
+            var items = value.GetArray();
+            for (var i = 0; i < items.Count; i++)
+            {
+                plans.Add(FaultPlan(path, i, items[i]));
+            }
+
+            return plans;
+        }
+
+        /// <summary>A fault entry: "DEVICE:KIND[,key=value...]" or { device = disk0, kind = crash, every = 100 }.</summary>
+        private Faults.FaultPlan FaultPlan(string path, int index, HoconValue item)
+        {
+            var where = $"{path}[{index}]";
+            if (item.IsArray())
+            {
+                throw Fail(path, $"entry {index} must be {{ device = ..., kind = ..., every = ... }} or \"DEVICE:KIND[,every=N]\"", where);
+            }
+
+            if (!item.IsObject())
+            {
+                var spec = item.GetString() ?? string.Empty;
+                return Faults.FaultPlan.TryParse(spec, out var parsed, out var error)
+                    ? parsed
+                    : throw Fail(path, IsOption(SourceOf(path)) ? $"'{spec}': {error}" : $"entry {index} '{spec}': {error}", where);
+            }
+
+            string? device = null;
+            string? kind = null;
+            var options = new List<(string Key, string Value)>();
+            foreach (var (key, field) in item.GetObject().Items)
+            {
+                if (field.IsObject() || field.IsArray())
+                {
+                    throw Fail(path, $"entry {index}: {key} must be a single value", where);
+                }
+
+                var text = field.GetString() ?? string.Empty;
+                switch (key)
+                {
+                    case "device":
+                        device = text;
+                        break;
+                    case "kind":
+                        kind = text;
+                        break;
+                    default:
+                        options.Add((key, text));
+                        break;
+                }
+            }
+
+            if (device is null || kind is null)
+            {
+                throw Fail(path, $"entry {index} needs device and kind (e.g. {{ device = disk0, kind = crash, every = 100 }})", where);
+            }
+
+            return Faults.FaultPlan.TryCreate(device, kind, options, out var plan, out var problem)
+                ? plan
+                : throw Fail(path, $"entry {index}: {problem}", where);
         }
 
         private DiskSettings Disk(string path, int index, HoconValue item)

@@ -1,4 +1,5 @@
 using ActorVmm.Actors.Devices;
+using ActorVmm.Actors.Logging;
 using ActorVmm.Actors.Settings;
 using ActorVmm.Actors.Vm;
 using Akka.Actor;
@@ -103,31 +104,32 @@ public sealed class DeviceSupervisorActor : UntypedActor
             return BudgetExceeded(endpoint, $"{device} could not be built: {cause.GetType().Name}: {cause.Message}");
         }
 
+        var log = _log.ForDevice(device);
         var action = _decider.Decide(cause);
         switch (action)
         {
             case SupervisionAction.Resume:
-                _log.Warning("Device {0} failed ({1}: {2}); resuming it", device, cause.GetType().Name, cause.Message);
+                log.Warning("Device {0} failed ({1}: {2}); resuming it", device, cause.GetType().Name, cause.Message);
                 return Directive.Resume;
 
             case SupervisionAction.Stop:
-                _log.Error(cause, "Device {0} failed; stopping it (decider: Stop)", device);
+                log.Error(cause, "Device {0} failed; stopping it (decider: Stop)", device);
                 return Directive.Stop;
 
             case SupervisionAction.Escalate:
-                _log.Error(cause, "Device {0} failed; escalating to the VM (decider: Escalate)", device);
+                log.Error(cause, "Device {0} failed; escalating to the VM (decider: Escalate)", device);
                 return Directive.Escalate;
 
             default:
                 var budget = _budgets[actorName];
                 if (budget.TryConsume())
                 {
-                    _log.Error(cause, "Device {0} failed; restarting it ({1} of {2} restarts within {3})", device, budget.FailuresInWindow, _settings.MaxRestarts, RestartBudget.Format(_settings.Within));
+                    log.Error(cause, "Device {0} failed; restarting it ({1} of {2} restarts within {3})", device, budget.FailuresInWindow, _settings.MaxRestarts, RestartBudget.Format(_settings.Within));
                     return Directive.Restart;
                 }
 
                 var message = $"{device} failed {budget.FailuresInWindow} times within {RestartBudget.Format(_settings.Within)}: {cause.GetType().Name}: {cause.Message}";
-                _log.Error(cause, "Device {0} exceeded its restart budget: {1}", device, message);
+                log.Error(cause, "Device {0} exceeded its restart budget: {1}", device, message);
                 return BudgetExceeded(endpoint, message);
         }
     }
@@ -151,9 +153,14 @@ public sealed class DeviceSupervisorActor : UntypedActor
             var target = _reportTo ?? Context.Parent;
             target.Tell(new DeviceSupervision.DeviceFailed(endpoint.Name, new VmStopReason(VmStopReasonKind.DeviceFailure, message)));
         }
+        else if (endpoint.TryFailStop())
+        {
+            // virtio: DEVICE_NEEDS_RESET and a config interrupt; registers keep answering, queues are no longer served.
+            _log.ForDevice(endpoint.Name).Warning("Device {0} is fail-stopped: the guest sees DEVICE_NEEDS_RESET; its queues are no longer served", endpoint.Name);
+        }
         else
         {
-            _log.Warning("Device {0} is stopped; its registers now read all-ones and ignore writes", endpoint.Name);
+            _log.ForDevice(endpoint.Name).Warning("Device {0} is stopped; its registers now read all-ones and ignore writes", endpoint.Name);
         }
 
         endpoint.MarkStopped();

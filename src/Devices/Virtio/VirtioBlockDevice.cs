@@ -89,6 +89,15 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
     /// <summary>Size in 512-byte sectors.</summary>
     public ulong CapacitySectors { get; }
 
+    /// <summary>
+    /// Fault injection hook (tests, <c>--fault disk0:...</c>); null in normal use. Called once per popped request,
+    /// before it is served, with the request's position in the avail ring (a restart from saved state pops the same
+    /// request at the same position again). Return true to fail the request's I/O (IN / OUT / FLUSH) as a host I/O
+    /// error would: VIRTIO_BLK_S_IOERR. If it throws, the request is put back (<see cref="Virtqueue.UndoPop"/>)
+    /// before the exception propagates to the caller (the supervising actor), so it was neither served nor completed.
+    /// </summary>
+    public Func<ushort, bool>? RequestHook { get; set; }
+
     public ushort DeviceType => VirtioDeviceType.Block;
 
     public ulong AvailableFeatures =>
@@ -132,7 +141,21 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
                 break;
             }
 
-            queue.AddUsed(memory, chain.HeadIndex, Serve(chain, queue, memory));
+            var failIo = false;
+            if (RequestHook is { } hook)
+            {
+                try
+                {
+                    failIo = hook((ushort)(queue.NextAvail - 1));
+                }
+                catch
+                {
+                    queue.UndoPop();
+                    throw;
+                }
+            }
+
+            queue.AddUsed(memory, chain.HeadIndex, Serve(chain, queue, memory, failIo));
             added = true;
         }
 
@@ -175,7 +198,7 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
     }
 
     /// <summary>Serves one request; returns the number of bytes written into the chain (data + status).</summary>
-    private uint Serve(DescriptorChain chain, Virtqueue queue, GuestMemory memory)
+    private uint Serve(DescriptorChain chain, Virtqueue queue, GuestMemory memory, bool failIo)
     {
         Span<byte> header = stackalloc byte[HeaderLength];
         if (chain.WritableLength < 1 || chain.Read(memory, 0, header) != HeaderLength)
@@ -191,6 +214,11 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
         byte status;
         try
         {
+            if (failIo && type is RequestIn or RequestOut or RequestFlush)
+            {
+                throw new IOException("injected I/O error");
+            }
+
             switch (type)
             {
                 case RequestIn:

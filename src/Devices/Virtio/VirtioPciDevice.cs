@@ -19,7 +19,7 @@ namespace ActorVmm.Devices.Virtio;
 /// reasons propagate to the caller (the supervising actor), whose restart can use <see cref="SaveState"/>.
 /// </para>
 /// </summary>
-public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice
+public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, IFailStopDevice
 {
     private readonly IVirtioDevice _device;
     private readonly GuestMemory _memory;
@@ -37,6 +37,7 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice
     private bool _activated;
     private bool _lineLevel;
     private ulong _pendingNotifications;
+    private bool _failStopped;
 
     /// <param name="name">Device name for logs (e.g. <c>disk0</c>).</param>
     /// <param name="device">The device model.</param>
@@ -353,6 +354,32 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice
         }
     }
 
+    /// <summary>True once <see cref="FailStop"/> ran: queues are no longer served.</summary>
+    public bool IsFailStopped
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _failStopped;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The supervisor gave up on this device: set DEVICE_NEEDS_RESET (with a configuration interrupt once the driver
+    /// is up) and stop serving queues for good. Registers keep working (the driver can read the status and ISR and
+    /// drop the line); a driver reset does not revive the device.
+    /// </summary>
+    public void FailStop()
+    {
+        lock (_sync)
+        {
+            _failStopped = true;
+            SetNeedsReset();
+        }
+    }
+
     /// <summary>Power-on state: device reset plus the PCI configuration space as the VMM built it.</summary>
     public void Reset()
     {
@@ -607,6 +634,11 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice
     private void ProcessQueueLocked(int index)
     {
         var q = _queues[index];
+        if (_failStopped)
+        {
+            return;
+        }
+
         if (!q.Ready || q.Broken)
         {
             if (!q.Ready)

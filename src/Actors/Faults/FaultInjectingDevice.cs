@@ -1,0 +1,137 @@
+using System.Buffers.Binary;
+using ActorVmm.Devices;
+
+namespace ActorVmm.Actors.Faults;
+
+/// <summary>
+/// A decorator around a device model that injects register-level faults: <see cref="FaultKind.Crash"/> (throws
+/// <see cref="InjectedDeviceFault"/> from Read/Write before the access reaches the device, so the device's actor fails
+/// and is supervised), <see cref="FaultKind.Delay"/> (waits before the access), <see cref="FaultKind.Drop"/> (via
+/// <see cref="IReplyDropper"/>: the endpoint never delivers the read) and <see cref="FaultKind.Corrupt"/> (XORs the
+/// plan's mask into the value a read returns). Crash and delay count every access; drop and corrupt count reads.
+/// After <see cref="IFailStopDevice.FailStop"/> it injects nothing more.
+/// Built by <see cref="FaultInjector.Wrap"/>; <see cref="Create"/> returns the stateful variant when the inner device is
+/// <see cref="IStatefulDevice"/>, so supervision saves and restores the inner device's state exactly as without faults.
+/// </summary>
+public class FaultInjectingDevice : IBusDevice, IReplyDropper, IFailStopDevice
+{
+    private readonly IReadOnlyList<FaultSchedule> _schedules;
+    private readonly FaultInjector _injector;
+    private volatile bool _failStopped;
+
+    protected FaultInjectingDevice(IBusDevice inner, string name, IReadOnlyList<FaultSchedule> schedules, FaultInjector injector)
+    {
+        Inner = inner;
+        Name = name;
+        _schedules = schedules;
+        _injector = injector;
+    }
+
+    public string Name { get; }
+
+    public IBusDevice Inner { get; }
+
+    /// <summary>The decorator for <paramref name="inner"/> (implementing <see cref="IStatefulDevice"/> when it does).</summary>
+    public static FaultInjectingDevice Create(IBusDevice inner, string name, IReadOnlyList<FaultSchedule> schedules, FaultInjector injector) =>
+        inner is IStatefulDevice
+            ? new FaultInjectingStatefulDevice(inner, name, schedules, injector)
+            : new FaultInjectingDevice(inner, name, schedules, injector);
+
+    public void Read(ulong offset, Span<byte> data)
+    {
+        Before(offset, isRead: true);
+        Inner.Read(offset, data);
+        if (_failStopped)
+        {
+            return;
+        }
+
+        Span<byte> buffer = stackalloc byte[8];
+        foreach (var schedule in _schedules)
+        {
+            if (schedule.Plan.Kind == FaultKind.Corrupt && schedule.Fire(offset))
+            {
+                _injector.Injected(schedule.Plan, offset);
+                buffer.Clear();
+                var length = Math.Min(data.Length, 8);
+                data[..length].CopyTo(buffer);
+                BinaryPrimitives.WriteUInt64LittleEndian(buffer, BinaryPrimitives.ReadUInt64LittleEndian(buffer) ^ schedule.Plan.Mask);
+                buffer[..length].CopyTo(data);
+            }
+        }
+    }
+
+    public void Write(ulong offset, ReadOnlySpan<byte> data)
+    {
+        Before(offset, isRead: false);
+        Inner.Write(offset, data);
+    }
+
+    public bool ShouldDropRead(ulong offset, int size)
+    {
+        if (_failStopped)
+        {
+            return false;
+        }
+
+        foreach (var schedule in _schedules)
+        {
+            if (schedule.Plan.Kind == FaultKind.Drop && schedule.Fire(offset))
+            {
+                _injector.Injected(schedule.Plan, offset);
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public void FailStop()
+    {
+        _failStopped = true;
+        if (Inner is IFailStopDevice inner)
+        {
+            inner.FailStop();
+        }
+    }
+
+    private void Before(ulong offset, bool isRead)
+    {
+        if (_failStopped)
+        {
+            return;
+        }
+
+        foreach (var schedule in _schedules)
+        {
+            var plan = schedule.Plan;
+            if (plan.Kind is not (FaultKind.Crash or FaultKind.Delay) || !schedule.Fire(offset))
+            {
+                continue;
+            }
+
+            _injector.Injected(plan, offset);
+            if (plan.Kind == FaultKind.Crash)
+            {
+                throw new InjectedDeviceFault(Name, $"{plan} at offset 0x{offset:x} ({(isRead ? "read" : "write")})");
+            }
+
+            _injector.Sleep(plan.EffectiveDelay);
+        }
+    }
+}
+
+/// <summary>A <see cref="FaultInjectingDevice"/> around an <see cref="IStatefulDevice"/>: state calls go to the inner device.</summary>
+public sealed class FaultInjectingStatefulDevice : FaultInjectingDevice, IStatefulDevice
+{
+    internal FaultInjectingStatefulDevice(IBusDevice inner, string name, IReadOnlyList<FaultSchedule> schedules, FaultInjector injector)
+        : base(inner, name, schedules, injector)
+    {
+    }
+
+    public object SaveState() => ((IStatefulDevice)Inner).SaveState();
+
+    public void RestoreState(object state) => ((IStatefulDevice)Inner).RestoreState(state);
+
+    public void Reset() => ((IStatefulDevice)Inner).Reset();
+}

@@ -1,0 +1,183 @@
+using System.Diagnostics;
+using ActorVmm.Actors.Logging;
+using ActorVmm.Actors.Settings;
+using ActorVmm.Actors.Vm;
+using ActorVmm.Devices;
+using ActorVmm.Devices.Virtio;
+
+namespace ActorVmm.Actors.Faults;
+
+/// <summary>
+/// A VM's fault plans at run time: one <see cref="FaultSchedule"/> per plan (shared by every incarnation of a device,
+/// so restarts don't reset counts), the <see cref="FaultCounters"/>, the clock and the log.
+/// <para>Two places faults go in, both set up while the machine is built:</para>
+/// <list type="bullet">
+/// <item><see cref="AttachBlock"/>: virtio-blk per-REQUEST faults (crash, delay, io-error with an every / p / after
+/// trigger, or none) through <see cref="VirtioBlockDevice.RequestHook"/>.</item>
+/// <item><see cref="Wrap"/>: everything else, per register access, by decorating the blueprint's factory with a
+/// <see cref="FaultInjectingDevice"/>.</item>
+/// </list>
+/// <para>
+/// Restart semantics for an injected virtio-blk crash: the hook throws after the request was popped and before it is
+/// served; the request is put back (UndoPop), the device actor fails, the supervisor saves the transport state
+/// (PCI config, features, status, queue addresses, next_avail — which does not include the failed request) and
+/// restores it into a fresh transport, which re-activates and serves the ring again: the in-flight request is popped at
+/// the same ring position and RETRIED EXACTLY ONCE; that retry is exempt from every plan of the device (it is not
+/// counted by every=N nor drawn for p), so a plan cannot crash the same request forever. Retrying (rather than failing
+/// with IOERR) is chosen because nothing of the request was applied before the crash — the guest sees only latency,
+/// no error, and a write is applied exactly once. With restart-state = power-on the queues are reset instead and the
+/// request is lost to the guest driver (which must reset the device), which is why saved is the default.
+/// </para>
+/// </summary>
+public sealed class FaultInjector
+{
+    private readonly Dictionary<string, List<FaultSchedule>> _schedules = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, BlockRequestFaults> _blocks = new(StringComparer.Ordinal);
+    private readonly Action<TimeSpan> _sleep;
+    private readonly Serilog.ILogger? _log;
+
+    /// <param name="plans">The VM's fault plans (e.g. <c>settings.Faults</c>).</param>
+    /// <param name="counters">Where faults are counted; a new one when null.</param>
+    /// <param name="time">The clock for after=DURATION (tests: a manual one).</param>
+    /// <param name="sleep">How a delay waits (tests: a recorder); default: spin below 1 ms, sleep above.</param>
+    /// <param name="log">Serilog logger; default <see cref="Serilog.Log.Logger"/> at the time of each event.</param>
+    public FaultInjector(IEnumerable<FaultPlan> plans, FaultCounters? counters = null, TimeProvider? time = null, Action<TimeSpan>? sleep = null, Serilog.ILogger? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(plans);
+        Plans = plans.ToList();
+        Counters = counters ?? new FaultCounters();
+        _sleep = sleep ?? DefaultSleep;
+        _log = log;
+        foreach (var plan in Plans)
+        {
+            if (!_schedules.TryGetValue(plan.Device, out var list))
+            {
+                _schedules[plan.Device] = list = [];
+            }
+
+            list.Add(new FaultSchedule(plan, time));
+        }
+    }
+
+    public IReadOnlyList<FaultPlan> Plans { get; }
+
+    public FaultCounters Counters { get; }
+
+    /// <summary>The running schedules of <paramref name="device"/>'s plans (empty when it has none).</summary>
+    public IReadOnlyList<FaultSchedule> SchedulesFor(string device) =>
+        _schedules.TryGetValue(device, out var list) ? list : [];
+
+    /// <summary>
+    /// Checks every plan names a device of the VM, and io-error plans a virtio-blk (<see cref="AttachBlock"/>); call
+    /// once the machine's devices are known.
+    /// </summary>
+    /// <exception cref="SettingsException">One line naming the bad plan and the devices there are.</exception>
+    public void Validate(IEnumerable<string> deviceNames)
+    {
+        var names = deviceNames.ToHashSet(StringComparer.Ordinal);
+        foreach (var plan in Plans)
+        {
+            if (!names.Contains(plan.Device))
+            {
+                var known = string.Join(", ", names.Order(StringComparer.Ordinal));
+                throw new SettingsException($"fault '{plan}': this VM has no device {plan.Device} (devices: {known})", "actorvmm.faults");
+            }
+
+            if (plan.Kind == FaultKind.IoError && !_blocks.ContainsKey(plan.Device))
+            {
+                throw new SettingsException($"fault '{plan}': io-error needs a virtio-blk disk; {plan.Device} is not one", "actorvmm.faults");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Arms the per-request plans of virtio-blk <paramref name="device"/> on its backend (create the
+    /// <see cref="VirtioBlockDevice"/> once per VM, outside the restartable factory: it owns the image file).
+    /// Plans that are per request: crash, delay and io-error, unless triggered by offset=.
+    /// </summary>
+    public void AttachBlock(string device, VirtioBlockDevice block)
+    {
+        ArgumentNullException.ThrowIfNull(block);
+        var schedules = SchedulesFor(device).Where(s => IsRequestLevel(s.Plan)).ToList();
+        var faults = new BlockRequestFaults(device, schedules, this);
+        _blocks[device] = faults;
+        block.RequestHook = schedules.Count == 0 ? null : faults.OnRequest;
+    }
+
+    /// <summary>
+    /// The blueprint with its factory decorated by a <see cref="FaultInjectingDevice"/> when the device has
+    /// register-level plans (unchanged otherwise). A device with a delay plan is mapped non-inline, so delays run on
+    /// the device actor and a delayed read is subject to the vCPU's read timeout.
+    /// </summary>
+    public DeviceBlueprint Wrap(DeviceBlueprint blueprint)
+    {
+        ArgumentNullException.ThrowIfNull(blueprint);
+        var all = SchedulesFor(blueprint.Name);
+        if (all.Count == 0)
+        {
+            return blueprint;
+        }
+
+        var inner = blueprint.Factory;
+        var name = blueprint.Name;
+        var hasDelay = all.Any(s => s.Plan.Kind == FaultKind.Delay);
+        return blueprint with
+        {
+            Inline = blueprint.Inline && !hasDelay,
+            Factory = ctx =>
+            {
+                var device = inner(ctx);
+                // Decided when the device is built: by then AttachBlock has run for every disk.
+                var busLevel = all.Where(s => !(_blocks.ContainsKey(name) && IsRequestLevel(s.Plan))).ToList();
+                return busLevel.Count == 0 ? device : FaultInjectingDevice.Create(device, name, busLevel, this);
+            },
+        };
+    }
+
+    /// <summary>Wraps every blueprint (see <see cref="Wrap(DeviceBlueprint)"/>).</summary>
+    public IReadOnlyList<DeviceBlueprint> Wrap(IEnumerable<DeviceBlueprint> blueprints) => blueprints.Select(Wrap).ToList();
+
+    /// <summary>Counts and logs one injected fault.</summary>
+    internal void Injected(FaultPlan plan, ulong? offset)
+    {
+        Counters.CountInjected(plan.Device, plan.Kind);
+        Log.ForContext(LogProperties.Device, plan.Device)
+            .ForContext("FaultKind", FaultPlan.KindName(plan.Kind))
+            .Information(
+                offset is { } o ? "Injected {FaultKind} fault into {Device} at offset {Offset} ({Plan})" : "Injected {FaultKind} fault into {Device} ({Plan})",
+                FaultPlan.KindName(plan.Kind),
+                plan.Device,
+                offset is { } at ? $"0x{at:x}" : plan.ToString(),
+                plan.ToString());
+    }
+
+    internal void Retried(string device, ushort position)
+    {
+        Counters.CountRetried(device);
+        Log.ForContext(LogProperties.Device, device)
+            .Information("Retrying the {Device} request at ring position {Position} after an injected crash (exempt from fault plans)", device, position);
+    }
+
+    internal void Sleep(TimeSpan delay) => _sleep(delay);
+
+    private Serilog.ILogger Log => _log ?? Serilog.Log.Logger;
+
+    private static bool IsRequestLevel(FaultPlan plan) =>
+        plan.Kind is FaultKind.Crash or FaultKind.Delay or FaultKind.IoError && plan.Trigger.Kind != FaultTriggerKind.Offset;
+
+    private static void DefaultSleep(TimeSpan delay)
+    {
+        if (delay >= TimeSpan.FromMilliseconds(1))
+        {
+            Thread.Sleep(delay);
+            return;
+        }
+
+        var until = Stopwatch.GetTimestamp() + (long)(delay.TotalSeconds * Stopwatch.Frequency);
+        var spin = new SpinWait();
+        while (Stopwatch.GetTimestamp() < until)
+        {
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+}

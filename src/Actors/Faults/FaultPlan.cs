@@ -1,0 +1,272 @@
+using System.Globalization;
+using System.Text;
+using ActorVmm.Actors.Settings;
+
+namespace ActorVmm.Actors.Faults;
+
+/// <summary>
+/// One fault to inject into one device: <c>--fault DEVICE:KIND[,TRIGGER][,delay=D][,mask=M]</c>, e.g.
+/// <c>disk0:crash,every=100</c>, <c>serial0:drop,p=0.01,seed=42</c>, <c>rng0:delay,after=2s,delay=200us</c>,
+/// <c>serial0:corrupt,offset=5,mask=0x20</c>, <c>disk0:io-error,every=50</c>.
+/// </summary>
+/// <param name="Device">The device's name in the VM (<c>disk0</c>, <c>console0</c>, <c>rng0</c>, <c>serial0</c>, ...).</param>
+/// <param name="Kind">What the fault does.</param>
+/// <param name="Trigger">When it fires (<see cref="FaultTrigger.Always"/> when none is given).</param>
+/// <param name="Delay">For <see cref="FaultKind.Delay"/>: how long the access waits (default 1 ms, at most 10 s).</param>
+/// <param name="Mask">For <see cref="FaultKind.Corrupt"/>: XORed into the little-endian value a read returns (default 0x1).</param>
+public sealed record FaultPlan(string Device, FaultKind Kind, FaultTrigger Trigger, TimeSpan Delay = default, ulong Mask = 1)
+{
+    public static readonly TimeSpan DefaultDelay = TimeSpan.FromMilliseconds(1);
+    public static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(10);
+
+    /// <summary>The delay a <see cref="FaultKind.Delay"/> plan applies.</summary>
+    public TimeSpan EffectiveDelay => Delay > TimeSpan.Zero ? Delay : DefaultDelay;
+
+    /// <summary>The kind as written in specs: crash, delay, drop, corrupt, io-error.</summary>
+    public static string KindName(FaultKind kind) => ValueParsers.Kebab(kind.ToString());
+
+    /// <summary>Parses a spec; throws <see cref="SettingsException"/> with a one-line reason naming <paramref name="source"/>.</summary>
+    public static FaultPlan Parse(string spec, string source = "--fault") =>
+        TryParse(spec, out var plan, out var error) ? plan : throw new SettingsException($"{source} '{spec}': {error}", "actorvmm.faults", source);
+
+    /// <summary>Parses <c>DEVICE:KIND[,key=value...]</c>; on failure <paramref name="error"/> is a one-line reason.</summary>
+    public static bool TryParse(string spec, out FaultPlan plan, out string error)
+    {
+        plan = null!;
+        var colon = spec.IndexOf(':');
+        if (colon < 0)
+        {
+            error = "expected DEVICE:KIND[,every=N | ,p=P,seed=S | ,after=DURATION | ,offset=O], e.g. disk0:crash,every=100";
+            return false;
+        }
+
+        var parts = spec[(colon + 1)..].Split(',');
+        var options = new List<(string Key, string Value)>();
+        for (var i = 1; i < parts.Length; i++)
+        {
+            var eq = parts[i].IndexOf('=');
+            if (eq <= 0)
+            {
+                error = $"expected key=value, not '{parts[i].Trim()}'";
+                return false;
+            }
+
+            options.Add((parts[i][..eq].Trim(), parts[i][(eq + 1)..].Trim()));
+        }
+
+        return TryCreate(spec[..colon].Trim(), parts[0].Trim(), options, out plan, out error);
+    }
+
+    /// <summary>Builds a plan from a device, a kind name and key=value options (the HOCON object form uses this too).</summary>
+    public static bool TryCreate(string device, string kindText, IReadOnlyList<(string Key, string Value)> options, out FaultPlan plan, out string error)
+    {
+        plan = null!;
+        if (!IsDeviceName(device))
+        {
+            error = $"'{device}' is not a device name (letters, digits, '-' or '_', e.g. disk0)";
+            return false;
+        }
+
+        if (!TryParseKind(kindText, out var kind))
+        {
+            error = $"unknown fault kind '{kindText}' (crash, delay, drop, corrupt or io-error)";
+            return false;
+        }
+
+        FaultTrigger? trigger = null;
+        double? p = null;
+        ulong? seed = null;
+        TimeSpan? delay = null;
+        ulong? mask = null;
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (key, value) in options)
+        {
+            if (!seen.Add(key))
+            {
+                error = $"{key} is given twice";
+                return false;
+            }
+
+            switch (key.ToLowerInvariant())
+            {
+                case "every":
+                    if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 1)
+                    {
+                        error = $"every must be a whole number >= 1: {value}";
+                        return false;
+                    }
+
+                    if (!SetTrigger(ref trigger, FaultTrigger.EveryNth(n), out error))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case "p":
+                    if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var pv) || !(pv > 0 && pv <= 1))
+                    {
+                        error = $"p must be a probability in (0, 1], e.g. 0.01: {value}";
+                        return false;
+                    }
+
+                    p = pv;
+                    break;
+                case "seed":
+                    if (!TryParseUnsigned(value, out var s))
+                    {
+                        error = $"seed must be a whole number >= 0: {value}";
+                        return false;
+                    }
+
+                    seed = s;
+                    break;
+                case "after":
+                    if (!ValueParsers.TryParseDuration(value, out var after) || after < TimeSpan.Zero)
+                    {
+                        error = $"after must be a duration, e.g. 500ms, 5s: {value}";
+                        return false;
+                    }
+
+                    if (!SetTrigger(ref trigger, FaultTrigger.AfterTime(after), out error))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case "offset":
+                    if (!TryParseUnsigned(value, out var offset))
+                    {
+                        error = $"offset must be a register offset, e.g. 5 or 0x14: {value}";
+                        return false;
+                    }
+
+                    if (!SetTrigger(ref trigger, FaultTrigger.AtOffset(offset), out error))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case "delay":
+                    if (!ValueParsers.TryParseDuration(value, out var d) || d <= TimeSpan.Zero || d > MaxDelay)
+                    {
+                        error = $"delay must be a duration from 1us to 10s, e.g. 200us, 5ms: {value}";
+                        return false;
+                    }
+
+                    delay = d;
+                    break;
+                case "mask":
+                    if (!TryParseUnsigned(value, out var m) || m == 0)
+                    {
+                        error = $"mask must be a non-zero number, e.g. 0x1 or 0x80: {value}";
+                        return false;
+                    }
+
+                    mask = m;
+                    break;
+                default:
+                    error = $"unknown option '{key}' (every, p, seed, after, offset, delay, mask)";
+                    return false;
+            }
+        }
+
+        if (seed is not null && p is null)
+        {
+            error = "seed goes with p=P";
+            return false;
+        }
+
+        if (p is { } probability && !SetTrigger(ref trigger, FaultTrigger.WithProbability(probability, seed ?? 1), out error))
+        {
+            return false;
+        }
+
+        if (delay is not null && kind != FaultKind.Delay)
+        {
+            error = "delay= applies only to the delay kind";
+            return false;
+        }
+
+        if (mask is not null && kind != FaultKind.Corrupt)
+        {
+            error = "mask= applies only to the corrupt kind";
+            return false;
+        }
+
+        trigger ??= FaultTrigger.Always;
+        if (kind == FaultKind.IoError && trigger.Kind == FaultTriggerKind.Offset)
+        {
+            error = "io-error fails virtio-blk requests; offset= does not apply (use every, p or after)";
+            return false;
+        }
+
+        plan = new FaultPlan(device, kind, trigger, delay ?? default, mask ?? 1);
+        error = string.Empty;
+        return true;
+    }
+
+    /// <summary>The spec form, parseable by <see cref="Parse"/>.</summary>
+    public override string ToString()
+    {
+        var sb = new StringBuilder().Append(Device).Append(':').Append(KindName(Kind));
+        var trigger = Trigger.ToString();
+        if (trigger.Length > 0)
+        {
+            sb.Append(',').Append(trigger);
+        }
+
+        if (Kind == FaultKind.Delay)
+        {
+            sb.Append(",delay=").Append(FormatDelay(EffectiveDelay));
+        }
+
+        if (Kind == FaultKind.Corrupt)
+        {
+            sb.Append(",mask=0x").Append(Mask.ToString("x", CultureInfo.InvariantCulture));
+        }
+
+        return sb.ToString();
+    }
+
+    private static string FormatDelay(TimeSpan delay) =>
+        delay.Ticks % TimeSpan.TicksPerMillisecond == 0
+            ? Supervision.RestartBudget.Format(delay)
+            : string.Create(CultureInfo.InvariantCulture, $"{delay.Ticks / 10}us");
+
+    private static bool SetTrigger(ref FaultTrigger? trigger, FaultTrigger value, out string error)
+    {
+        if (trigger is not null)
+        {
+            error = $"one trigger per fault: {trigger} and {value} (give two --fault options instead)";
+            return false;
+        }
+
+        trigger = value;
+        error = string.Empty;
+        return true;
+    }
+
+    private static bool TryParseKind(string text, out FaultKind kind)
+    {
+        foreach (var candidate in Enum.GetValues<FaultKind>())
+        {
+            if (string.Equals(text, KindName(candidate), StringComparison.OrdinalIgnoreCase)
+                || string.Equals(text, candidate.ToString(), StringComparison.OrdinalIgnoreCase))
+            {
+                kind = candidate;
+                return true;
+            }
+        }
+
+        kind = default;
+        return false;
+    }
+
+    private static bool TryParseUnsigned(string text, out ulong value) =>
+        text.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
+            ? ulong.TryParse(text.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value)
+            : ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);
+
+    private static bool IsDeviceName(string name) =>
+        name.Length is > 0 and <= 64 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
+}
