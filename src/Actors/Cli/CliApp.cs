@@ -44,6 +44,7 @@ public static class CliApp
 
             var root = new RootCommand("actorvmm: a KVM virtual machine monitor on Akka.NET; every vCPU and device is an actor.");
             root.Subcommands.Add(run);
+            root.Subcommands.Add(Tracing.TraceCommand.Create(output, error, code => exitCode = code));
 
             var parseResult = root.Parse(args);
             if (parseResult.Errors.Count > 0)

@@ -120,6 +120,7 @@ public sealed class DeviceActor : UntypedActor
 
     private void OnRead(DeviceIo.Read read)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         Span<byte> buffer = stackalloc byte[8];
         buffer.Clear();
         Exception? failure = null;
@@ -138,7 +139,7 @@ public sealed class DeviceActor : UntypedActor
             Settle(failure);
         }
 
-        read.Slot.Complete(read.Ticket, BinaryPrimitives.ReadUInt64LittleEndian(buffer));
+        read.Slot.Complete(read.Ticket, BinaryPrimitives.ReadUInt64LittleEndian(buffer), started);
         if (failure is not null)
         {
             throw new DeviceFailureException(_endpoint.Name, failure);
@@ -176,7 +177,7 @@ public sealed class DeviceActor : UntypedActor
         if (failure is not null)
         {
             _endpoint.Withdraw();
-            _endpoint.CountFailure();
+            _endpoint.CountFailure(failure);
         }
         else if (_endpoint.InlineDevice is null && !_endpoint.IsStopped)
         {

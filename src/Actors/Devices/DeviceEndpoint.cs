@@ -104,6 +104,23 @@ public sealed class DeviceEndpoint
 
     private int _incarnation;
 
+    // Tracing: set on the vCPU thread when an access went through the actor (see Tracing.VcpuTracer).
+    [ThreadStatic]
+    private static bool t_posted;
+
+    [ThreadStatic]
+    private static long t_queuedTicks;
+
+    /// <summary>Tracing: forget the last access's path (called before an exit is handled, only when tracing).</summary>
+    internal static void ResetTraceInfo() => t_posted = false;
+
+    /// <summary>Tracing: whether an access on this thread since <see cref="ResetTraceInfo"/> was posted, and how long a posted read queued.</summary>
+    internal static bool TakeTraceInfo(out long queuedTicks)
+    {
+        queuedTicks = t_queuedTicks;
+        return t_posted;
+    }
+
     internal void Bind(IActorRef actor) => _actor = actor;
 
     internal void AttachLog(ILoggingAdapter log) => _log ??= log;
@@ -229,7 +246,14 @@ public sealed class DeviceEndpoint
         Trace?.Fault(Name, cause?.GetType().Name ?? "failure");
     }
 
-    internal void CountRestart() => Interlocked.Increment(ref _restarts);
+    internal void CountRestart()
+    {
+        Interlocked.Increment(ref _restarts);
+        Trace?.Restart(Name);
+    }
+
+    /// <summary>Where faults and restarts of this device are reported (the VM's tracer), if anywhere.</summary>
+    internal Tracing.ITraceSink? Trace { get; set; }
 
     /// <summary>One guest read of 1..8 bytes at <paramref name="offset"/> in the device's range. Never throws.</summary>
     public void Read(ulong offset, Span<byte> data)
@@ -306,6 +330,8 @@ public sealed class DeviceEndpoint
         buffer.Clear();
         data[..Math.Min(data.Length, 8)].CopyTo(buffer);
         Interlocked.Increment(ref _pending);
+        t_posted = true;
+        t_queuedTicks = 0;
         actor.Tell(new DeviceIo.Write(offset, BinaryPrimitives.ReadUInt64LittleEndian(buffer), Math.Min(data.Length, 8)));
     }
 
@@ -373,6 +399,9 @@ public sealed class DeviceEndpoint
 
         var slot = ReplySlot.Current;
         var ticket = slot.Begin();
+        var postedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        t_posted = true;
+        t_queuedTicks = 0;
         Interlocked.Increment(ref _pending);
         actor.Tell(new DeviceIo.Read(offset, data.Length, slot, ticket));
 
@@ -386,8 +415,9 @@ public sealed class DeviceEndpoint
             remaining -= wait;
             if (answered || _stopped || remaining <= TimeSpan.Zero)
             {
-                if (slot.Finish(ticket, out var value))
+                if (slot.Finish(ticket, out var value, out var startedTicks))
                 {
+                    t_queuedTicks = startedTicks > postedAt ? startedTicks - postedAt : 0;
                     Span<byte> buffer = stackalloc byte[8];
                     BinaryPrimitives.WriteUInt64LittleEndian(buffer, value);
                     buffer[..data.Length].CopyTo(data);

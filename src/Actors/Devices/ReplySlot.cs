@@ -15,6 +15,7 @@ public sealed class ReplySlot
     private int _nextTicket;
     private int _awaited;
     private ulong _value;
+    private long _startedTicks;
 
     /// <summary>The calling thread's slot.</summary>
     public static ReplySlot Current => _current ??= new ReplySlot();
@@ -31,7 +32,8 @@ public sealed class ReplySlot
     }
 
     /// <summary>Called by the device actor. Ignored when the reader has given up on <paramref name="ticket"/>.</summary>
-    internal void Complete(int ticket, ulong value)
+    /// <param name="startedTicks">When the actor took the read (Stopwatch ticks; tracing: time queued).</param>
+    internal void Complete(int ticket, ulong value, long startedTicks = 0)
     {
         lock (_sync)
         {
@@ -41,6 +43,7 @@ public sealed class ReplySlot
             }
 
             _value = value;
+            _startedTicks = startedTicks;
             _awaited = 0;
             _done.Set();
         }
@@ -64,7 +67,10 @@ public sealed class ReplySlot
     /// Takes the answer to <paramref name="ticket"/> if it came; otherwise gives up on it (false), so a late reply
     /// is dropped and cannot leak into a later read.
     /// </summary>
-    internal bool Finish(int ticket, out ulong value)
+    internal bool Finish(int ticket, out ulong value) => Finish(ticket, out value, out _);
+
+    /// <inheritdoc cref="Finish(int, out ulong)"/>
+    internal bool Finish(int ticket, out ulong value, out long startedTicks)
     {
         lock (_sync)
         {
@@ -72,10 +78,12 @@ public sealed class ReplySlot
             {
                 _awaited = 0;
                 value = 0;
+                startedTicks = 0;
                 return false;
             }
 
             value = _value;
+            startedTicks = _startedTicks;
             return true;
         }
     }

@@ -51,6 +51,7 @@ public sealed class VmActor : UntypedActor
         foreach (var endpoint in endpoints)
         {
             endpoint.AttachLog(Akka.Event.Logging.GetLogger(Context.System, $"{Self.Path}/devices/{endpoint.Name}"));
+            endpoint.Trace = blueprint.Tracer;
         }
     }
 
@@ -100,7 +101,7 @@ public sealed class VmActor : UntypedActor
 
     protected override void PreStart()
     {
-        _irq = Context.ActorOf(IrqActor.Props(_blueprint.Irq, _irqStats), "irq");
+        _irq = Context.ActorOf(IrqActor.Props(TracedIrq(), _irqStats), "irq");
         Context.Watch(_irq);
         var requests = _blueprint.Devices.Where(d => d.Irq is not null).Select(d => (d.Name, d.Irq!)).ToList();
         _irq.Tell(new IrqProtocol.Connect(requests));
@@ -183,6 +184,20 @@ public sealed class VmActor : UntypedActor
         }
     }
 
+    /// <summary>The IRQ backend, reporting interrupts to the tracer when there is one.</summary>
+    private IIrqChipBackend TracedIrq()
+    {
+        if (_blueprint.Tracer is not { } tracer)
+        {
+            return _blueprint.Irq;
+        }
+
+        var devices = _blueprint.Devices.Where(d => d.Irq is not null)
+            .GroupBy(d => d.Irq!.Gsi)
+            .ToDictionary(g => g.Key, g => string.Join("+", g.Select(d => d.Name)));
+        return new Tracing.TracingIrqChip(_blueprint.Irq, tracer, devices);
+    }
+
     private static (BusMap Bus, IReadOnlyList<DeviceEndpoint> Endpoints) BuildBus(VmBlueprint blueprint)
     {
         var names = new HashSet<string>(StringComparer.Ordinal);
@@ -236,7 +251,7 @@ public sealed class VmActor : UntypedActor
 
         foreach (var vcpu in _blueprint.Vcpus)
         {
-            var actor = Context.ActorOf(VcpuActor.Props(vcpu, _bus, Self), $"vcpu{vcpu.Id}");
+            var actor = Context.ActorOf(VcpuActor.Props(vcpu, _bus, Self, _blueprint.Tracer?.ForVcpu(vcpu.Id, _bus)), $"vcpu{vcpu.Id}");
             Context.Watch(actor);
             _vcpus[actor] = false;
             actor.Tell(VcpuProtocol.Start.Instance);

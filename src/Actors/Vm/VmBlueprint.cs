@@ -49,4 +49,11 @@ public sealed record VmBlueprint(
 {
     /// <summary>How long stopping waits for the vCPU threads before giving up (resources are then NOT disposed).</summary>
     public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Exit statistics and tracing (<see cref="Tracing.TracingSetup.Create"/>); null: off. The VM actor hands each
+    /// vCPU its <see cref="Tracing.VcpuTracer"/>, reports interrupts, device faults and restarts to it; whoever made
+    /// it reads its statistics and completes it after the VM stopped (<see cref="Tracing.TracingSetup.FinishAsync"/>).
+    /// </summary>
+    public Tracing.VmTracer? Tracer { get; init; }
 }

@@ -1,0 +1,149 @@
+namespace ActorVmm.Actors.Tracing;
+
+/// <summary>The key of one statistics row: event kind, device and the start of the bus range (or the port/page).</summary>
+public readonly record struct StatKey(TraceEventKind Kind, string Device, ulong RangeStart);
+
+/// <summary>
+/// Exit statistics of one vCPU (or of a whole saved trace): a <see cref="LatencyCell"/> per (kind, device, range).
+/// Recorded without locks on one thread; <see cref="Merge"/> combines vCPUs once they stopped.
+/// </summary>
+public sealed class ExitStatistics
+{
+    private readonly Dictionary<StatKey, LatencyCell> _cells = new(KeyComparer.Instance);
+    private readonly Dictionary<int, LatencyCell> _byVcpu = [];
+    private StatKey _lastKey = new((TraceEventKind)255, string.Empty, 0);
+    private LatencyCell? _lastCell;
+    private LatencyCell? _vcpuCell;
+    private int _vcpu = int.MinValue;
+
+    /// <summary>Interrupts raised, by (GSI, device).</summary>
+    public Dictionary<(ulong Gsi, string Device), long> Interrupts { get; } = [];
+
+    /// <summary>Device faults and restarts, by (device, kind).</summary>
+    public Dictionary<(string Device, string Kind), long> DeviceEvents { get; } = [];
+
+    /// <summary>Trace events dropped because the writer fell behind.</summary>
+    public long Dropped { get; set; }
+
+    public IReadOnlyDictionary<StatKey, LatencyCell> Cells => _cells;
+
+    public IReadOnlyDictionary<int, LatencyCell> ByVcpuCells => _byVcpu;
+
+    public long TotalExits => _cells.Values.Sum(c => c.Count);
+
+    /// <summary>Records one exit. Device names compare by reference first (endpoint names are stable strings).</summary>
+    public void Record(int vcpu, TraceEventKind kind, string device, ulong rangeStart, long durationNs)
+    {
+        LatencyCell cell;
+        if (_lastCell is not null && _lastKey.Kind == kind && _lastKey.RangeStart == rangeStart
+            && ReferenceEquals(_lastKey.Device, device))
+        {
+            cell = _lastCell;
+        }
+        else
+        {
+            var key = new StatKey(kind, device, rangeStart);
+            if (!_cells.TryGetValue(key, out cell!))
+            {
+                cell = new LatencyCell();
+                _cells.Add(key, cell);
+            }
+
+            _lastKey = key;
+            _lastCell = cell;
+        }
+
+        cell.Record(durationNs);
+        if (vcpu != _vcpu)
+        {
+            if (!_byVcpu.TryGetValue(vcpu, out _vcpuCell))
+            {
+                _vcpuCell = new LatencyCell();
+                _byVcpu.Add(vcpu, _vcpuCell);
+            }
+
+            _vcpu = vcpu;
+        }
+
+        _vcpuCell!.Record(durationNs);
+    }
+
+    public void CountInterrupt(ulong gsi, string device) =>
+        Interrupts[(gsi, device)] = Interrupts.GetValueOrDefault((gsi, device)) + 1;
+
+    public void CountDeviceEvent(string device, string kind) =>
+        DeviceEvents[(device, kind)] = DeviceEvents.GetValueOrDefault((device, kind)) + 1;
+
+    /// <summary>Adds <paramref name="other"/>'s counts into this one (by value: equal device names merge).</summary>
+    public void Merge(ExitStatistics other)
+    {
+        foreach (var (key, cell) in other._cells)
+        {
+            var k = key with { Device = string.Intern(key.Device) };
+            if (!_cells.TryGetValue(k, out var mine))
+            {
+                mine = new LatencyCell();
+                _cells.Add(k, mine);
+            }
+
+            mine.Add(cell);
+        }
+
+        foreach (var (vcpu, cell) in other._byVcpu)
+        {
+            if (!_byVcpu.TryGetValue(vcpu, out var mine))
+            {
+                mine = new LatencyCell();
+                _byVcpu.Add(vcpu, mine);
+            }
+
+            mine.Add(cell);
+        }
+
+        foreach (var (key, n) in other.Interrupts)
+        {
+            Interrupts[key] = Interrupts.GetValueOrDefault(key) + n;
+        }
+
+        foreach (var (key, n) in other.DeviceEvents)
+        {
+            DeviceEvents[key] = DeviceEvents.GetValueOrDefault(key) + n;
+        }
+
+        Dropped += other.Dropped;
+        _lastCell = null;
+    }
+
+    /// <summary>Rows grouped by <paramref name="group"/> (cells merged).</summary>
+    public IReadOnlyList<(TKey Key, LatencyCell Cell)> GroupBy<TKey>(Func<StatKey, TKey> group)
+        where TKey : notnull
+    {
+        var rows = new Dictionary<TKey, LatencyCell>();
+        foreach (var (key, cell) in _cells)
+        {
+            var g = group(key);
+            if (!rows.TryGetValue(g, out var merged))
+            {
+                merged = new LatencyCell();
+                rows.Add(g, merged);
+            }
+
+            merged.Add(cell);
+        }
+
+        return [.. rows.Select(r => (r.Key, r.Value)).OrderByDescending(r => r.Value.Count)];
+    }
+
+    /// <summary>Equal when kind and range match and device names are the same string (by reference, then by value).</summary>
+    private sealed class KeyComparer : IEqualityComparer<StatKey>
+    {
+        public static readonly KeyComparer Instance = new();
+
+        public bool Equals(StatKey x, StatKey y) =>
+            x.Kind == y.Kind && x.RangeStart == y.RangeStart
+            && (ReferenceEquals(x.Device, y.Device) || string.Equals(x.Device, y.Device, StringComparison.Ordinal));
+
+        public int GetHashCode(StatKey key) =>
+            HashCode.Combine((int)key.Kind, key.RangeStart, key.Device.Length, key.Device.Length > 0 ? key.Device[^1] : '\0');
+    }
+}
