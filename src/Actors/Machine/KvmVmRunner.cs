@@ -9,7 +9,7 @@ namespace ActorVmm.Actors.Machine;
 
 /// <summary>
 /// The <c>actorvmm run</c> runner: one actor system, one x86-64 VM on /dev/kvm, COM1 wired to the settings' host
-/// end (stdin in raw mode when it is a terminal), until the guest stops or the host cancels.
+/// end — or the virtio console (hvc0) with <c>--console virtio</c> — (stdin in raw mode when it is a terminal), until the guest stops or the host cancels.
 /// </summary>
 public static class KvmVmRunner
 {
@@ -35,6 +35,14 @@ public static class KvmVmRunner
                 serialOutputs.Add(output.Write);
             }
 
+            SerialOutput? virtioConsole = null;
+            if (settings.Vm.Console == ConsoleDevice.Virtio && settings.Vm.Serial.Kind != SerialSpecKind.None)
+            {
+                var output = ConsoleOutput.Open(settings.Vm.Serial);
+                outputs.Add(output);
+                virtioConsole = output.Write;
+            }
+
             var system = ActorSystem.Create("actorvmm", AkkaConfig.CreateSetup(settings, Serilog.Log.Logger));
             StdinReader? stdin = null;
             try
@@ -42,11 +50,11 @@ public static class KvmVmRunner
                 var reason = await VmLauncher.RunAsync(
                     system,
                     settings,
-                    new MachineIo(serialOutputs),
+                    new MachineIo(serialOutputs) { VirtioConsole = virtioConsole },
                     port =>
                     {
-                        if (settings.Vm.Serial.Kind == SerialSpecKind.Stdio && settings.Vm.Console == ConsoleDevice.Serial
-                            && !System.Console.IsInputRedirected)
+                        // The port forwards to COM1 or, with --console virtio, to hvc0.
+                        if (settings.Vm.Serial.Kind == SerialSpecKind.Stdio && !System.Console.IsInputRedirected)
                         {
                             stdin = StdinReader.StartStdin(bytes => port.Send(bytes.Span), quit.Cancel, quit.Token);
                         }

@@ -7,5 +7,8 @@ public sealed record MachineIo(IReadOnlyList<SerialOutput?> SerialOutputs)
 {
     public static readonly MachineIo Disconnected = new([]);
 
+    /// <summary>Where the virtio console (hvc0) writes, when the VM has one (<c>--console virtio</c>); null drops its output.</summary>
+    public SerialOutput? VirtioConsole { get; init; }
+
     public SerialOutput? Serial(int index) => index < SerialOutputs.Count ? SerialOutputs[index] : null;
 }

@@ -1,3 +1,4 @@
+using ActorVmm.Actors.Bus;
 using ActorVmm.Actors.Settings;
 using ActorVmm.Actors.Vm;
 using Akka.Actor;
@@ -27,10 +28,30 @@ public static class VmLauncher
         {
             handle = VmActor.Spawn(system, machine.Blueprint, vmName);
         }
-        catch
+        catch (Exception ex)
         {
             machine.Blueprint.Resources?.Dispose();
+            if (ex is BusConflictException or ArgumentException)
+            {
+                throw new MachineException(ex.Message, ex);
+            }
+
             throw;
+        }
+
+        if (machine.Notifiers.Count > 0)
+        {
+            // The bus is built with the VM actor; queue kicks go through it to the device endpoints.
+            try
+            {
+                var status = await handle.Actor.Ask<VmProtocol.Status>(VmProtocol.GetStatus.Instance, TimeSpan.FromSeconds(30))
+                    .ConfigureAwait(false);
+                machine.Notifiers.Start(status.Bus);
+            }
+            catch (Exception ex) when (ex is AskTimeoutException or TaskCanceledException)
+            {
+                // The VM stopped before it answered: nothing to notify.
+            }
         }
 
         onStarted?.Invoke(machine.Console);

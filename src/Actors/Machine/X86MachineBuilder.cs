@@ -4,6 +4,7 @@ using ActorVmm.Actors.Settings;
 using ActorVmm.Actors.Vm;
 using ActorVmm.Devices;
 using ActorVmm.Devices.Legacy;
+using ActorVmm.Devices.Virtio;
 using ActorVmm.Kvm;
 using ActorVmm.Kvm.Arch;
 using ActorVmm.Kvm.Boot;
@@ -12,13 +13,18 @@ using ActorVmm.Kvm.X86;
 
 namespace ActorVmm.Actors.Machine;
 
-/// <summary>A VM ready to spawn: its blueprint (owning every KVM resource) and the host ends of its ports.</summary>
-public sealed record BuiltMachine(VmBlueprint Blueprint, SerialInputPort Console, KernelLoadResult Kernel, InitrdLoadResult? Initrd);
+/// <summary>
+/// A VM ready to spawn: its blueprint (owning every KVM resource), the host ends of its ports, and its virtqueue
+/// notifiers (start them with the VM's bus once the VM actor exists: <see cref="QueueNotifiers.Start"/>).
+/// </summary>
+public sealed record BuiltMachine(
+    VmBlueprint Blueprint, SerialInputPort Console, KernelLoadResult Kernel, InitrdLoadResult? Initrd, QueueNotifiers Notifiers);
 
 /// <summary>
 /// Builds an x86-64 PC for KVM from settings: guest memory with the 32-bit gap, in-kernel irqchip and PIT, the
 /// kernel, initrd, zero page and MP table in memory, configured vCPUs (the BSP in long mode at the kernel's
-/// entry, the APs waiting for INIT/SIPI) and the platform devices. Everything it opens is owned by the blueprint's
+/// entry, the APs waiting for INIT/SIPI), the platform devices and PCI bus 0 with the virtio devices the settings
+/// ask for (<see cref="PciDevices"/>). Everything it opens is owned by the blueprint's
 /// resources, or released here when building fails.
 /// </summary>
 public static class X86MachineBuilder
@@ -37,6 +43,7 @@ public static class X86MachineBuilder
         var resources = new CompositeDisposable();
         try
         {
+            var models = PciDevices.OpenModels(vmSettings, io, resources);
             var kvm = resources.Add(KvmSystem.Open());
             foreach (var cap in RequiredCaps)
             {
@@ -67,7 +74,10 @@ public static class X86MachineBuilder
             var kernel = LoadKernel(memory, kernelPath);
             var initrd = initrdPath is null ? null : InitrdLoader.Load(memory, initrdPath, kernel);
             ZeroPage.Write(memory, kernel, initrd, vmSettings.Cmdline, ram);
-            MpTable.Write(memory, vmSettings.Cpus);
+            var console = new SerialInputPort();
+            var notifiers = resources.Add(new QueueNotifiers());
+            var (pciDevices, pciInterrupts) = PciDevices.Build(models, vm, memory, console, notifiers, resources);
+            MpTable.Write(memory, new MpTableConfig(vmSettings.Cpus) { PciInterrupts = pciInterrupts });
             var bootState = LongModeSetup.Write(memory, kernel);
 
             var supportedCpuid = kvm.GetSupportedCpuid();
@@ -84,8 +94,8 @@ public static class X86MachineBuilder
                 vcpus.Add(vcpu);
             }
 
-            var console = new SerialInputPort();
             var devices = PlatformDevices(vmSettings, ram, io, console);
+            devices.AddRange(pciDevices);
             var blueprint = new VmBlueprint(
                 vmName,
                 vcpus,
@@ -94,7 +104,7 @@ public static class X86MachineBuilder
                 settings.Devices,
                 settings.Supervision,
                 Resources: resources);
-            return new BuiltMachine(blueprint, console, kernel, initrd);
+            return new BuiltMachine(blueprint, console, kernel, initrd, notifiers);
         }
         catch (Exception ex)
         {
@@ -102,6 +112,7 @@ public static class X86MachineBuilder
             throw ex switch
             {
                 MachineException or KvmUnavailableException => ex,
+                VirtioBlockException => new MachineException(ex.Message, ex),
                 BootException or GuestMemoryException or KvmException or IOException or UnauthorizedAccessException =>
                     new MachineException(ex.Message, ex),
                 _ => ex,

@@ -15,7 +15,7 @@ public readonly record struct MpPciInterrupt(byte Device, byte Pin, byte IoApicI
 /// <param name="Cpus">Number of processors; APIC ids 0..Cpus-1, the bootstrap processor is 0.</param>
 public sealed record MpTableConfig(int Cpus)
 {
-    /// <summary>PCI interrupts; when any are given a PCI bus (id 1) is declared and each gets an I/O interrupt entry (level, active low).</summary>
+    /// <summary>PCI interrupts; when any are given a PCI bus (id 0, PCI bus 0) is declared and each gets an I/O interrupt entry (level, active low).</summary>
     public IReadOnlyList<MpPciInterrupt> PciInterrupts { get; init; } = [];
 }
 
@@ -41,8 +41,11 @@ public static class MpTable
     public const byte InterruptTypeNmi = 1;
     public const byte InterruptTypeExtInt = 3;
 
-    public const byte IsaBusId = 0;
-    public const byte PciBusId = 1;
+    /// <summary>MP bus id of the ISA bus. Not 0: Linux matches a PCI interrupt entry's source bus id against the PCI bus number.</summary>
+    public const byte IsaBusId = 1;
+
+    /// <summary>MP bus id of PCI bus 0: must equal the PCI bus number (Linux's IO_APIC_get_PCI_irq_vector compares them).</summary>
+    public const byte PciBusId = 0;
     public const int IsaIrqCount = 16;
 
     /// <summary>Local APIC version reported for every processor (an integrated xAPIC).</summary>

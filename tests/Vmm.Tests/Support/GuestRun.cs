@@ -6,6 +6,23 @@ using Akka.Configuration;
 
 namespace ActorVmm.Vmm.Tests.Support;
 
+/// <summary>What one boot of the default guest produced: why it stopped, COM1's text and the virtio console's text.</summary>
+public sealed record GuestOutcome(VmStopReason Reason, string Console, string VirtioConsole)
+{
+    /// <summary>The lines of COM1 that start with <paramref name="prefix"/>, prefix removed, trimmed.</summary>
+    public IReadOnlyList<string> Lines(string prefix) =>
+        Console.Split('\n')
+            .Select(l => l.TrimEnd('\r'))
+            .Where(l => l.StartsWith(prefix, StringComparison.Ordinal))
+            .Select(l => l[prefix.Length..].Trim())
+            .ToList();
+
+    /// <summary>The value of the first COM1 line starting with <paramref name="prefix"/>, or null.</summary>
+    public string? Value(string prefix) => Lines(prefix).FirstOrDefault();
+
+    public string Tail => Console.Length <= 6000 ? Console : Console[^6000..];
+}
+
 /// <summary>Boots the default guest (tools/guest/build-guest.sh) through the whole actor pipeline and captures COM1.</summary>
 public static class GuestRun
 {
@@ -18,25 +35,34 @@ public static class GuestRun
 
     public static async Task<(VmStopReason Reason, string Console)> BootAsync(int cpus, string script, ulong memory = 256UL << 20)
     {
+        var outcome = await BootAsync(cpus, script, vm => vm, memory);
+        return (outcome.Reason, outcome.Console);
+    }
+
+    /// <summary>Boots with the VM settings changed by <paramref name="configure"/> (disks, rng, virtio console).</summary>
+    public static async Task<GuestOutcome> BootAsync(int cpus, string script, Func<VmSettings, VmSettings> configure, ulong memory = 256UL << 20)
+    {
         var reference = SettingsLoader.Reference;
         var settings = reference with
         {
-            Vm = reference.Vm with
+            Vm = configure(reference.Vm with
             {
                 Cpus = cpus,
                 MemoryBytes = memory,
                 Kernel = null,
                 Initrd = null,
                 Cmdline = $"{BaseCmdline} actorvmm.script={script}",
-            },
+            }),
         };
         var capture = new SerialCapture();
+        var hvc = new SerialCapture();
         var system = ActorSystem.Create("vmm-test", ConfigurationFactory.ParseString("akka.loglevel = WARNING\nakka.stdout-loglevel = WARNING"));
         try
         {
             using var deadline = new CancellationTokenSource(Deadline);
-            var reason = await VmLauncher.RunAsync(system, settings, new MachineIo([capture.Write]), cancellation: deadline.Token);
-            return (reason, capture.Text);
+            var io = new MachineIo([capture.Write]) { VirtioConsole = hvc.Write };
+            var reason = await VmLauncher.RunAsync(system, settings, io, cancellation: deadline.Token);
+            return new GuestOutcome(reason, capture.Text, hvc.Text);
         }
         finally
         {

@@ -1,0 +1,116 @@
+using ActorVmm.Actors.Settings;
+using ActorVmm.Actors.Vm;
+using ActorVmm.Vmm.Tests.Support;
+
+namespace ActorVmm.Vmm.Tests.Virtio;
+
+/// <summary>
+/// One boot of the stock kernel (1 vCPU) with a virtio-blk disk, the virtio console and virtio-rng on PCI, running
+/// tools/guest/tests/virtio.sh; the facts below check what it saw. The image lives under artifacts/test-images.
+/// </summary>
+public sealed class VirtioGuestFixture : IAsyncLifetime
+{
+    public const long ImageBytes = 8L << 20;
+
+    public string Pattern { get; } = $"ACTORVMM-HOST-PATTERN-{Guid.NewGuid():N}";
+
+    public TestImage Image { get; private set; } = null!;
+
+    public GuestOutcome Outcome { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        Image = TestImage.Create(ImageBytes, Pattern);
+        Outcome = await VirtioBoot.RunAsync(cpus: 1, Image.Path);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Image?.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
+
+internal static class VirtioBoot
+{
+    public static Task<GuestOutcome> RunAsync(int cpus, string image) =>
+        GuestRun.BootAsync(cpus, "virtio", vm => vm with
+        {
+            Disks = [new DiskSettings(image, ReadOnly: false)],
+            Console = ConsoleDevice.Virtio,
+            Rng = true,
+        });
+}
+
+[Trait("Category", "Kvm")]
+public sealed class VirtioPciBootTests(VirtioGuestFixture guest) : IClassFixture<VirtioGuestFixture>
+{
+    [Fact]
+    public void Guest_should_bind_the_virtio_pci_drivers_to_all_three_functions_with_pci_irqs()
+    {
+        var pci = guest.Outcome.Lines("virtio: pci ");
+
+        Assert.True(pci.Count >= 4, $"PCI functions seen: {string.Join(" | ", pci)}\n{guest.Outcome.Tail}");
+        Assert.Contains(pci, l => l.Contains("0x1af4:0x1042") && l.Contains("driver=virtio-pci")); // block
+        Assert.Contains(pci, l => l.Contains("0x1af4:0x1043") && l.Contains("driver=virtio-pci")); // console
+        Assert.Contains(pci, l => l.Contains("0x1af4:0x1044") && l.Contains("driver=virtio-pci")); // entropy
+        Assert.All(pci.Where(l => l.Contains("0x1af4")), l => Assert.Matches(@"irq=(1[6-9]|2[0-3]) ", l));
+        Assert.Equal(VmStopReasonKind.Reset, guest.Outcome.Reason.Kind);
+    }
+
+    [Fact]
+    public void Guest_should_read_the_host_pattern_from_vda()
+    {
+        Assert.Equal($"{VirtioGuestFixture.ImageBytes / 512}", guest.Outcome.Value("virtio: vda sectors=")?.Split(' ')[0]);
+        Assert.Equal(guest.Pattern, guest.Outcome.Value("virtio: vda read="));
+    }
+
+    [Fact]
+    public void Host_image_should_hold_what_the_guest_wrote_and_synced()
+    {
+        Assert.Equal("rc=0", guest.Outcome.Value("virtio: vda wrote"));
+        Assert.Equal($"GUEST:{guest.Pattern}", guest.Image.ReadText(4096, 512));
+        Assert.Equal(guest.Pattern, guest.Image.ReadText(0, 512)); // sector 0 untouched
+    }
+
+    [Fact]
+    public void Text_written_to_hvc0_should_reach_the_virtio_console_output()
+    {
+        var bootId = guest.Outcome.Value("virtio: boot_id=");
+
+        Assert.False(string.IsNullOrEmpty(bootId), guest.Outcome.Tail);
+        Assert.Contains($"hvc0: hello from the guest boot_id={bootId}", guest.Outcome.VirtioConsole);
+        Assert.DoesNotContain("hvc0: hello", guest.Outcome.Console);
+    }
+
+    [Fact]
+    public void Hwrng_should_give_sixteen_bytes_from_virtio_rng()
+    {
+        var bytes = guest.Outcome.Value("virtio: hwrng bytes=");
+
+        Assert.StartsWith("virtio_rng", guest.Outcome.Value("virtio: hwrng current=") ?? string.Empty);
+        Assert.NotNull(bytes);
+        Assert.Matches("^[0-9a-f]{32}$", bytes);
+        Assert.NotEqual(new string('0', 32), bytes);
+    }
+}
+
+[Trait("Category", "Kvm")]
+public sealed class VirtioPciTwoVcpuTests
+{
+    [Fact]
+    public async Task Disk_console_and_rng_should_all_work_at_once_with_two_vcpus()
+    {
+        var pattern = $"ACTORVMM-2CPU-{Guid.NewGuid():N}";
+        using var image = TestImage.Create(4L << 20, pattern);
+
+        var outcome = await VirtioBoot.RunAsync(cpus: 2, image.Path);
+
+        Assert.True(outcome.Reason.Kind == VmStopReasonKind.Reset, $"stopped with {outcome.Reason}\n{outcome.Tail}");
+        Assert.Equal(pattern, outcome.Value("virtio: vda read="));
+        Assert.Equal($"GUEST:{pattern}", image.ReadText(4096, 512));
+        Assert.Contains($"hvc0: hello from the guest boot_id={outcome.Value("virtio: boot_id=")}", outcome.VirtioConsole);
+        Assert.Matches("^[0-9a-f]{32}$", outcome.Value("virtio: hwrng bytes=") ?? string.Empty);
+        Assert.Contains("virtio: done", outcome.Console);
+    }
+}
