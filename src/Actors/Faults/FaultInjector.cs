@@ -137,10 +137,14 @@ public sealed class FaultInjector
     /// <summary>Wraps every blueprint (see <see cref="Wrap(DeviceBlueprint)"/>).</summary>
     public IReadOnlyList<DeviceBlueprint> Wrap(IEnumerable<DeviceBlueprint> blueprints) => blueprints.Select(Wrap).ToList();
 
+    /// <summary>Called on the device's thread for each injected fault (e.g. the tracer: <c>(d, k) => sink.Fault(d, FaultPlan.KindName(k))</c>).</summary>
+    public Action<string, FaultKind>? FaultObserved { get; set; }
+
     /// <summary>Counts and logs one injected fault.</summary>
     internal void Injected(FaultPlan plan, ulong? offset)
     {
         Counters.CountInjected(plan.Device, plan.Kind);
+        FaultObserved?.Invoke(plan.Device, plan.Kind);
         Log.ForContext(LogProperties.Device, plan.Device)
             .ForContext("FaultKind", FaultPlan.KindName(plan.Kind))
             .Information(
