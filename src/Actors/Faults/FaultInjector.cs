@@ -99,9 +99,17 @@ public sealed class FaultInjector
     {
         ArgumentNullException.ThrowIfNull(block);
         var schedules = SchedulesFor(device).Where(s => IsRequestLevel(s.Plan)).ToList();
-        var faults = new BlockRequestFaults(device, schedules, this);
-        _blocks[device] = faults;
-        block.RequestHook = schedules.Count == 0 ? null : faults.OnRequest;
+        lock (_blocks)
+        {
+            // Call it again for every instance of the same disk (e.g. one re-opened on restart): the same state
+            // (counts, the request a crash interrupted) then carries over to it.
+            if (!_blocks.TryGetValue(device, out var existing))
+            {
+                _blocks[device] = existing = new BlockRequestFaults(device, schedules, this);
+            }
+
+            block.RequestHook = schedules.Count == 0 ? null : existing.OnRequest;
+        }
     }
 
     /// <summary>
