@@ -131,7 +131,7 @@ public sealed class ExitStatistics
             merged.Add(cell);
         }
 
-        return [.. rows.Select(r => (r.Key, r.Value)).OrderByDescending(r => r.Value.Count)];
+        return [.. rows.Select(r => (r.Key, r.Value)).OrderByDescending(r => r.Value.Count).ThenBy(r => r.Key.ToString(), StringComparer.Ordinal)];
     }
 
     /// <summary>Equal when kind and range match and device names are the same string (by reference, then by value).</summary>
