@@ -67,13 +67,13 @@ public sealed class MpTableTests
 
         // First entry: processor 0, the bootstrap processor.
         Assert.Equal([0, 0, 0x14, 0x03, 0x00, 0x06, 0, 0, 0x01, 0x02, 0, 0], t[60..72]);
-        // Then the ISA bus, the I/O APIC (id 1 = cpus, version 0x11, enabled, 0xFEC00000) and ISA IRQ 0 → pin 0.
-        Assert.Equal([1, 0, (byte)'I', (byte)'S', (byte)'A', (byte)' ', (byte)' ', (byte)' '], t[80..88]);
+        // Then the ISA bus (id 1: id 0 is PCI bus 0's), the I/O APIC (id 1 = cpus, version 0x11, enabled, 0xFEC00000) and ISA IRQ 0 → pin 0.
+        Assert.Equal([1, 1, (byte)'I', (byte)'S', (byte)'A', (byte)' ', (byte)' ', (byte)' '], t[80..88]);
         Assert.Equal([2, 1, 0x11, 1, 0x00, 0x00, 0xc0, 0xfe], t[88..96]);
-        Assert.Equal([3, 0, 0, 0, 0, 0, 1, 0], t[96..104]);
+        Assert.Equal([3, 0, 0, 0, MpTable.IsaBusId, 0, 1, 0], t[96..104]);
         // Last two: ExtINT → LINT0 of APIC 0, NMI → LINT1 of all APICs.
-        Assert.Equal([4, 3, 0, 0, 0, 0, 0, 0], t[(size - 16)..(size - 8)]);
-        Assert.Equal([4, 1, 0, 0, 0, 0, 0xff, 1], t[(size - 8)..size]);
+        Assert.Equal([4, 3, 0, 0, MpTable.IsaBusId, 0, 0, 0], t[(size - 16)..(size - 8)]);
+        Assert.Equal([4, 1, 0, 0, MpTable.IsaBusId, 0, 0xff, 1], t[(size - 8)..size]);
     }
 
     [Fact]
@@ -123,8 +123,9 @@ public sealed class MpTableTests
         Assert.Equal("PCI   ", Encoding.ASCII.GetString(pciBus, 2, 6));
         var pci = entries.Where(e => e[0] == MpTable.IoInterruptEntry && e[4] == MpTable.PciBusId).ToList();
         Assert.Equal(2, pci.Count);
-        Assert.Equal([3, 0, 0x0f, 0, 1, (3 << 2) | 0, 2, 16], pci[0]);
-        Assert.Equal([3, 0, 0x0f, 0, 1, (4 << 2) | 1, 2, 17], pci[1]);
+        // Source bus 0: Linux matches it against the PCI bus number.
+        Assert.Equal([3, 0, 0x0f, 0, 0, (3 << 2) | 0, 2, 16], pci[0]);
+        Assert.Equal([3, 0, 0x0f, 0, 0, (4 << 2) | 1, 2, 17], pci[1]);
     }
 
     [Fact]
