@@ -29,7 +29,7 @@ internal sealed class VirtioPciSlot : IPciDevice
 
     public PciConfiguration Configuration => _current?.Configuration ?? _routing;
 
-    /// <summary>Bus-master-visible BAR moves by the guest (we do not follow them; see <see cref="X86MachineBuilder"/>).</summary>
+    /// <summary>Times the guest programmed BAR 0 to a new address. Such moves are not followed (see <see cref="PciDevices"/>).</summary>
     public long BarMoves => Interlocked.Read(ref _barMoves);
 
     private long _barMoves;
