@@ -5,11 +5,12 @@ return args.FirstOrDefault() switch
     "pio" => PioBench.Run(args.Skip(1).ToArray()),
     "restart" => RestartBench.Run(args.Skip(1).ToArray()),
     "boot" => BootBench.Run(args.Skip(1).ToArray()),
+    "replay" => ReplayBench.Run(args.Skip(1).ToArray()),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: ActorVmm.Bench pio [--reads N] [--pinned] | restart [--restarts N] | boot [--runs N] [--kernel K] [--initrd I]");
+    Console.Error.WriteLine("usage: ActorVmm.Bench pio [--reads N] [--pinned] | restart [--restarts N] | boot [--runs N] [--kernel K] [--initrd I] [--actorvmm DLL] | replay [--exits N] [--rounds N] [--trace FILE]");
     return 2;
 }

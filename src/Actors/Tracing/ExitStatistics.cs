@@ -1,7 +1,7 @@
 namespace ActorVmm.Actors.Tracing;
 
 /// <summary>The key of one statistics row: event kind, device and the start of the bus range (or the port/page).</summary>
-public readonly record struct StatKey(TraceEventKind Kind, string Device, ulong RangeStart);
+public readonly record struct StatKey(TraceEventKind Kind, string Device, ulong RangeStart, int Vcpu = 0);
 
 /// <summary>
 /// Exit statistics of one vCPU (or of a whole saved trace): a <see cref="LatencyCell"/> per (kind, device, range).
@@ -10,11 +10,8 @@ public readonly record struct StatKey(TraceEventKind Kind, string Device, ulong 
 public sealed class ExitStatistics
 {
     private readonly Dictionary<StatKey, LatencyCell> _cells = new(KeyComparer.Instance);
-    private readonly Dictionary<int, LatencyCell> _byVcpu = [];
-    private StatKey _lastKey = new((TraceEventKind)255, string.Empty, 0);
+    private StatKey _lastKey = new((TraceEventKind)255, string.Empty, 0, -2);
     private LatencyCell? _lastCell;
-    private LatencyCell? _vcpuCell;
-    private int _vcpu = int.MinValue;
 
     /// <summary>Interrupts raised, by (GSI, device).</summary>
     public Dictionary<(ulong Gsi, string Device), long> Interrupts { get; } = [];
@@ -27,7 +24,8 @@ public sealed class ExitStatistics
 
     public IReadOnlyDictionary<StatKey, LatencyCell> Cells => _cells;
 
-    public IReadOnlyDictionary<int, LatencyCell> ByVcpuCells => _byVcpu;
+    /// <summary>All exits of each vCPU.</summary>
+    public IReadOnlyList<(int Key, LatencyCell Cell)> ByVcpuCells => GroupBy(k => k.Vcpu);
 
     public long TotalExits => _cells.Values.Sum(c => c.Count);
 
@@ -36,13 +34,13 @@ public sealed class ExitStatistics
     {
         LatencyCell cell;
         if (_lastCell is not null && _lastKey.Kind == kind && _lastKey.RangeStart == rangeStart
-            && ReferenceEquals(_lastKey.Device, device))
+            && ReferenceEquals(_lastKey.Device, device) && _lastKey.Vcpu == vcpu)
         {
             cell = _lastCell;
         }
         else
         {
-            var key = new StatKey(kind, device, rangeStart);
+            var key = new StatKey(kind, device, rangeStart, vcpu);
             if (!_cells.TryGetValue(key, out cell!))
             {
                 cell = new LatencyCell();
@@ -54,18 +52,6 @@ public sealed class ExitStatistics
         }
 
         cell.Record(durationNs);
-        if (vcpu != _vcpu)
-        {
-            if (!_byVcpu.TryGetValue(vcpu, out _vcpuCell))
-            {
-                _vcpuCell = new LatencyCell();
-                _byVcpu.Add(vcpu, _vcpuCell);
-            }
-
-            _vcpu = vcpu;
-        }
-
-        _vcpuCell!.Record(durationNs);
     }
 
     public void CountInterrupt(ulong gsi, string device) =>
@@ -84,17 +70,6 @@ public sealed class ExitStatistics
             {
                 mine = new LatencyCell();
                 _cells.Add(k, mine);
-            }
-
-            mine.Add(cell);
-        }
-
-        foreach (var (vcpu, cell) in other._byVcpu)
-        {
-            if (!_byVcpu.TryGetValue(vcpu, out var mine))
-            {
-                mine = new LatencyCell();
-                _byVcpu.Add(vcpu, mine);
             }
 
             mine.Add(cell);
@@ -140,10 +115,10 @@ public sealed class ExitStatistics
         public static readonly KeyComparer Instance = new();
 
         public bool Equals(StatKey x, StatKey y) =>
-            x.Kind == y.Kind && x.RangeStart == y.RangeStart
+            x.Kind == y.Kind && x.RangeStart == y.RangeStart && x.Vcpu == y.Vcpu
             && (ReferenceEquals(x.Device, y.Device) || string.Equals(x.Device, y.Device, StringComparison.Ordinal));
 
         public int GetHashCode(StatKey key) =>
-            HashCode.Combine((int)key.Kind, key.RangeStart, key.Device.Length, key.Device.Length > 0 ? key.Device[^1] : '\0');
+            HashCode.Combine((int)key.Kind, key.RangeStart, key.Vcpu, key.Device.Length, key.Device.Length > 0 ? key.Device[^1] : '\0');
     }
 }

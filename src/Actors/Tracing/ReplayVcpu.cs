@@ -22,7 +22,9 @@ public sealed class ReplayVcpu : IVcpu
     private readonly TraceEvent[] _exits;
     private readonly List<ReplayMismatch> _mismatches = [];
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly byte[] _small = new byte[8];
     private byte[] _data = [];
+    private int _length;
     private int _next;
     private int _pendingRead = -1;
     private volatile bool _kicked;
@@ -63,7 +65,7 @@ public sealed class ReplayVcpu : IVcpu
 
     public bool ImmediateExit { get; set; }
 
-    public Span<byte> ExitData => _data;
+    public Span<byte> ExitData => _data.AsSpan(0, _length);
 
     public void BindToCurrentThread()
     {
@@ -77,7 +79,7 @@ public sealed class ReplayVcpu : IVcpu
             _pendingRead = -1;
         }
 
-        _data = [];
+        _length = 0;
         if (ImmediateExit || _kicked)
         {
             ImmediateExit = false;
@@ -96,7 +98,9 @@ public sealed class ReplayVcpu : IVcpu
         var e = _exits[index];
         var size = Math.Clamp(e.Size, 1, 8);
         var count = Math.Max(1, e.Count);
-        _data = new byte[size * count];
+        _length = size * count;
+        _data = _length <= _small.Length ? _small : new byte[_length];
+        _data.AsSpan(0, _length).Clear();
         var kind = e.Kind switch
         {
             TraceEventKind.PioIn => VmExitKind.IoIn,
@@ -112,7 +116,7 @@ public sealed class ReplayVcpu : IVcpu
         {
             Span<byte> value = stackalloc byte[8];
             BinaryPrimitives.WriteUInt64LittleEndian(value, e.Value);
-            value[..Math.Min(8, _data.Length)].CopyTo(_data);
+            value[..Math.Min(8, _length)].CopyTo(_data);
         }
 
         return new VmExit(kind, e.Address, size, count);
@@ -125,7 +129,7 @@ public sealed class ReplayVcpu : IVcpu
         var e = _exits[index];
         Span<byte> buffer = stackalloc byte[8];
         buffer.Clear();
-        _data.AsSpan(0, Math.Min(8, _data.Length)).CopyTo(buffer);
+        _data.AsSpan(0, Math.Min(8, _length)).CopyTo(buffer);
         var actual = BinaryPrimitives.ReadUInt64LittleEndian(buffer);
         if (actual != e.Value)
         {

@@ -23,7 +23,7 @@ public static class StatsReport
             .Select(r => ($"{r.Key.Space} 0x{r.Key.RangeStart:x} {r.Key.Device}", r.Cell))];
 
     public static IReadOnlyList<(string Event, LatencyCell Cell)> ByVcpu(ExitStatistics stats) =>
-        [.. stats.ByVcpuCells.OrderBy(v => v.Key).Select(v => ($"vcpu{v.Key}", v.Value))];
+        [.. stats.ByVcpuCells.OrderBy(v => v.Key).Select(v => ($"vcpu{v.Key}", v.Cell))];
 
     /// <summary>Writes every table to <paramref name="output"/>.</summary>
     /// <param name="terminal">Colors and the terminal's width; false: plain ASCII-safe text, <paramref name="width"/> wide.</param>
