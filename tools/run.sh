@@ -7,4 +7,4 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 tools/setup.sh
 tools/guest/build-guest.sh artifacts/guest >/dev/null
-exec tools/nested/run-in-kvm.sh -- dotnet src/Host/bin/Release/net10.0/actorvmm.dll run "$@"
+exec tools/nested/run-in-kvm.sh -- dotnet artifacts/actorvmm/actorvmm.dll run "$@"

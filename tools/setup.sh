@@ -21,4 +21,7 @@ command -v dotnet >/dev/null || { echo "setup: the .NET 10 SDK (dotnet) is not o
 if [ "${1:-}" != "--no-build" ]; then
     echo "setup: building (Release)" >&2
     dotnet build "$repo/ActorVmm.sln" -c Release -nologo -v quiet -clp:ErrorsOnly
+    # actorvmm itself, precompiled (ReadyToRun): start-up without JIT, which matters most under the nested runner.
+    dotnet publish "$repo/src/Host/ActorVmm.Host.csproj" -c Release -r linux-x64 --self-contained false \
+        -p:PublishReadyToRun=true -o "$repo/artifacts/actorvmm" -nologo -v quiet -clp:ErrorsOnly
 fi

@@ -22,7 +22,13 @@ internal static class BootBench
         var repo = FindRepo();
         var kernel = Path.Combine(repo, "artifacts/guest/bzImage");
         var initrd = Path.Combine(repo, "artifacts/guest/initramfs.cpio.gz");
-        var actorvmm = Path.Combine(repo, "src/Host/bin/Release/net10.0/actorvmm.dll");
+        // The ReadyToRun build tools/setup.sh publishes (what tools/run.sh runs); the plain build otherwise.
+        var actorvmm = Path.Combine(repo, "artifacts/actorvmm/actorvmm.dll");
+        if (!File.Exists(actorvmm))
+        {
+            actorvmm = Path.Combine(repo, "src/Host/bin/Release/net10.0/actorvmm.dll");
+        }
+
         for (var i = 0; i < args.Length - 1; i++)
         {
             switch (args[i])
@@ -30,6 +36,7 @@ internal static class BootBench
                 case "--runs": runs = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--kernel": kernel = args[++i]; break;
                 case "--initrd": initrd = args[++i]; break;
+                case "--actorvmm": actorvmm = args[++i]; break;
             }
         }
 
@@ -39,7 +46,7 @@ internal static class BootBench
             ("QEMU", "qemu-system-x86_64", ["-enable-kvm", "-M", "pc", "-cpu", "host", "-m", $"{memoryMiB}", "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-monitor", "none", "-kernel", kernel, "-initrd", initrd, "-append", Cmdline]),
         };
 
-        Console.WriteLine($"boot benchmark: {runs} runs each, {memoryMiB} MiB guest, kernel {kernel}");
+        Console.WriteLine($"boot benchmark: {runs} runs each, {memoryMiB} MiB guest, kernel {kernel}, actorvmm {actorvmm}");
         Console.WriteLine($"{"VMM",-9} {"run",3} {"init line ms",12} {"exit ms",9} {"first KVM_RUN ms",16} {"RSS excl. guest MiB",20} {"exit code",9}");
         var failures = 0;
         foreach (var (name, file, vmmArgs) in vmms)

@@ -22,6 +22,7 @@ internal sealed class BlockRequestFaults(string device, IReadOnlyList<FaultSched
                 return false;
             }
 
+            injector.Counters.CountRequest(device);
             foreach (var schedule in schedules)
             {
                 if (!schedule.Fire(null))

@@ -11,6 +11,7 @@ public sealed class FaultCounters
 {
     private readonly ConcurrentDictionary<(string Device, FaultKind Kind), StrongBox<long>> _injected = new();
     private readonly ConcurrentDictionary<string, StrongBox<long>> _retried = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, StrongBox<long>> _requests = new(StringComparer.Ordinal);
 
     /// <summary>Faults of <paramref name="kind"/> injected into <paramref name="device"/>.</summary>
     public long Injected(string device, FaultKind kind) =>
@@ -25,6 +26,9 @@ public sealed class FaultCounters
     /// <summary>Requests of <paramref name="device"/> served again after an injected crash (each exactly once).</summary>
     public long Retried(string device) => _retried.TryGetValue(device, out var box) ? Interlocked.Read(ref box.Value) : 0;
 
+    /// <summary>virtio-blk requests of <paramref name="device"/> that met its fault plans (retries after a crash not counted).</summary>
+    public long Requests(string device) => _requests.TryGetValue(device, out var box) ? Interlocked.Read(ref box.Value) : 0;
+
     /// <summary>Every (device, kind, count) with a count above zero, sorted by device then kind.</summary>
     public IReadOnlyList<(string Device, FaultKind Kind, long Count)> Snapshot() =>
         _injected
@@ -36,6 +40,9 @@ public sealed class FaultCounters
 
     internal void CountInjected(string device, FaultKind kind) =>
         Interlocked.Increment(ref _injected.GetOrAdd((device, kind), _ => new StrongBox<long>()).Value);
+
+    internal void CountRequest(string device) =>
+        Interlocked.Increment(ref _requests.GetOrAdd(device, _ => new StrongBox<long>()).Value);
 
     internal void CountRetried(string device) =>
         Interlocked.Increment(ref _retried.GetOrAdd(device, _ => new StrongBox<long>()).Value);

@@ -1,6 +1,8 @@
+using ActorVmm.Actors.Faults;
 using ActorVmm.Actors.GuestConsole;
 using ActorVmm.Actors.Logging;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Actors.Vcpu;
 using ActorVmm.Devices.Legacy;
 using ActorVmm.Kvm;
 using Akka.Actor;
@@ -43,11 +45,13 @@ public static class KvmVmRunner
                 virtioConsole = output.Write;
             }
 
+            StartupProbe.Mark("settings and console");
             var system = ActorSystem.Create("actorvmm", AkkaConfig.CreateSetup(settings, Serilog.Log.Logger));
+            StartupProbe.Mark("actor system");
             StdinReader? stdin = null;
             try
             {
-                var reason = await VmLauncher.RunAsync(
+                var run = await VmLauncher.RunWithReportAsync(
                     system,
                     settings,
                     new MachineIo(serialOutputs) { VirtioConsole = virtioConsole },
@@ -60,10 +64,17 @@ public static class KvmVmRunner
                         }
                     },
                     quit.Token).ConfigureAwait(false);
+                var reason = run.Reason;
                 stdin?.Dispose();
                 foreach (var output in outputs)
                 {
                     await output.FlushAsync().ConfigureAwait(false);
+                }
+
+                var faultSummary = FaultSummary.Format(run.Machine.Faults.Counters, run.Devices);
+                if (faultSummary.Length > 0)
+                {
+                    error.Write(faultSummary);
                 }
 
                 if (reason.ExitCode != 0)

@@ -1,4 +1,5 @@
 using ActorVmm.Actors.Bus;
+using ActorVmm.Actors.Faults;
 using ActorVmm.Actors.Irq;
 using ActorVmm.Actors.Settings;
 using ActorVmm.Actors.Vm;
@@ -41,7 +42,7 @@ internal static class PciDevices
     /// resource exists. Instances are owned by <paramref name="resources"/>.
     /// </summary>
     /// <exception cref="MachineException">A disk cannot be used (one line).</exception>
-    public static List<VirtioModel> OpenModels(VmSettings settings, MachineIo io, CompositeDisposable resources)
+    public static List<VirtioModel> OpenModels(VmSettings settings, MachineIo io, CompositeDisposable resources, FaultInjector faults)
     {
         var models = new List<VirtioModel>();
         var seen = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -55,7 +56,14 @@ internal static class PciDevices
                 throw new MachineException($"disk image '{disk.Path}' is given twice ({seen[full]} and {name})");
             }
 
-            VirtioBlockDevice Open() => new(disk.Path, disk.ReadOnly, serial: name);
+            VirtioBlockDevice Open()
+            {
+                // Every instance (the first, and each one a restart re-opens) carries the disk's per-request faults.
+                var block = new VirtioBlockDevice(disk.Path, disk.ReadOnly, serial: name);
+                faults.AttachBlock(name, block);
+                return block;
+            }
+
             try
             {
                 models.Add(new VirtioModel(name, resources.Add(Open()), Open));

@@ -1,9 +1,15 @@
 using ActorVmm.Actors.Bus;
+using ActorVmm.Actors.Devices;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Actors.Tracing;
+using ActorVmm.Actors.Vcpu;
 using ActorVmm.Actors.Vm;
 using Akka.Actor;
 
 namespace ActorVmm.Actors.Machine;
+
+/// <summary>How a VM run ended, and what it leaves to report (fault counters, device restarts and failures).</summary>
+public sealed record VmRunResult(VmStopReason Reason, BuiltMachine Machine, IReadOnlyList<DeviceEndpoint> Devices);
 
 /// <summary>Builds an x86-64 VM from settings, runs it as a <see cref="VmActor"/> and waits for its stop reason.</summary>
 public static class VmLauncher
@@ -19,18 +25,46 @@ public static class VmLauncher
         MachineIo io,
         Action<SerialInputPort>? onStarted = null,
         CancellationToken cancellation = default,
+        string vmName = "vm0") =>
+        (await RunWithReportAsync(system, settings, io, onStarted, cancellation, vmName).ConfigureAwait(false)).Reason;
+
+    /// <summary>As <see cref="RunAsync"/>, with what the run leaves to report: the machine (fault counters) and its device endpoints.</summary>
+    public static async Task<VmRunResult> RunWithReportAsync(
+        ActorSystem system,
+        ActorVmmSettings settings,
+        MachineIo io,
+        Action<SerialInputPort>? onStarted = null,
+        CancellationToken cancellation = default,
         string vmName = "vm0")
     {
         ArgumentNullException.ThrowIfNull(system);
         var machine = X86MachineBuilder.Build(settings, io, vmName);
+        StartupProbe.Mark("machine built");
+        VmTracer? tracer;
+        try
+        {
+            // Statistics (--stats) and the trace file (--trace); null when both are off: one null check per exit.
+            tracer = TracingSetup.Create(settings.Tracing, vmName);
+        }
+        catch
+        {
+            machine.Blueprint.Resources?.Dispose();
+            throw;
+        }
+
         VmHandle handle;
         try
         {
-            handle = VmActor.Spawn(system, machine.Blueprint, vmName);
+            handle = VmActor.Spawn(system, machine.Blueprint with { Tracer = tracer }, vmName);
         }
         catch (Exception ex)
         {
             machine.Blueprint.Resources?.Dispose();
+            if (tracer is not null)
+            {
+                await tracer.CompleteAsync().ConfigureAwait(false);
+            }
+
             if (ex is BusConflictException or ArgumentException)
             {
                 throw new MachineException(ex.Message, ex);
@@ -39,23 +73,27 @@ public static class VmLauncher
             throw;
         }
 
-        if (machine.Notifiers.Count > 0)
+        IReadOnlyList<DeviceEndpoint> endpoints = [];
+        try
         {
-            // The bus is built with the VM actor; queue kicks go through it to the device endpoints.
-            try
+            // The bus and the device endpoints are built with the VM actor; queue kicks go through the bus.
+            var status = await handle.Actor.Ask<VmProtocol.Status>(VmProtocol.GetStatus.Instance, TimeSpan.FromSeconds(30))
+                .ConfigureAwait(false);
+            endpoints = status.Devices;
+            if (machine.Notifiers.Count > 0)
             {
-                var status = await handle.Actor.Ask<VmProtocol.Status>(VmProtocol.GetStatus.Instance, TimeSpan.FromSeconds(30))
-                    .ConfigureAwait(false);
                 machine.Notifiers.Start(status.Bus);
             }
-            catch (Exception ex) when (ex is AskTimeoutException or TaskCanceledException)
-            {
-                // The VM stopped before it answered: nothing to notify.
-            }
+        }
+        catch (Exception ex) when (ex is AskTimeoutException or TaskCanceledException)
+        {
+            // The VM stopped before it answered: nothing to notify.
         }
 
         onStarted?.Invoke(machine.Console);
         await using var registration = cancellation.Register(() => handle.RequestStop("stopped by the host (interrupt)"));
-        return await handle.Stopped.ConfigureAwait(false);
+        var reason = await handle.Stopped.ConfigureAwait(false);
+        await TracingSetup.FinishAsync(tracer, settings.Tracing).ConfigureAwait(false);
+        return new VmRunResult(reason, machine, endpoints);
     }
 }

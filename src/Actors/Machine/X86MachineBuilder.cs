@@ -1,4 +1,5 @@
 using ActorVmm.Actors.Bus;
+using ActorVmm.Actors.Faults;
 using ActorVmm.Actors.Irq;
 using ActorVmm.Actors.Settings;
 using ActorVmm.Actors.Vm;
@@ -18,7 +19,8 @@ namespace ActorVmm.Actors.Machine;
 /// notifiers (start them with the VM's bus once the VM actor exists: <see cref="QueueNotifiers.Start"/>).
 /// </summary>
 public sealed record BuiltMachine(
-    VmBlueprint Blueprint, SerialInputPort Console, KernelLoadResult Kernel, InitrdLoadResult? Initrd, QueueNotifiers Notifiers);
+    VmBlueprint Blueprint, SerialInputPort Console, KernelLoadResult Kernel, InitrdLoadResult? Initrd, QueueNotifiers Notifiers,
+    FaultInjector Faults);
 
 /// <summary>
 /// Builds an x86-64 PC for KVM from settings: guest memory with the 32-bit gap, in-kernel irqchip and PIT, the
@@ -43,7 +45,8 @@ public static class X86MachineBuilder
         var resources = new CompositeDisposable();
         try
         {
-            var models = PciDevices.OpenModels(vmSettings, io, resources);
+            var faults = new FaultInjector(settings.Faults, log: Serilog.Log.Logger);
+            var models = PciDevices.OpenModels(vmSettings, io, resources, faults);
             var kvm = resources.Add(KvmSystem.Open());
             foreach (var cap in RequiredCaps)
             {
@@ -96,15 +99,16 @@ public static class X86MachineBuilder
 
             var devices = PlatformDevices(vmSettings, ram, io, console);
             devices.AddRange(pciDevices);
+            faults.Validate(devices.Select(d => d.Name));
             var blueprint = new VmBlueprint(
                 vmName,
                 vcpus,
-                devices,
+                faults.Wrap(devices),
                 new KvmIrqChip(vm),
                 settings.Devices,
                 settings.Supervision,
                 Resources: resources);
-            return new BuiltMachine(blueprint, console, kernel, initrd, notifiers);
+            return new BuiltMachine(blueprint, console, kernel, initrd, notifiers, faults);
         }
         catch (Exception ex)
         {

@@ -20,6 +20,16 @@ public static class StartupProbe
         }
     }
 
+    /// <summary>With <c>ACTORVMM_STARTUP_REPORT=1</c>, prints how long after process start <paramref name="phase"/> ended.</summary>
+    public static void Mark(string phase)
+    {
+        if (Environment.GetEnvironmentVariable("ACTORVMM_STARTUP_REPORT") == "1")
+        {
+            var elapsed = DateTime.Now - Process.GetCurrentProcess().StartTime;
+            Console.Error.WriteLine($"actorvmm: startup: {phase} {elapsed.TotalMilliseconds:F1} ms after process start");
+        }
+    }
+
     public static void MarkFirstRun()
     {
         if (Interlocked.Read(ref _firstRunTicks) != 0)

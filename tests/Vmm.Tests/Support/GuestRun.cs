@@ -42,18 +42,26 @@ public static class GuestRun
     /// <summary>Boots with the VM settings changed by <paramref name="configure"/> (disks, rng, virtio console).</summary>
     public static async Task<GuestOutcome> BootAsync(int cpus, string script, Func<VmSettings, VmSettings> configure, ulong memory = 256UL << 20)
     {
+        var (outcome, _) = await BootWithReportAsync(cpus, script, s => s with { Vm = configure(s.Vm) }, memory);
+        return outcome;
+    }
+
+    /// <summary>Boots with all settings changed by <paramref name="configure"/>; also returns the run's report (faults, endpoints).</summary>
+    public static async Task<(GuestOutcome Outcome, VmRunResult Run)> BootWithReportAsync(
+        int cpus, string script, Func<ActorVmmSettings, ActorVmmSettings> configure, ulong memory = 256UL << 20)
+    {
         var reference = SettingsLoader.Reference;
-        var settings = reference with
+        var settings = configure(reference with
         {
-            Vm = configure(reference.Vm with
+            Vm = reference.Vm with
             {
                 Cpus = cpus,
                 MemoryBytes = memory,
                 Kernel = null,
                 Initrd = null,
                 Cmdline = $"{BaseCmdline} actorvmm.script={script}",
-            }),
-        };
+            },
+        });
         var capture = new SerialCapture();
         var hvc = new SerialCapture();
         var system = ActorSystem.Create("vmm-test", ConfigurationFactory.ParseString("akka.loglevel = WARNING\nakka.stdout-loglevel = WARNING"));
@@ -61,8 +69,8 @@ public static class GuestRun
         {
             using var deadline = new CancellationTokenSource(Deadline);
             var io = new MachineIo([capture.Write]) { VirtioConsole = hvc.Write };
-            var reason = await VmLauncher.RunAsync(system, settings, io, cancellation: deadline.Token);
-            return new GuestOutcome(reason, capture.Text, hvc.Text);
+            var run = await VmLauncher.RunWithReportAsync(system, settings, io, cancellation: deadline.Token);
+            return (new GuestOutcome(run.Reason, capture.Text, hvc.Text), run);
         }
         finally
         {
