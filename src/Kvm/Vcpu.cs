@@ -327,6 +327,19 @@ public sealed class Vcpu : IVcpu, IDisposable
         return read;
     }
 
+    /// <summary>
+    /// KVM_GET_STATS_FD: this vCPU's binary statistics (exits, io_exits, mmio_exits, halt_exits, ...). The stats fd
+    /// keeps the VM alive and stays readable after this vCPU is disposed; dispose it when done.
+    /// </summary>
+    public KvmStatsFd OpenStats() => KvmStatsFd.Open(_fd);
+
+    /// <summary>The current value of each of this vCPU's single-valued KVM statistics, by name (histograms skipped).</summary>
+    public IReadOnlyDictionary<string, ulong> GetStats()
+    {
+        using var stats = OpenStats();
+        return stats.Read();
+    }
+
     public void Dispose()
     {
         lock (_kickLock)

@@ -47,4 +47,7 @@ internal static class KvmIoctls
     public static readonly IoctlRequest SetXsave = IoctlRequest.IoW("KVM_SET_XSAVE", KvmIo, 0xa5, Unsafe.SizeOf<KvmXsave>());
     public static readonly IoctlRequest GetMpState = IoctlRequest.IoR("KVM_GET_MP_STATE", KvmIo, 0x98, sizeof(uint));
     public static readonly IoctlRequest SetMpState = IoctlRequest.IoW("KVM_SET_MP_STATE", KvmIo, 0x99, sizeof(uint));
+
+    // VM or vCPU: binary statistics (Linux 5.14+)
+    public static readonly IoctlRequest GetStatsFd = IoctlRequest.Io("KVM_GET_STATS_FD", KvmIo, 0xce);
 }
