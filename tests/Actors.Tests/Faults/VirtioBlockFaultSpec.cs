@@ -5,9 +5,10 @@ using ActorVmm.Actors.Settings;
 using ActorVmm.Actors.Supervision;
 using ActorVmm.Devices.Virtio;
 using ActorVmm.Kvm.Memory;
+using ActorVmm.Devices.Tests.Virtio;
 using Akka.TestKit.Xunit2;
 using Xunit;
-using static ActorVmm.Actors.Tests.Faults.MockVirtqueue;
+using static ActorVmm.Devices.Tests.Virtio.MockVirtqueue;
 
 namespace ActorVmm.Actors.Tests.Faults;
 

@@ -1,4 +1,6 @@
+// Copied from tests/Devices.Tests/Virtio (the mock guest driver) for the fault specs.
 using System.Buffers.Binary;
+using ActorVmm.Devices;
 using ActorVmm.Devices.Virtio;
 
 namespace ActorVmm.Devices.Tests.Virtio;
@@ -6,9 +8,9 @@ namespace ActorVmm.Devices.Tests.Virtio;
 /// <summary>The guest driver's side of the modern virtio-pci transport, as Linux's virtio_pci_modern drives it.</summary>
 internal sealed class VirtioPciDriver
 {
-    private readonly VirtioPciDevice _device;
+    private readonly IBusDevice _device;
 
-    public VirtioPciDriver(VirtioPciDevice device)
+    public VirtioPciDriver(IBusDevice device)
     {
         _device = device;
     }
