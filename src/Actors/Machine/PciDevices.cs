@@ -175,9 +175,12 @@ internal static class PciDevices
         {
             lock (_sync)
             {
+                // Release the failed instance first: a disk image is opened exclusively, so the new instance
+                // could not open it while the old one still holds it.
+                (_current as IDisposable)?.Dispose();
+                _current = null;
                 var model = _pending ?? create();
                 _pending = null;
-                (_current as IDisposable)?.Dispose();
                 _current = model;
                 return model;
             }

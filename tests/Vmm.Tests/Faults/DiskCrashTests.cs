@@ -49,6 +49,9 @@ public sealed class DiskCrashTests
         Assert.Equal(crashes, disk.Restarts);
         Assert.Equal(crashes, counters.Retried("disk0"));
         Assert.Equal(0, disk.ReadTimeouts);
+        Console.Error.WriteLine(
+            $"faults-figures: requests={requests} crashes={crashes} restarts={disk.Restarts} retried={counters.Retried("disk0")} " +
+            $"guest-io-errors=0 mismatches=0 read-timeouts={disk.ReadTimeouts}");
     }
 
     private static string Field(string console, string prefix)
