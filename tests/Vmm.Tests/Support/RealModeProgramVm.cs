@@ -16,12 +16,15 @@ public sealed class RealModeProgramVm : IDisposable
     public const ulong RamSize = 0x8_0000;
     public const ulong Entry = 0x1000;
 
-    private RealModeProgramVm(KvmSystem kvm, VirtualMachine vm, GuestMemory memory, Vcpu vcpu)
+    /// <summary>Where vCPU i's program starts: <see cref="Entry"/> + i * 0x1000 (each program gets one page).</summary>
+    public const ulong ProgramStride = 0x1000;
+
+    private RealModeProgramVm(KvmSystem kvm, VirtualMachine vm, GuestMemory memory, IReadOnlyList<Vcpu> vcpus)
     {
         Kvm = kvm;
         Vm = vm;
         Memory = memory;
-        Vcpu = vcpu;
+        Vcpus = vcpus;
     }
 
     public KvmSystem Kvm { get; }
@@ -30,14 +33,21 @@ public sealed class RealModeProgramVm : IDisposable
 
     public GuestMemory Memory { get; }
 
-    public Vcpu Vcpu { get; }
+    /// <summary>The first (or only) vCPU.</summary>
+    public Vcpu Vcpu => Vcpus[0];
 
-    public static RealModeProgramVm Create(Action<Assembler> program)
+    /// <summary>One vCPU per program, each in real mode at its own program with its own stack.</summary>
+    public IReadOnlyList<Vcpu> Vcpus { get; }
+
+    public static RealModeProgramVm Create(Action<Assembler> program) => Create([program]);
+
+    /// <summary>A VM with one vCPU per program (no irqchip: every vCPU runs at once, no INIT/SIPI needed).</summary>
+    public static RealModeProgramVm Create(IReadOnlyList<Action<Assembler>> programs)
     {
         var kvm = KvmSystem.Open();
         VirtualMachine? vm = null;
         GuestMemory? memory = null;
-        Vcpu? vcpu = null;
+        var vcpus = new List<Vcpu>();
         try
         {
             vm = kvm.CreateVm();
@@ -46,27 +56,38 @@ public sealed class RealModeProgramVm : IDisposable
             memory = GuestMemory.Create([(GuestAddress.Zero, RamSize)]);
             vm.MapMemory(memory);
 
-            var asm = new Assembler(16);
-            program(asm);
-            using var code = new MemoryStream();
-            asm.Assemble(new StreamCodeWriter(code), Entry);
-            memory.Write(new GuestAddress(Entry), code.ToArray());
-
-            vcpu = vm.CreateVcpu(0);
-            var sregs = vcpu.GetSregs();
-            foreach (ref var segment in System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref sregs.Cs, 6))
+            for (var i = 0; i < programs.Count; i++)
             {
-                segment.Base = 0;
-                segment.Selector = 0;
+                var entry = Entry + ((ulong)i * ProgramStride);
+                var asm = new Assembler(16);
+                programs[i](asm);
+                using var code = new MemoryStream();
+                asm.Assemble(new StreamCodeWriter(code), entry);
+                if ((ulong)code.Length > ProgramStride)
+                {
+                    throw new ArgumentException($"program {i} is {code.Length} bytes, more than one page");
+                }
+
+                memory.Write(new GuestAddress(entry), code.ToArray());
+
+                var vcpu = vm.CreateVcpu(i);
+                vcpus.Add(vcpu);
+                var sregs = vcpu.GetSregs();
+                foreach (ref var segment in System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref sregs.Cs, 6))
+                {
+                    segment.Base = 0;
+                    segment.Selector = 0;
+                }
+
+                vcpu.SetSregs(sregs);
+                vcpu.SetRegs(new KvmRegs { Rip = entry, Rsp = 0x7000 - ((ulong)i * 0x400), Rflags = 0x2 });
             }
 
-            vcpu.SetSregs(sregs);
-            vcpu.SetRegs(new KvmRegs { Rip = Entry, Rsp = 0x7000, Rflags = 0x2 });
-            return new RealModeProgramVm(kvm, vm, memory, vcpu);
+            return new RealModeProgramVm(kvm, vm, memory, vcpus);
         }
         catch
         {
-            vcpu?.Dispose();
+            vcpus.ForEach(v => v.Dispose());
             memory?.Dispose();
             vm?.Dispose();
             kvm.Dispose();
@@ -76,7 +97,11 @@ public sealed class RealModeProgramVm : IDisposable
 
     public void Dispose()
     {
-        Vcpu.Dispose();
+        foreach (var vcpu in Vcpus)
+        {
+            vcpu.Dispose();
+        }
+
         Vm.Dispose();
         Memory.Dispose();
         Kvm.Dispose();
