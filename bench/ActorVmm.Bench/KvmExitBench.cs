@@ -1,0 +1,236 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using ActorVmm.Actors.Bus;
+using ActorVmm.Actors.Irq;
+using ActorVmm.Actors.Settings;
+using ActorVmm.Actors.Tracing;
+using ActorVmm.Actors.Vm;
+using ActorVmm.Devices;
+using ActorVmm.Kvm;
+using ActorVmm.Kvm.Interop;
+using ActorVmm.Kvm.Memory;
+using Akka.Actor;
+using Akka.Configuration;
+
+namespace ActorVmm.Bench;
+
+/// <summary>
+/// Exits per second on real KVM through the whole actor path: a real-mode guest loops N times over
+/// <c>out dx, al; in al, dx</c> on a port of an inline device, then HLTs. Tracing off, statistics only, and
+/// statistics plus a full trace to a file (jsonl, Chrome), same guest, one fresh VM per run, modes interleaved over
+/// rounds, median shown. The device timestamps its first and last access, so VM start and stop are not counted;
+/// KVM's own io_exits (KVM_GET_STATS_FD) is checked against the guest's exit count on every run.
+/// </summary>
+internal static class KvmExitBench
+{
+    private const ushort Port = 0x510;
+    private const ulong Entry = 0x1000;
+    private const ulong RamSize = 0x8_0000;
+
+    public static int Run(string[] args)
+    {
+        var loops = 100_000;
+        var rounds = 3;
+        for (var i = 0; i < args.Length - 1; i++)
+        {
+            switch (args[i])
+            {
+                case "--loops":
+                    loops = int.Parse(args[i + 1]);
+                    break;
+                case "--rounds":
+                    rounds = int.Parse(args[i + 1]);
+                    break;
+            }
+        }
+
+        var dir = Path.Combine(ArtifactsDir(), "bench");
+        Directory.CreateDirectory(dir);
+        var jsonl = Path.Combine(dir, "kvm-exits.jsonl");
+        var chrome = Path.Combine(dir, "kvm-exits.json");
+        var config = ConfigurationFactory.ParseString("akka.loglevel = WARNING\nakka.stdout-loglevel = WARNING\n");
+        using var system = ActorSystem.Create("bench", config);
+        var modes = new (string Name, Func<VmTracer?> Tracer)[]
+        {
+            ("tracing off", () => null),
+            ("statistics only", () => new VmTracer(statistics: true)),
+            ("statistics + jsonl trace", () => new VmTracer(true, JsonlTraceWriter.Create(jsonl, "bench"), 1 << 20)),
+            ("statistics + chrome trace", () => new VmTracer(true, ChromeTraceWriter.Create(chrome, "bench"), 1 << 20)),
+        };
+
+        Console.WriteLine($"ActorVmm KVM exit benchmark: {Environment.ProcessorCount} cores, .NET {Environment.Version}, {2L * loops:N0} PIO exits per run (out+in), {rounds} rounds (median shown)");
+
+        // Warm-up: JIT and tiering for every mode.
+        foreach (var mode in modes)
+        {
+            RunOnce(system, Math.Min(loops, 20_000), mode.Tracer());
+        }
+
+        var results = modes.Select(_ => new List<(double Rate, long Dropped)>()).ToArray();
+        for (var round = 0; round < rounds; round++)
+        {
+            for (var m = 0; m < modes.Length; m++)
+            {
+                results[m].Add(RunOnce(system, loops, modes[m].Tracer()));
+            }
+        }
+
+        var baseline = Median(results[0].Select(r => r.Rate));
+        Console.WriteLine($"{"mode",-28} {"exits/s",12} {"cost vs off",12} {"dropped",10}   runs (exits/s)");
+        for (var m = 0; m < modes.Length; m++)
+        {
+            var rate = Median(results[m].Select(r => r.Rate));
+            var cost = m == 0 ? "-" : $"{(baseline - rate) / baseline * 100:0.0}%";
+            Console.WriteLine($"{modes[m].Name,-28} {rate,12:N0} {cost,12} {results[m].Max(r => r.Dropped),10:N0}   {string.Join(" ", results[m].Select(r => r.Rate.ToString("N0")))}");
+        }
+
+        Console.WriteLine($"(trace files: {jsonl} {new FileInfo(jsonl).Length / 1e6:0.0} MB, {chrome} {new FileInfo(chrome).Length / 1e6:0.0} MB)");
+        File.Delete(jsonl);
+        File.Delete(chrome);
+        return 0;
+    }
+
+    private static (double Rate, long Dropped) RunOnce(ActorSystem system, int loops, VmTracer? tracer)
+    {
+        var guest = GuestVm.Create(loops);
+        var device = new TimestampingDevice(2L * loops);
+        using var kvmStats = guest.Vcpu.OpenStats();
+        var before = kvmStats.Read()["io_exits"];
+        var blueprint = new VmBlueprint(
+            "kvm-exits",
+            [guest.Vcpu],
+            [new DeviceBlueprint("port", _ => device, [BusRange.Pio(Port, 1)])],
+            new InMemoryIrqChip(),
+            new DeviceSettings(TimeSpan.FromSeconds(5)),
+            SupervisionSettings.Default,
+            Resources: guest)
+        {
+            Tracer = tracer,
+        };
+        var vm = VmActor.Spawn(system, blueprint, $"kvm-exits-{Guid.NewGuid():N}");
+        var reason = vm.Stopped.GetAwaiter().GetResult();
+        tracer?.CompleteAsync().GetAwaiter().GetResult();
+        var ioExits = kvmStats.Read()["io_exits"] - before;
+        if (reason.Kind != VmStopReasonKind.PowerOff || device.Accesses != 2L * loops || ioExits != 2UL * (ulong)loops)
+        {
+            throw new InvalidOperationException(
+                $"guest run went wrong: {reason}, device saw {device.Accesses:N0} accesses, KVM io_exits {ioExits:N0}, expected {2L * loops:N0}");
+        }
+
+        // First to last access: (accesses - 1) exit round trips.
+        var seconds = (double)(device.LastTicks - device.FirstTicks) / Stopwatch.Frequency;
+        return ((device.Accesses - 1) / seconds, tracer?.Dropped ?? 0);
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted[sorted.Length / 2];
+    }
+
+    private static string ArtifactsDir()
+    {
+        for (var dir = new DirectoryInfo(Environment.CurrentDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (Path.Exists(Path.Combine(dir.FullName, ".git")))
+            {
+                return Path.Combine(dir.FullName, "artifacts");
+            }
+        }
+
+        return Path.GetTempPath();
+    }
+
+    /// <summary>Counts accesses (on the vCPU thread: inline) and timestamps the first and the last.</summary>
+    private sealed class TimestampingDevice(long expected) : IBusDevice
+    {
+        private byte _value;
+
+        public string Name => "port";
+
+        public long Accesses { get; private set; }
+
+        public long FirstTicks { get; private set; }
+
+        public long LastTicks { get; private set; }
+
+        public void Read(ulong offset, Span<byte> data)
+        {
+            data.Fill(_value);
+            Touch();
+        }
+
+        public void Write(ulong offset, ReadOnlySpan<byte> data)
+        {
+            _value = data.IsEmpty ? (byte)0 : data[0];
+            Touch();
+        }
+
+        private void Touch()
+        {
+            var accesses = ++Accesses;
+            if (accesses == 1)
+            {
+                FirstTicks = Stopwatch.GetTimestamp();
+            }
+            else if (accesses == expected)
+            {
+                LastTicks = Stopwatch.GetTimestamp();
+            }
+        }
+    }
+
+    /// <summary>One-vCPU KVM VM with 512 KiB of RAM, the vCPU in real mode at the loop; disposed by the VM actor.</summary>
+    private sealed class GuestVm : IDisposable
+    {
+        private readonly KvmSystem _kvm;
+        private readonly VirtualMachine _vm;
+        private readonly GuestMemory _memory;
+
+        private GuestVm(KvmSystem kvm, VirtualMachine vm, GuestMemory memory, Vcpu vcpu)
+        {
+            _kvm = kvm;
+            _vm = vm;
+            _memory = memory;
+            Vcpu = vcpu;
+        }
+
+        public Vcpu Vcpu { get; }
+
+        public static GuestVm Create(int loops)
+        {
+            var kvm = KvmSystem.Open();
+            var vm = kvm.CreateVm();
+            vm.SetIdentityMapAddress(0xfffb_c000);
+            vm.SetTssAddress(0xfffb_d000);
+            var memory = GuestMemory.Create([(GuestAddress.Zero, RamSize)]);
+            vm.MapMemory(memory);
+
+            // mov ecx, loops; mov dx, Port; l: out dx, al; in al, dx; dec ecx; jnz l; hlt
+            var code = new byte[] { 0x66, 0xB9, 0, 0, 0, 0, 0xBA, 0, 0, 0xEE, 0xEC, 0x66, 0x49, 0x75, 0xFA, 0xF4 };
+            BinaryPrimitives.WriteInt32LittleEndian(code.AsSpan(2), loops);
+            BinaryPrimitives.WriteUInt16LittleEndian(code.AsSpan(7), Port);
+            memory.Write(new GuestAddress(Entry), code);
+
+            var vcpu = vm.CreateVcpu(0);
+            var sregs = vcpu.GetSregs();
+            foreach (ref var segment in System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref sregs.Cs, 6))
+            {
+                segment.Base = 0;
+                segment.Selector = 0;
+            }
+
+            vcpu.SetSregs(sregs);
+            vcpu.SetRegs(new KvmRegs { Rip = Entry, Rsp = 0x7000, Rflags = 0x2 });
+            return new GuestVm(kvm, vm, memory, vcpu);
+        }
+
+        public void Dispose()
+        {
+            Vcpu.Dispose();
+            _vm.Dispose();
+            _memory.Dispose();
+            _kvm.Dispose();
+        }
+    }
+}
