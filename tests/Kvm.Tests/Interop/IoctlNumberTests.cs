@@ -26,6 +26,7 @@ public class IoctlNumberTests
         { "KVM_IOEVENTFD", 0x4040AE79 },
         { "KVM_SIGNAL_MSI", 0x4020AEA5 },
         { "KVM_RUN", 0xAE80 },
+        { "KVM_GET_STATS_FD", 0xAECE },
         { "KVM_GET_REGS", 0x8090AE81 },
         { "KVM_SET_REGS", 0x4090AE82 },
         { "KVM_GET_SREGS", 0x8138AE83 },
