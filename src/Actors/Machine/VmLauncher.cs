@@ -1,5 +1,6 @@
 using ActorVmm.Actors.Bus;
 using ActorVmm.Actors.Devices;
+using ActorVmm.Actors.Faults;
 using ActorVmm.Actors.Settings;
 using ActorVmm.Actors.Tracing;
 using ActorVmm.Actors.Vcpu;
@@ -45,6 +46,11 @@ public static class VmLauncher
         {
             // Statistics (--stats) and the trace file (--trace); null when both are off: one null check per exit.
             tracer = TracingSetup.Create(settings.Tracing, vmName);
+            if (tracer is not null)
+            {
+                // Each injected fault is a trace event too (restarts and failures come through the endpoints).
+                machine.Faults.FaultObserved = (device, kind) => tracer.Fault(device, FaultPlan.KindName(kind));
+            }
         }
         catch
         {
