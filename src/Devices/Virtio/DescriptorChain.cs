@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using ActorVmm.Kvm.Memory;
 
 namespace ActorVmm.Devices.Virtio;
@@ -11,6 +12,8 @@ public sealed class DescriptorChain
 {
     private readonly Descriptor[] _descriptors;
 
+    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal DescriptorChain(ushort headIndex, Descriptor[] descriptors, int readableCount)
     {
         HeadIndex = headIndex;
@@ -47,6 +50,8 @@ public sealed class DescriptorChain
     /// Gathers readable bytes starting at logical <paramref name="offset"/> into <paramref name="destination"/>;
     /// returns how many were copied (fewer when the readable part ends first).
     /// </summary>
+    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Read(GuestMemory memory, ulong offset, Span<byte> destination)
     {
         var done = 0;
@@ -76,6 +81,8 @@ public sealed class DescriptorChain
     /// Scatters <paramref name="source"/> into the writable buffers starting at logical <paramref name="offset"/>;
     /// returns how many bytes were written (fewer when the writable part ends first).
     /// </summary>
+    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Write(GuestMemory memory, ulong offset, ReadOnlySpan<byte> source)
     {
         var done = 0;

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using ActorVmm.Devices.Pci;
 using ActorVmm.Kvm.Memory;
 
@@ -182,6 +183,8 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
     }
 
     /// <summary>Queue <paramref name="queueIndex"/> was notified (ioeventfd or MMIO): process what is available.</summary>
+    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void NotifyQueue(int queueIndex)
     {
         lock (_sync)
@@ -203,6 +206,8 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
         }
     }
 
+    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Read(ulong offset, Span<byte> data)
     {
         Stats.CountRead();
@@ -244,6 +249,8 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
         }
     }
 
+    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Write(ulong offset, ReadOnlySpan<byte> data)
     {
         Stats.CountWrite();
@@ -631,6 +638,8 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
         }
     }
 
+    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ProcessQueueLocked(int index)
     {
         var q = _queues[index];

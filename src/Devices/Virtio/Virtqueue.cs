@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using ActorVmm.Kvm.Memory;
 
 namespace ActorVmm.Devices.Virtio;
@@ -105,6 +106,8 @@ public sealed class Virtqueue
     /// Pops the next available chain, or null when none is available (or the queue is not ready or broken).
     /// Malformed chains are completed with length 0 and skipped; at most <see cref="Size"/> are skipped per call.
     /// </summary>
+    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public DescriptorChain? TryPop(GuestMemory memory)
     {
         if (!Ready || Broken)
@@ -174,6 +177,8 @@ public sealed class Virtqueue
     }
 
     /// <summary>Hands a chain back: writes the used element, then publishes the used index with release ordering.</summary>
+    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddUsed(GuestMemory memory, ushort headIndex, uint writtenLength)
     {
         if (!Ready || Broken)
@@ -201,6 +206,8 @@ public sealed class Virtqueue
     /// Whether the driver wants an interrupt for what was added since the last call: with EVENT_IDX, when the used
     /// index crossed used_event; without it, unless VRING_AVAIL_F_NO_INTERRUPT is set.
     /// </summary>
+    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool NeedsNotification(GuestMemory memory)
     {
         if (!Ready || Broken)
@@ -240,6 +247,8 @@ public sealed class Virtqueue
     /// Asks the driver to notify for the next buffer (avail_event = next_avail with EVENT_IDX, otherwise clears
     /// VRING_USED_F_NO_NOTIFY). Returns true when buffers are already available, so the device must look again.
     /// </summary>
+    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool EnableNotification(GuestMemory memory)
     {
         if (!Ready || Broken)
@@ -340,6 +349,8 @@ public sealed class Virtqueue
         BrokenReason = reason;
     }
 
+    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private DescriptorChain? ParseChain(GuestMemory memory, ushort head, out string? error)
     {
         var descriptors = new List<Descriptor>();

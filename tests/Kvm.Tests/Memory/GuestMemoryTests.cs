@@ -76,6 +76,40 @@ public class GuestMemoryTests
     }
 
     [Fact]
+    public void GetMemory_should_refuse_what_GetSpan_refuses_and_carry_vectored_file_io_into_guest_ram()
+    {
+        using var mem = TwoAdjacentRegions();
+        Assert.Throws<GuestMemoryException>(() => mem.GetMemory(new GuestAddress((2 * Page) - 4), 8));
+        Assert.Throws<GuestMemoryException>(() => mem.GetMemory(new GuestAddress(0), -1));
+        Assert.Throws<GuestMemoryException>(() => mem.GetMemory(new GuestAddress(ulong.MaxValue), 1));
+        var path = Path.GetTempFileName();
+        try
+        {
+            using var file = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
+            RandomAccess.Write(file, "abcdefgh"u8, 0);
+
+            // preadv into two guest buffers, one on each side of the region boundary.
+            var read = RandomAccess.Read(file, [mem.GetMemory(new GuestAddress((2 * Page) - 3), 3), mem.GetMemory(new GuestAddress(2 * Page), 5)], 0);
+
+            Assert.Equal(8, read);
+            var back = new byte[8];
+            mem.Read(new GuestAddress((2 * Page) - 3), back);
+            Assert.Equal("abcdefgh"u8.ToArray(), back);
+
+            // pwritev from guest RAM.
+            mem.Write(new GuestAddress(0x40), "XY"u8);
+            RandomAccess.Write(file, [(ReadOnlyMemory<byte>)mem.GetMemory(new GuestAddress(0x40), 2)], 6);
+            var tail = new byte[2];
+            RandomAccess.Read(file, tail, 6);
+            Assert.Equal("XY"u8.ToArray(), tail);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void Volatile_u16_helpers_should_round_trip_and_refuse_misalignment_and_range()
     {
         using var mem = TwoAdjacentRegions();
