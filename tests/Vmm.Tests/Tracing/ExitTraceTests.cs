@@ -14,8 +14,8 @@ namespace ActorVmm.Vmm.Tests.Tracing;
 /// <summary>
 /// A real-mode guest with a known exit stream — <see cref="Outs"/> byte writes to a port, <see cref="Ins"/> byte
 /// reads from the next one, one 16-bit MMIO write and read, then HLT — runs through the actor VMM with statistics
-/// and a jsonl trace on. The trace holds exactly those exits with their ports, values and devices; the statistics
-/// count the same; and KVM's own per-vCPU counters (KVM_GET_STATS_FD) agree.
+/// and a trace file (jsonl, Chrome) on. The trace holds exactly those exits with their ports, values and devices;
+/// the statistics count the same; and KVM's own per-vCPU counters (KVM_GET_STATS_FD) agree.
 /// </summary>
 [Trait("Category", "Kvm")]
 public sealed class ExitTraceTests
@@ -30,8 +30,10 @@ public sealed class ExitTraceTests
     private const ushort MmioAnswer = 0x1234;
     private const byte FirstInValue = 0x40;
 
-    [Fact]
-    public async Task Trace_of_a_known_guest_program_should_hold_exactly_its_exits_and_agree_with_KVM_stats()
+    [Theory]
+    [InlineData(TraceFormat.Jsonl)]
+    [InlineData(TraceFormat.Chrome)]
+    public async Task Trace_of_a_known_guest_program_should_hold_exactly_its_exits_and_agree_with_KVM_stats(TraceFormat format)
     {
         using var vm = RealModeProgramVm.Create(a =>
         {
@@ -59,8 +61,8 @@ public sealed class ExitTraceTests
         using var kvmStats = vm.Vcpu.OpenStats();
         var before = kvmStats.Read();
 
-        var path = TracePath();
-        var settings = new TracingSettings(Stats: true, TraceFile: path, TraceFormat.Jsonl, Buffer: 65536);
+        var path = TracePath(format == TraceFormat.Jsonl ? "jsonl" : "json");
+        var settings = new TracingSettings(Stats: true, TraceFile: path, format, Buffer: 65536);
         var tracer = TracingSetup.Create(settings, "exit-trace");
         Assert.NotNull(tracer);
         var report = new StringWriter();
@@ -102,6 +104,7 @@ public sealed class ExitTraceTests
 
         // The trace: exactly these exits, in program order, with ports, values and devices.
         var trace = TraceFile.Read(path);
+        Assert.Equal(format == TraceFormat.Jsonl ? TraceFileFormat.Jsonl : TraceFileFormat.Chrome, trace.Format);
         Assert.Equal("exit-trace", trace.Vm);
         Assert.Equal(0, trace.Dropped);
         var exits = trace.Events.Where(e => e.Kind.IsExit()).OrderBy(e => e.TimeNs).ToList();
@@ -157,7 +160,7 @@ public sealed class ExitTraceTests
         return after[name] - before.GetValueOrDefault(name);
     }
 
-    private static string TracePath()
+    private static string TracePath(string extension)
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
@@ -165,7 +168,7 @@ public sealed class ExitTraceTests
             {
                 var traces = Path.Combine(dir.FullName, "artifacts", "traces");
                 Directory.CreateDirectory(traces);
-                return Path.Combine(traces, $"exit-trace-{Guid.NewGuid():N}.jsonl");
+                return Path.Combine(traces, $"exit-trace-{Guid.NewGuid():N}.{extension}");
             }
         }
 
