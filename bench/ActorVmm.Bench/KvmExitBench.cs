@@ -108,7 +108,14 @@ internal static class KvmExitBench
             Tracer = tracer,
         };
         var vm = VmActor.Spawn(system, blueprint, $"kvm-exits-{Guid.NewGuid():N}");
-        var reason = vm.Stopped.GetAwaiter().GetResult();
+        if (!vm.Stopped.Wait(TimeSpan.FromMinutes(5)))
+        {
+            // A hang is a finding, not a number: say where the guest was.
+            throw new TimeoutException(
+                $"the VM did not stop within 5 minutes: device saw {device.Accesses:N0} of {2L * loops:N0} accesses, KVM io_exits {kvmStats.Read()["io_exits"] - before:N0}, tracer {(tracer is null ? "off" : tracer.TracingEnabled ? "trace" : "stats")}");
+        }
+
+        var reason = vm.Stopped.Result;
         tracer?.CompleteAsync().GetAwaiter().GetResult();
         var ioExits = kvmStats.Read()["io_exits"] - before;
         if (reason.Kind != VmStopReasonKind.PowerOff || device.Accesses != 2L * loops || ioExits != 2UL * (ulong)loops)
