@@ -74,7 +74,7 @@ public static class X86MachineBuilder
             resources.Add(memory);
             vm.MapMemory(memory);
 
-            var kernel = LoadKernel(memory, kernelPath);
+            var kernel = KernelLoader.Load(memory, kernelPath);
             var initrd = initrdPath is null ? null : InitrdLoader.Load(memory, initrdPath, kernel);
             ZeroPage.Write(memory, kernel, initrd, vmSettings.Cmdline, ram);
             var console = new SerialInputPort();
@@ -134,23 +134,6 @@ public static class X86MachineBuilder
         var dir = DefaultGuest.Locate(out var error) ?? throw new MachineException(error);
         var initrd = string.IsNullOrEmpty(vm.Initrd) ? Path.Combine(dir, DefaultGuest.InitrdFile) : vm.Initrd;
         return (Path.Combine(dir, DefaultGuest.KernelFile), initrd);
-    }
-
-    private static KernelLoadResult LoadKernel(GuestMemory memory, string path) =>
-        IsElf(path) ? ElfLoader.Load(memory, path) : BzImageLoader.Load(memory, path);
-
-    private static bool IsElf(string path)
-    {
-        Span<byte> magic = stackalloc byte[4];
-        try
-        {
-            using var probe = File.OpenRead(path);
-            return probe.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4 && magic.SequenceEqual("\u007fELF"u8);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return false; // the bzImage loader reports why the file cannot be read
-        }
     }
 
     private static List<DeviceBlueprint> PlatformDevices(
