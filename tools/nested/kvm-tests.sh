@@ -9,6 +9,7 @@ rc=0
 for p in $ACTORVMM_KVM_PROJECTS; do
     dll=tests/$p.Tests/bin/Release/net10.0/ActorVmm.$p.Tests.dll
     echo "kvm-tests: $p" >&2
-    dotnet "$dll" -trait Category=Kvm -noLogo -noColor -parallelMode none -result-xml "$results/$p.kvm.xml" || rc=1
+    # A hung KVM test must fail this stage, not run into CI's time limit: 40 minutes per project at most.
+    timeout -k 30 2400 dotnet "$dll" -trait Category=Kvm -noLogo -noColor -parallelMode none -result-xml "$results/$p.kvm.xml" || rc=1
 done
 exit $rc
