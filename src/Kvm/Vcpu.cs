@@ -215,72 +215,27 @@ public sealed class Vcpu : IVcpu, IDisposable
         }
     }
 
-    public KvmRegs GetRegs()
-    {
-        var regs = default(KvmRegs);
-        KvmIoctl.Invoke(_fd, KvmIoctls.GetRegs, ref regs);
-        return regs;
-    }
+    public KvmRegs GetRegs() => GetState<KvmRegs>(KvmIoctls.GetRegs);
 
-    public void SetRegs(in KvmRegs regs)
-    {
-        var copy = regs;
-        KvmIoctl.Invoke(_fd, KvmIoctls.SetRegs, ref copy);
-    }
+    public void SetRegs(in KvmRegs regs) => SetState(KvmIoctls.SetRegs, regs);
 
-    public KvmSregs GetSregs()
-    {
-        var sregs = default(KvmSregs);
-        KvmIoctl.Invoke(_fd, KvmIoctls.GetSregs, ref sregs);
-        return sregs;
-    }
+    public KvmSregs GetSregs() => GetState<KvmSregs>(KvmIoctls.GetSregs);
 
-    public void SetSregs(in KvmSregs sregs)
-    {
-        var copy = sregs;
-        KvmIoctl.Invoke(_fd, KvmIoctls.SetSregs, ref copy);
-    }
+    public void SetSregs(in KvmSregs sregs) => SetState(KvmIoctls.SetSregs, sregs);
 
-    public KvmFpu GetFpu()
-    {
-        var fpu = default(KvmFpu);
-        KvmIoctl.Invoke(_fd, KvmIoctls.GetFpu, ref fpu);
-        return fpu;
-    }
+    public KvmFpu GetFpu() => GetState<KvmFpu>(KvmIoctls.GetFpu);
 
-    public void SetFpu(in KvmFpu fpu)
-    {
-        var copy = fpu;
-        KvmIoctl.Invoke(_fd, KvmIoctls.SetFpu, ref copy);
-    }
+    public void SetFpu(in KvmFpu fpu) => SetState(KvmIoctls.SetFpu, fpu);
 
     /// <summary>KVM_GET_XSAVE (the first 4 KiB of the guest's XSAVE area).</summary>
-    public KvmXsave GetXsave()
-    {
-        var xsave = default(KvmXsave);
-        KvmIoctl.Invoke(_fd, KvmIoctls.GetXsave, ref xsave);
-        return xsave;
-    }
+    public KvmXsave GetXsave() => GetState<KvmXsave>(KvmIoctls.GetXsave);
 
     /// <summary>KVM_SET_XSAVE. Unlike KVM_SET_FPU this also sets MXCSR.</summary>
-    public void SetXsave(in KvmXsave xsave)
-    {
-        var copy = xsave;
-        KvmIoctl.Invoke(_fd, KvmIoctls.SetXsave, ref copy);
-    }
+    public void SetXsave(in KvmXsave xsave) => SetState(KvmIoctls.SetXsave, xsave);
 
-    public KvmLapicState GetLapic()
-    {
-        var lapic = default(KvmLapicState);
-        KvmIoctl.Invoke(_fd, KvmIoctls.GetLapic, ref lapic);
-        return lapic;
-    }
+    public KvmLapicState GetLapic() => GetState<KvmLapicState>(KvmIoctls.GetLapic);
 
-    public void SetLapic(in KvmLapicState lapic)
-    {
-        var copy = lapic;
-        KvmIoctl.Invoke(_fd, KvmIoctls.SetLapic, ref copy);
-    }
+    public void SetLapic(in KvmLapicState lapic) => SetState(KvmIoctls.SetLapic, lapic);
 
     public uint GetMpState()
     {
@@ -338,6 +293,23 @@ public sealed class Vcpu : IVcpu, IDisposable
     {
         using var stats = OpenStats();
         return stats.Read();
+    }
+
+    /// <summary>A KVM_GET_* ioctl that fills one struct.</summary>
+    private T GetState<T>(IoctlRequest request)
+        where T : unmanaged
+    {
+        var state = default(T);
+        KvmIoctl.Invoke(_fd, request, ref state);
+        return state;
+    }
+
+    /// <summary>A KVM_SET_* ioctl that takes one struct (copied: the ioctl wants a writable reference).</summary>
+    private void SetState<T>(IoctlRequest request, in T state)
+        where T : unmanaged
+    {
+        var copy = state;
+        KvmIoctl.Invoke(_fd, request, ref copy);
     }
 
     public void Dispose()
