@@ -13,7 +13,7 @@ repo=$(sed -n 's/.*actorvmm\.repo=\([^ ]*\).*/\1/p' /proc/cmdline)
 xfer=$(sed -n 's/.*actorvmm\.xfer=\([^ ]*\).*/\1/p' /proc/cmdline)
 fail() { echo "runner-init: $*"; poweroff -f; }
 [ -c /dev/kvm ] || fail "no /dev/kvm after loading kvm-amd (does QEMU offer SVM with -cpu max?)"
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro host /host || fail "cannot mount the host root"
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro,cache=loose host /host || fail "cannot mount the host root"
 mount -t proc proc /host/proc
 mount -t sysfs sys /host/sys
 mount -t devtmpfs dev /host/dev
@@ -25,7 +25,7 @@ mount -t tmpfs tmpfs /host/run 2>/dev/null
 mount -t tmpfs tmpfs /host/root 2>/dev/null
 # The project directory last, so a checkout under /tmp or /root is not hidden by the tmpfs mounts above.
 mkdir -p "/host$repo" 2>/dev/null
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,rw repo "/host$repo" || fail "cannot mount $repo"
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,rw,cache=loose repo "/host$repo" || fail "cannot mount $repo"
 chmod 666 /host/dev/kvm
 chroot /host /bin/sh "$xfer/cmd.sh"
 echo $? > "/host$xfer/rc"
