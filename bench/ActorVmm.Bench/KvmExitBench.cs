@@ -29,8 +29,8 @@ internal static class KvmExitBench
 
     public static int Run(string[] args)
     {
-        var loops = 100_000;
-        var rounds = 3;
+        var loops = 25_000;
+        var rounds = 9;
         for (var i = 0; i < args.Length - 1; i++)
         {
             switch (args[i])
@@ -50,47 +50,35 @@ internal static class KvmExitBench
         var chrome = Path.Combine(dir, "kvm-exits.json");
         var config = ConfigurationFactory.ParseString("akka.loglevel = WARNING\nakka.stdout-loglevel = WARNING\n");
         using var system = ActorSystem.Create("bench", config);
-        var modes = new (string Name, Func<VmTracer?> Tracer)[]
-        {
-            ("tracing off", () => null),
-            ("statistics only", () => new VmTracer(statistics: true)),
-            ("statistics + jsonl trace", () => new VmTracer(true, JsonlTraceWriter.Create(jsonl, "bench"), 1 << 20)),
-            ("statistics + chrome trace", () => new VmTracer(true, ChromeTraceWriter.Create(chrome, "bench"), 1 << 20)),
-        };
+        var modes = TracingModes.Standard(jsonl, chrome, buffer: 65536);
 
-        Console.WriteLine($"ActorVmm KVM exit benchmark: {Environment.ProcessorCount} cores, .NET {Environment.Version}, {2L * loops:N0} PIO exits per run (out+in), {rounds} rounds (median shown)");
-
-        // Warm-up: JIT and tiering for every mode.
-        foreach (var mode in modes)
-        {
-            RunOnce(system, Math.Min(loops, 20_000), mode.Tracer());
-        }
-
-        var results = modes.Select(_ => new List<(double Rate, long Dropped)>()).ToArray();
-        for (var round = 0; round < rounds; round++)
-        {
-            for (var m = 0; m < modes.Length; m++)
-            {
-                results[m].Add(RunOnce(system, loops, modes[m].Tracer()));
-            }
-        }
-
-        var baseline = Median(results[0].Select(r => r.Rate));
-        Console.WriteLine($"{"mode",-28} {"exits/s",12} {"cost vs off",12} {"dropped",10}   runs (exits/s)");
-        for (var m = 0; m < modes.Length; m++)
-        {
-            var rate = Median(results[m].Select(r => r.Rate));
-            var cost = m == 0 ? "-" : $"{(baseline - rate) / baseline * 100:0.0}%";
-            Console.WriteLine($"{modes[m].Name,-28} {rate,12:N0} {cost,12} {results[m].Max(r => r.Dropped),10:N0}   {string.Join(" ", results[m].Select(r => r.Rate.ToString("N0")))}");
-        }
-
-        Console.WriteLine($"(trace files: {jsonl} {new FileInfo(jsonl).Length / 1e6:0.0} MB, {chrome} {new FileInfo(chrome).Length / 1e6:0.0} MB)");
+        Console.WriteLine($"ActorVmm KVM exit benchmark: {Environment.ProcessorCount} cores, .NET {Environment.Version}, {2L * loops:N0} PIO exits per run (out+in), {rounds} rounds of {modes.Length} modes, order rotated per round; load average {LoadAverage()}");
+        var results = TracingModes.Run(
+            modes,
+            rounds,
+            mode => RunOnce(system, Math.Min(loops, 5_000), mode.Tracer()),
+            mode => RunOnce(system, loops, mode.Tracer()));
+        TracingModes.Print(modes, results, Console.Out);
+        Console.WriteLine($"(trace files: {jsonl} {new FileInfo(jsonl).Length / 1e6:0.0} MB, {chrome} {new FileInfo(chrome).Length / 1e6:0.0} MB; load average at the end {LoadAverage()})");
         File.Delete(jsonl);
         File.Delete(chrome);
         return 0;
     }
 
-    private static (double Rate, long Dropped) RunOnce(ActorSystem system, int loops, VmTracer? tracer)
+    /// <summary>/proc/loadavg's first three fields (inside the nested runner: the runner VM's own load).</summary>
+    internal static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (IOException)
+        {
+            return "?";
+        }
+    }
+
+    private static ModeRun RunOnce(ActorSystem system, int loops, VmTracer? tracer)
     {
         var guest = GuestVm.Create(loops);
         var device = new TimestampingDevice(2L * loops);
@@ -126,13 +114,7 @@ internal static class KvmExitBench
 
         // First to last access: (accesses - 1) exit round trips.
         var seconds = (double)(device.LastTicks - device.FirstTicks) / Stopwatch.Frequency;
-        return ((device.Accesses - 1) / seconds, tracer?.Dropped ?? 0);
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted[sorted.Length / 2];
+        return new ModeRun((device.Accesses - 1) / seconds, tracer?.Dropped ?? 0, (double)(device.LastAllocated - device.FirstAllocated) / (device.Accesses - 1));
     }
 
     private static string ArtifactsDir()
@@ -148,7 +130,7 @@ internal static class KvmExitBench
         return Path.GetTempPath();
     }
 
-    /// <summary>Counts accesses (on the vCPU thread: inline) and timestamps the first and the last.</summary>
+    /// <summary>Counts accesses (on the vCPU thread: inline); timestamps the first and the last, and the bytes allocated by then.</summary>
     private sealed class TimestampingDevice(long expected) : IBusDevice
     {
         private byte _value;
@@ -160,6 +142,10 @@ internal static class KvmExitBench
         public long FirstTicks { get; private set; }
 
         public long LastTicks { get; private set; }
+
+        public long FirstAllocated { get; private set; }
+
+        public long LastAllocated { get; private set; }
 
         public void Read(ulong offset, Span<byte> data)
         {
@@ -178,11 +164,13 @@ internal static class KvmExitBench
             var accesses = ++Accesses;
             if (accesses == 1)
             {
+                FirstAllocated = GC.GetTotalAllocatedBytes(precise: true);
                 FirstTicks = Stopwatch.GetTimestamp();
             }
             else if (accesses == expected)
             {
                 LastTicks = Stopwatch.GetTimestamp();
+                LastAllocated = GC.GetTotalAllocatedBytes(precise: true);
             }
         }
     }

@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Text.Json;
 
 namespace ActorVmm.Actors.Tracing;
@@ -13,7 +14,24 @@ public sealed class ChromeTraceWriter : ITraceEventWriter
 {
     private const int Pid = 1;
     private const int FirstDeviceTid = 1000;
-    private readonly Stream _stream;
+    private static readonly JsonEncodedText Name = JsonEncodedText.Encode("name");
+    private static readonly JsonEncodedText Cat = JsonEncodedText.Encode("cat");
+    private static readonly JsonEncodedText Ph = JsonEncodedText.Encode("ph");
+    private static readonly JsonEncodedText PidName = JsonEncodedText.Encode("pid");
+    private static readonly JsonEncodedText Tid = JsonEncodedText.Encode("tid");
+    private static readonly JsonEncodedText Ts = JsonEncodedText.Encode("ts");
+    private static readonly JsonEncodedText Dur = JsonEncodedText.Encode("dur");
+    private static readonly JsonEncodedText Args = JsonEncodedText.Encode("args");
+    private static readonly JsonEncodedText Scope = JsonEncodedText.Encode("s");
+    private static readonly JsonEncodedText Exit = JsonEncodedText.Encode("exit");
+    private static readonly JsonEncodedText Device = JsonEncodedText.Encode("device");
+    private static readonly JsonEncodedText Complete = JsonEncodedText.Encode("X");
+    private static readonly JsonEncodedText Instant = JsonEncodedText.Encode("i");
+    private static readonly JsonEncodedText ThreadScope = JsonEncodedText.Encode("t");
+    private static readonly JsonEncodedText VcpuName = JsonEncodedText.Encode("vcpu");
+    private static readonly JsonEncodedText PathName = JsonEncodedText.Encode("path");
+    private static readonly JsonEncodedText Addr = JsonEncodedText.Encode("addr");
+    private readonly TraceOutput _out;
     private readonly Utf8JsonWriter _json;
     private readonly string _vmName;
     private readonly HashSet<int> _vcpus = [];
@@ -21,9 +39,9 @@ public sealed class ChromeTraceWriter : ITraceEventWriter
 
     public ChromeTraceWriter(Stream stream, string vmName)
     {
-        _stream = stream;
+        _out = new TraceOutput(stream);
         _vmName = vmName;
-        _json = new Utf8JsonWriter(stream);
+        _json = _out.Json;
         _json.WriteStartObject();
         _json.WriteString("displayTimeUnit", "ns");
         _json.WriteStartArray("traceEvents");
@@ -31,11 +49,10 @@ public sealed class ChromeTraceWriter : ITraceEventWriter
     }
 
     public static ChromeTraceWriter Create(string path, string vmName) =>
-        new(new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16), vmName);
+        new(TraceOutput.OpenFile(path), vmName);
 
     public void Write(in TraceEvent e)
     {
-        var ts = e.TimeNs / 1000.0;
         if (e.Kind.IsExit())
         {
             var tid = e.Vcpu + 1;
@@ -45,28 +62,28 @@ public sealed class ChromeTraceWriter : ITraceEventWriter
                 Metadata("thread_sort_index", tid, e.Vcpu);
             }
 
-            Begin(e.Kind.Name(), "exit", "X", tid, ts);
-            _json.WriteNumber("dur", e.DurationNs / 1000.0);
-            Args(e);
+            var name = TraceJson.Encoded(e.Kind);
+            Begin(name, Exit, Complete, tid, e.TimeNs);
+            Micros(Dur, e.DurationNs);
+            WriteArgs(e);
             if (e.Path is AccessPath.Inline or AccessPath.Posted)
             {
                 var dtid = DeviceTid(e.Device);
-                var deviceStart = e.TimeNs + e.QueuedNs;
                 var postedWrite = e.Path == AccessPath.Posted && !e.Kind.IsRead();
-                Begin(e.Kind.Name(), "device", postedWrite ? "i" : "X", dtid, deviceStart / 1000.0);
+                Begin(name, Device, postedWrite ? Instant : Complete, dtid, e.TimeNs + e.QueuedNs);
                 if (postedWrite)
                 {
-                    _json.WriteString("s", "t");
+                    _json.WriteString(Scope, ThreadScope);
                 }
                 else
                 {
-                    _json.WriteNumber("dur", Math.Max(0, e.DurationNs - e.QueuedNs) / 1000.0);
+                    Micros(Dur, Math.Max(0, e.DurationNs - e.QueuedNs));
                 }
 
-                _json.WriteStartObject("args");
-                _json.WriteNumber("vcpu", e.Vcpu);
-                _json.WriteString("path", e.Path.Name());
-                _json.WriteNumber("addr", e.Address);
+                _json.WriteStartObject(Args);
+                _json.WriteNumber(VcpuName, e.Vcpu);
+                _json.WriteString(PathName, TraceJson.Encoded(e.Path));
+                _json.WriteNumber(Addr, e.Address);
                 _json.WriteEndObject();
                 _json.WriteEndObject();
             }
@@ -75,15 +92,12 @@ public sealed class ChromeTraceWriter : ITraceEventWriter
         {
             var name = e.Kind == TraceEventKind.Interrupt ? $"irq {e.Address}" : $"{e.Kind.Name()} {e.Detail}";
             var cat = e.Kind == TraceEventKind.Interrupt ? "irq" : e.Kind.Name();
-            Begin(name, cat, "i", DeviceTid(e.Device), ts);
-            _json.WriteString("s", "t");
-            Args(e);
+            Begin(JsonEncodedText.Encode(name), JsonEncodedText.Encode(cat), Instant, DeviceTid(e.Device), e.TimeNs);
+            _json.WriteString(Scope, ThreadScope);
+            WriteArgs(e);
         }
 
-        if (_json.BytesPending > 1 << 16)
-        {
-            _json.Flush();
-        }
+        _out.WriteIfFull();
     }
 
     public async ValueTask FinishAsync(long dropped)
@@ -96,15 +110,10 @@ public sealed class ChromeTraceWriter : ITraceEventWriter
         _json.WriteNumber("dropped", dropped);
         _json.WriteEndObject();
         _json.WriteEndObject();
-        await _json.FlushAsync().ConfigureAwait(false);
-        await _stream.FlushAsync().ConfigureAwait(false);
+        await _out.FlushAsync().ConfigureAwait(false);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _json.DisposeAsync().ConfigureAwait(false);
-        await _stream.DisposeAsync().ConfigureAwait(false);
-    }
+    public ValueTask DisposeAsync() => _out.DisposeAsync();
 
     private int DeviceTid(string device)
     {
@@ -119,20 +128,43 @@ public sealed class ChromeTraceWriter : ITraceEventWriter
         return tid;
     }
 
-    private void Begin(string name, string cat, string ph, int tid, double ts)
+    private void Begin(JsonEncodedText name, JsonEncodedText cat, JsonEncodedText ph, int tid, long timeNs)
     {
         _json.WriteStartObject();
-        _json.WriteString("name", name);
-        _json.WriteString("cat", cat);
-        _json.WriteString("ph", ph);
-        _json.WriteNumber("pid", Pid);
-        _json.WriteNumber("tid", tid);
-        _json.WriteNumber("ts", ts);
+        _json.WriteString(Name, name);
+        _json.WriteString(Cat, cat);
+        _json.WriteString(Ph, ph);
+        _json.WriteNumber(PidName, Pid);
+        _json.WriteNumber(Tid, tid);
+        Micros(Ts, timeNs);
     }
 
-    private void Args(in TraceEvent e)
+    /// <summary>Nanoseconds as microseconds with three decimals ("12.345"), formatted from integers (no double).</summary>
+    private void Micros(JsonEncodedText property, long ns)
     {
-        _json.WriteStartObject("args");
+        Span<byte> text = stackalloc byte[32];
+        var length = 0;
+        var magnitude = ns;
+        if (ns < 0)
+        {
+            text[length++] = (byte)'-';
+            magnitude = ns == long.MinValue ? long.MaxValue : -ns;
+        }
+
+        Utf8Formatter.TryFormat(magnitude / 1000, text[length..], out var written);
+        length += written;
+        var fraction = (int)(magnitude % 1000);
+        text[length++] = (byte)'.';
+        text[length++] = (byte)('0' + fraction / 100);
+        text[length++] = (byte)('0' + fraction / 10 % 10);
+        text[length++] = (byte)('0' + fraction % 10);
+        _json.WritePropertyName(property);
+        _json.WriteRawValue(text[..length], skipInputValidation: true);
+    }
+
+    private void WriteArgs(in TraceEvent e)
+    {
+        _json.WriteStartObject(Args);
         TraceJson.WriteFields(_json, e);
         _json.WriteEndObject();
         _json.WriteEndObject();

@@ -29,6 +29,18 @@ public sealed class ExitStatistics
 
     public long TotalExits => _cells.Values.Sum(c => c.Count);
 
+    /// <summary>
+    /// Rows of accesses no device claims (and of other exits' details) kept apart; beyond this many, they share one
+    /// row per (vCPU, kind) with <see cref="RangeStart"/> <see cref="OtherRanges"/>. A guest sweeping unclaimed
+    /// addresses must not grow the VMM's memory without bound.
+    /// </summary>
+    public const int MaxUnclaimedRows = 256;
+
+    /// <summary>The range start of the row that holds unclaimed accesses beyond <see cref="MaxUnclaimedRows"/>.</summary>
+    public const ulong OtherRanges = ulong.MaxValue;
+
+    private int _unclaimedRows;
+
     /// <summary>Records one exit. Device names compare by reference first (endpoint names are stable strings).</summary>
     public void Record(int vcpu, TraceEventKind kind, string device, ulong rangeStart, long durationNs)
     {
@@ -40,18 +52,42 @@ public sealed class ExitStatistics
         }
         else
         {
-            var key = new StatKey(kind, device, rangeStart, vcpu);
-            if (!_cells.TryGetValue(key, out cell!))
-            {
-                cell = new LatencyCell();
-                _cells.Add(key, cell);
-            }
-
-            _lastKey = key;
+            cell = CellFor(vcpu, kind, device, rangeStart);
+            _lastKey = new StatKey(kind, device, rangeStart, vcpu);
             _lastCell = cell;
         }
 
         cell.Record(durationNs);
+    }
+
+    /// <summary>The cell exits with this key are recorded in (made on first use). Single-threaded like <see cref="Record"/>.</summary>
+    public LatencyCell CellFor(int vcpu, TraceEventKind kind, string device, ulong rangeStart)
+    {
+        var key = new StatKey(kind, device, rangeStart, vcpu);
+        if (_cells.TryGetValue(key, out var cell))
+        {
+            return cell;
+        }
+
+        if (device is TraceNames.Unclaimed or TraceNames.NoDevice)
+        {
+            if (_unclaimedRows >= MaxUnclaimedRows)
+            {
+                key = key with { RangeStart = OtherRanges };
+                if (_cells.TryGetValue(key, out cell))
+                {
+                    return cell;
+                }
+            }
+            else
+            {
+                _unclaimedRows++;
+            }
+        }
+
+        cell = new LatencyCell();
+        _cells.Add(key, cell);
+        return cell;
     }
 
     public void CountInterrupt(ulong gsi, string device) =>

@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace ActorVmm.Actors.Tracing;
 
 /// <summary>
@@ -8,54 +6,42 @@ namespace ActorVmm.Actors.Tracing;
 /// </summary>
 public sealed class JsonlTraceWriter : ITraceEventWriter
 {
-    private static readonly byte[] NewLine = "\n"u8.ToArray();
-    private readonly Stream _stream;
-    private readonly Utf8JsonWriter _json;
+    private readonly TraceOutput _out;
 
     public JsonlTraceWriter(Stream stream, string vmName)
     {
-        _stream = stream;
-        _json = new Utf8JsonWriter(stream);
-        _json.WriteStartObject();
-        _json.WriteString("type", "header");
-        _json.WriteString("format", TraceJson.FormatName);
-        _json.WriteNumber("version", TraceJson.Version);
-        _json.WriteString("vm", vmName);
-        _json.WriteEndObject();
-        EndLine();
+        _out = new TraceOutput(stream);
+        var json = _out.Json;
+        json.WriteStartObject();
+        json.WriteString("type", "header");
+        json.WriteString("format", TraceJson.FormatName);
+        json.WriteNumber("version", TraceJson.Version);
+        json.WriteString("vm", vmName);
+        json.WriteEndObject();
+        _out.EndLine();
     }
 
-    public static JsonlTraceWriter Create(string path, string vmName) =>
-        new(new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16), vmName);
+    public static JsonlTraceWriter Create(string path, string vmName) => new(TraceOutput.OpenFile(path), vmName);
 
     public void Write(in TraceEvent e)
     {
-        _json.WriteStartObject();
-        TraceJson.WriteFields(_json, e);
-        _json.WriteEndObject();
-        EndLine();
+        var json = _out.Json;
+        json.WriteStartObject();
+        TraceJson.WriteFields(json, e);
+        json.WriteEndObject();
+        _out.EndLine();
     }
 
     public async ValueTask FinishAsync(long dropped)
     {
-        _json.WriteStartObject();
-        _json.WriteString("type", "end");
-        _json.WriteNumber("dropped", dropped);
-        _json.WriteEndObject();
-        EndLine();
-        await _stream.FlushAsync().ConfigureAwait(false);
+        var json = _out.Json;
+        json.WriteStartObject();
+        json.WriteString("type", "end");
+        json.WriteNumber("dropped", dropped);
+        json.WriteEndObject();
+        _out.EndLine();
+        await _out.FlushAsync().ConfigureAwait(false);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _json.DisposeAsync().ConfigureAwait(false);
-        await _stream.DisposeAsync().ConfigureAwait(false);
-    }
-
-    private void EndLine()
-    {
-        _json.Flush();
-        _stream.Write(NewLine);
-        _json.Reset();
-    }
+    public ValueTask DisposeAsync() => _out.DisposeAsync();
 }

@@ -19,6 +19,9 @@ public sealed record ReplayMismatch(int Index, TraceEvent Expected, ulong Actual
 /// </summary>
 public sealed class ReplayVcpu : IVcpu
 {
+    /// <summary>Mismatches kept in <see cref="Mismatches"/>; beyond that they are only counted.</summary>
+    public const int MaxKeptMismatches = 1000;
+
     private readonly TraceEvent[] _exits;
     private readonly List<ReplayMismatch> _mismatches = [];
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -27,6 +30,7 @@ public sealed class ReplayVcpu : IVcpu
     private int _length;
     private int _next;
     private int _pendingRead = -1;
+    private int _mismatchCount;
     private volatile bool _kicked;
 
     /// <param name="id">The vCPU id.</param>
@@ -48,7 +52,10 @@ public sealed class ReplayVcpu : IVcpu
     /// <summary>Exits played so far.</summary>
     public int Played => Volatile.Read(ref _next);
 
-    /// <summary>Reads whose value differed from the recording (read it after <see cref="Finished"/>).</summary>
+    /// <summary>How many reads differed from the recording (all of them, also beyond <see cref="MaxKeptMismatches"/>).</summary>
+    public int MismatchCount => Volatile.Read(ref _mismatchCount);
+
+    /// <summary>The first <see cref="MaxKeptMismatches"/> reads whose value differed from the recording (read it after <see cref="Finished"/>).</summary>
     public IReadOnlyList<ReplayMismatch> Mismatches
     {
         get
@@ -131,7 +138,7 @@ public sealed class ReplayVcpu : IVcpu
         buffer.Clear();
         _data.AsSpan(0, Math.Min(8, _length)).CopyTo(buffer);
         var actual = BinaryPrimitives.ReadUInt64LittleEndian(buffer);
-        if (actual != e.Value)
+        if (actual != e.Value && Interlocked.Increment(ref _mismatchCount) <= MaxKeptMismatches)
         {
             lock (_mismatches)
             {

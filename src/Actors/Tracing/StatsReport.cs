@@ -20,7 +20,9 @@ public static class StatsReport
     public static IReadOnlyList<(string Event, LatencyCell Cell)> ByRange(ExitStatistics stats) =>
         [.. stats.GroupBy(k => (Space: k.Kind <= TraceEventKind.PioOut ? "pio" : "mmio", k.RangeStart, k.Device, IsAccess: k.Kind.IsAccess()))
             .Where(r => r.Key.IsAccess)
-            .Select(r => ($"{r.Key.Space} 0x{r.Key.RangeStart:x} {r.Key.Device}", r.Cell))];
+            .Select(r => (r.Key.RangeStart == ExitStatistics.OtherRanges
+                ? $"{r.Key.Space} other {r.Key.Device}"
+                : $"{r.Key.Space} 0x{r.Key.RangeStart:x} {r.Key.Device}", r.Cell))];
 
     public static IReadOnlyList<(string Event, LatencyCell Cell)> ByVcpu(ExitStatistics stats) =>
         [.. stats.ByVcpuCells.OrderBy(v => v.Key).Select(v => ($"vcpu{v.Key}", v.Cell))];

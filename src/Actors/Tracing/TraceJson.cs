@@ -21,46 +21,76 @@ public static class TraceJson
         _ => "exit",
     };
 
+    // Property names and fixed strings encoded once: the writer thread formats every event.
+    private static readonly JsonEncodedText Type = JsonEncodedText.Encode("type");
+    private static readonly JsonEncodedText Time = JsonEncodedText.Encode("t");
+    private static readonly JsonEncodedText Gsi = JsonEncodedText.Encode("gsi");
+    private static readonly JsonEncodedText DeviceName = JsonEncodedText.Encode("device");
+    private static readonly JsonEncodedText KindName = JsonEncodedText.Encode("kind");
+    private static readonly JsonEncodedText VcpuName = JsonEncodedText.Encode("vcpu");
+    private static readonly JsonEncodedText Reason = JsonEncodedText.Encode("reason");
+    private static readonly JsonEncodedText Addr = JsonEncodedText.Encode("addr");
+    private static readonly JsonEncodedText Range = JsonEncodedText.Encode("range");
+    private static readonly JsonEncodedText Size = JsonEncodedText.Encode("size");
+    private static readonly JsonEncodedText CountName = JsonEncodedText.Encode("count");
+    private static readonly JsonEncodedText ValueName = JsonEncodedText.Encode("value");
+    private static readonly JsonEncodedText PathName = JsonEncodedText.Encode("path");
+    private static readonly JsonEncodedText Queued = JsonEncodedText.Encode("queued_ns");
+    private static readonly JsonEncodedText DetailName = JsonEncodedText.Encode("detail");
+    private static readonly JsonEncodedText Duration = JsonEncodedText.Encode("dur_ns");
+    private static readonly JsonEncodedText[] Types =
+        [.. Enum.GetValues<TraceEventKind>().Select(k => JsonEncodedText.Encode(TypeOf(k)))];
+
+    private static readonly JsonEncodedText[] Kinds = [.. Enum.GetValues<TraceEventKind>().Select(k => JsonEncodedText.Encode(k.Name()))];
+    private static readonly JsonEncodedText[] Paths = [.. Enum.GetValues<AccessPath>().Select(p => JsonEncodedText.Encode(p.Name()))];
+
+    /// <summary><paramref name="kind"/>'s name, JSON-encoded once.</summary>
+    public static JsonEncodedText Encoded(TraceEventKind kind) =>
+        (int)kind < Kinds.Length ? Kinds[(int)kind] : Kinds[(int)TraceEventKind.Unknown];
+
+    /// <summary><paramref name="path"/>'s name, JSON-encoded once.</summary>
+    public static JsonEncodedText Encoded(AccessPath path) => (int)path < Paths.Length ? Paths[(int)path] : Paths[0];
+
     public static void WriteFields(Utf8JsonWriter w, in TraceEvent e)
     {
-        w.WriteString("type", TypeOf(e.Kind));
-        w.WriteNumber("t", e.TimeNs);
+        w.WriteString(Type, (int)e.Kind < Types.Length ? Types[(int)e.Kind] : Types[(int)TraceEventKind.Unknown]);
+        w.WriteNumber(Time, e.TimeNs);
         switch (e.Kind)
         {
             case TraceEventKind.Interrupt:
-                w.WriteNumber("gsi", e.Address);
-                w.WriteString("device", e.Device);
+                w.WriteNumber(Gsi, e.Address);
+                w.WriteString(DeviceName, e.Device);
                 return;
             case TraceEventKind.Fault:
             case TraceEventKind.Restart:
-                w.WriteString("device", e.Device);
-                w.WriteString("kind", e.Detail ?? e.Kind.Name());
+                w.WriteString(DeviceName, e.Device);
+                w.WriteString(KindName, e.Detail ?? e.Kind.Name());
                 return;
         }
 
-        w.WriteNumber("vcpu", e.Vcpu);
-        w.WriteString("reason", e.Kind.Name());
+        w.WriteNumber(VcpuName, e.Vcpu);
+        w.WriteString(Reason, Encoded(e.Kind));
         if (e.Kind.IsAccess())
         {
-            w.WriteNumber("addr", e.Address);
-            w.WriteNumber("range", e.RangeStart);
-            w.WriteNumber("size", e.Size);
+            w.WriteNumber(Addr, e.Address);
+            w.WriteNumber(Range, e.RangeStart);
+            w.WriteNumber(Size, e.Size);
             if (e.Count != 1)
             {
-                w.WriteNumber("count", e.Count);
+                w.WriteNumber(CountName, e.Count);
             }
 
-            w.WriteNumber("value", e.Value);
-            w.WriteString("device", e.Device);
-            w.WriteString("path", e.Path.Name());
-            w.WriteNumber("queued_ns", e.QueuedNs);
+            w.WriteNumber(ValueName, e.Value);
+            w.WriteString(DeviceName, e.Device);
+            w.WriteString(PathName, Encoded(e.Path));
+            w.WriteNumber(Queued, e.QueuedNs);
         }
         else if (e.Address != 0)
         {
-            w.WriteNumber("detail", e.Address);
+            w.WriteNumber(DetailName, e.Address);
         }
 
-        w.WriteNumber("dur_ns", e.DurationNs);
+        w.WriteNumber(Duration, e.DurationNs);
     }
 
     /// <summary>Reads the fields <see cref="WriteFields"/> wrote; null for objects that are not events.</summary>

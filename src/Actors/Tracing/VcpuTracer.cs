@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using System.Threading.Channels;
+using System.Runtime.CompilerServices;
 using ActorVmm.Actors.Bus;
 using ActorVmm.Actors.Devices;
 using ActorVmm.Kvm;
@@ -8,28 +8,34 @@ using BusMap = ActorVmm.Actors.Bus.Bus;
 namespace ActorVmm.Actors.Tracing;
 
 /// <summary>
-/// The per-vCPU half of a <see cref="VmTracer"/>, used only on that vCPU's thread: statistics go straight into
-/// its own <see cref="ExitStatistics"/> (no locks), events into its own bounded channel (full: dropped, counted).
+/// The per-vCPU half of a <see cref="VmTracer"/>, used only on that vCPU's thread. Per exit it finds the (kind,
+/// address)'s <see cref="ExitRoute"/> in a small cache (device, range, statistics cell: resolved once), records the
+/// handling time into its own <see cref="ExitStatistics"/> cell (no locks, no allocation) and, when tracing to a
+/// file, writes a reference-free <see cref="ExitRecord"/> into its own bounded <see cref="ExitRing"/> (full:
+/// dropped and counted, never waits).
 /// </summary>
 public sealed class VcpuTracer
 {
+    private const int RouteSlots = 64;
     private readonly VmTracer _owner;
     private readonly BusMap? _bus;
-    private readonly ChannelWriter<TraceEvent>? _events;
+    private readonly ExitRing? _ring;
     private readonly ExitStatistics? _stats;
+    private readonly ExitRoute?[] _routes = new ExitRoute?[RouteSlots];
 
-    internal VcpuTracer(VmTracer owner, int vcpu, BusMap? bus, ChannelWriter<TraceEvent>? events, ExitStatistics? stats)
+    internal VcpuTracer(VmTracer owner, int vcpu, BusMap? bus, ExitRing? ring, ExitStatistics? stats)
     {
         _owner = owner;
         Vcpu = vcpu;
         _bus = bus;
-        _events = events;
+        _ring = ring;
         _stats = stats;
     }
 
     public int Vcpu { get; }
 
     /// <summary>Call right before an exit is handled.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void BeginExit() => DeviceEndpoint.ResetTraceInfo();
 
     /// <summary>
@@ -39,64 +45,37 @@ public sealed class VcpuTracer
     public void Exit(in VmExit exit, ReadOnlySpan<byte> data, long startTicks, long endTicks)
     {
         var kind = KindOf(exit.Kind);
-        var device = TraceNames.NoDevice;
-        var path = AccessPath.None;
-        ulong rangeStart = 0;
+        var access = kind.IsAccess();
+        var address = access ? (kind <= TraceEventKind.PioOut ? exit.Port : exit.Address) : exit.Detail;
+        var route = Route(kind, address);
+        var path = route.Path;
         long queuedTicks = 0;
-        if (kind.IsAccess())
+        if (path == AccessPath.Inline && DeviceEndpoint.TakeTraceInfo(out queuedTicks))
         {
-            var space = kind <= TraceEventKind.PioOut ? BusSpace.Pio : BusSpace.Mmio;
-            var address = space == BusSpace.Pio ? exit.Port : exit.Address;
-            ulong offset = 0;
-            var endpoint = _bus?.Resolve(space, address, out offset);
-            if (endpoint is null)
-            {
-                device = TraceNames.Unclaimed;
-                path = AccessPath.Unclaimed;
-                rangeStart = space == BusSpace.Pio ? address : address & ~0xfffUL;
-            }
-            else
-            {
-                device = endpoint.Name;
-                rangeStart = address - offset;
-                path = DeviceEndpoint.TakeTraceInfo(out queuedTicks) ? AccessPath.Posted : AccessPath.Inline;
-            }
-        }
-        else
-        {
-            rangeStart = exit.Detail;
+            path = AccessPath.Posted;
         }
 
-        var duration = _owner.ToNs(endTicks - startTicks);
-        _stats?.Record(Vcpu, kind, device, rangeStart, duration);
-        if (_events is null)
+        var durationTicks = endTicks - startTicks;
+        route.Cell?.Record(_owner.ToNs(durationTicks));
+        var ring = _ring;
+        if (ring is null)
         {
             return;
         }
 
-        ulong value = 0;
-        if (kind.IsAccess() && !data.IsEmpty)
+        ring.TryWrite(new ExitRecord
         {
-            Span<byte> buffer = stackalloc byte[8];
-            buffer.Clear();
-            data[..Math.Min(8, data.Length)].CopyTo(buffer);
-            value = BinaryPrimitives.ReadUInt64LittleEndian(buffer);
-        }
-
-        _events.TryWrite(new TraceEvent
-        {
+            StartTicks = startTicks,
+            DurationTicks = durationTicks,
+            QueuedTicks = queuedTicks,
+            Address = address,
+            RangeStart = route.RangeStart,
+            Value = access ? FirstBytes(data) : 0,
+            Count = exit.Count > 1 ? exit.Count : 1,
+            Device = route.DeviceIndex,
             Kind = kind,
-            TimeNs = _owner.ToNs(startTicks - _owner.OriginTicks),
-            Vcpu = Vcpu,
-            Address = kind.IsAccess() ? (kind <= TraceEventKind.PioOut ? exit.Port : exit.Address) : exit.Detail,
-            RangeStart = rangeStart,
-            Size = exit.Size,
-            Count = Math.Max(1, exit.Count),
-            Value = value,
-            Device = device,
             Path = path,
-            QueuedNs = _owner.ToNs(queuedTicks),
-            DurationNs = duration,
+            Size = (byte)Math.Clamp(exit.Size, 0, 255),
         });
     }
 
@@ -114,4 +93,73 @@ public sealed class VcpuTracer
         VmExitKind.Interrupted => TraceEventKind.Interrupted,
         _ => TraceEventKind.Unknown,
     };
+
+    /// <summary>The first (up to 8) data bytes, little-endian.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong FirstBytes(ReadOnlySpan<byte> data)
+    {
+        switch (data.Length)
+        {
+            case 0:
+                return 0;
+            case 1:
+                return data[0];
+            case 2:
+                return BinaryPrimitives.ReadUInt16LittleEndian(data);
+            case 4:
+                return BinaryPrimitives.ReadUInt32LittleEndian(data);
+            case >= 8:
+                return BinaryPrimitives.ReadUInt64LittleEndian(data);
+            default:
+                ulong value = 0;
+                for (var i = data.Length - 1; i >= 0; i--)
+                {
+                    value = (value << 8) | data[i];
+                }
+
+                return value;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ExitRoute Route(TraceEventKind kind, ulong address)
+    {
+        var slot = (int)(((address * 0x9E3779B97F4A7C15UL) >> 58) ^ (ulong)kind) & (RouteSlots - 1);
+        var route = _routes[slot];
+        if (route is not null && route.Address == address && route.Kind == kind)
+        {
+            return route;
+        }
+
+        route = Resolve(kind, address);
+        _routes[slot] = route;
+        return route;
+    }
+
+    private ExitRoute Resolve(TraceEventKind kind, ulong address)
+    {
+        var device = TraceNames.NoDevice;
+        var path = AccessPath.None;
+        var rangeStart = address;
+        if (kind.IsAccess())
+        {
+            var space = kind <= TraceEventKind.PioOut ? BusSpace.Pio : BusSpace.Mmio;
+            ulong offset = 0;
+            var endpoint = _bus?.Resolve(space, address, out offset);
+            if (endpoint is null)
+            {
+                device = TraceNames.Unclaimed;
+                path = AccessPath.Unclaimed;
+                rangeStart = space == BusSpace.Pio ? address : address & ~0xfffUL;
+            }
+            else
+            {
+                device = endpoint.Name;
+                path = AccessPath.Inline;
+                rangeStart = address - offset;
+            }
+        }
+
+        return new ExitRoute(kind, address, device, _owner.DeviceIndex(device), rangeStart, path, _stats?.CellFor(Vcpu, kind, device, rangeStart));
+    }
 }

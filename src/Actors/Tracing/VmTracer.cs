@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using BusMap = ActorVmm.Actors.Bus.Bus;
 
@@ -6,45 +8,60 @@ namespace ActorVmm.Actors.Tracing;
 
 /// <summary>
 /// Exit statistics and tracing of one VM. Give it to the VM through <see cref="Vm.VmBlueprint.Tracer"/>; each vCPU
-/// gets a <see cref="VcpuTracer"/> (its own statistics and its own bounded event channel), devices and interrupt
-/// lines report through <see cref="ITraceSink"/>. With a writer, a background task drains the channels into the
-/// file; when it falls behind, events are dropped and counted — a vCPU never waits for tracing.
+/// gets a <see cref="VcpuTracer"/> (its own statistics, its own bounded lock-free <see cref="ExitRing"/>), devices
+/// and interrupt lines report through <see cref="ITraceSink"/> (a bounded <see cref="Channel{T}"/>, any thread).
+/// With a writer, one dedicated thread drains the rings and the channel into the file in batches; when it falls
+/// behind, events are dropped and counted — a vCPU never waits for tracing.
 /// Read <see cref="Statistics"/> and call <see cref="CompleteAsync"/> once the VM has stopped.
 /// </summary>
 public sealed class VmTracer : ITraceSink, IAsyncDisposable
 {
+    /// <summary>Records the writer takes from one ring before looking at the others.</summary>
+    private const int DrainBatch = 4096;
+
     private readonly Lock _sync = new();
-    private readonly List<(Channel<TraceEvent> Channel, ExitStatistics? Stats)> _vcpus = [];
-    private readonly ExitStatistics? _deviceStats;
+    private readonly List<ExitStatistics> _vcpuStats = [];
+    private readonly ConcurrentDictionary<(ulong Gsi, string Device), StrongBox<long>> _interrupts = new();
+    private readonly ConcurrentDictionary<(string Device, string Kind), StrongBox<long>> _deviceEventCounts = new();
     private readonly Channel<TraceEvent>? _deviceEvents;
     private readonly ITraceEventWriter? _writer;
     private readonly int _buffer;
     private readonly double _nsPerTick = 1e9 / Stopwatch.Frequency;
-    private readonly CancellationTokenSource _stopDraining = new();
-    private readonly Task _drain = Task.CompletedTask;
-    private Channel<TraceEvent>[] _channels = [];
-    private long _dropped;
+    private readonly ManualResetEventSlim _wake = new(false);
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Thread? _writerThread;
+    private (ExitRing Ring, int Vcpu)[] _rings = [];
+    private string[] _deviceNames = [TraceNames.NoDevice, TraceNames.Unclaimed];
+    private long _deviceDropped;
+    private volatile bool _stopping;
     private int _completed;
 
     /// <param name="statistics">Keep counters and latency histograms.</param>
     /// <param name="writer">Where trace events go; null for none.</param>
-    /// <param name="buffer">Events each channel (one per vCPU, one for devices) holds before dropping.</param>
+    /// <param name="buffer">Events each vCPU ring (and the device channel) holds before dropping.</param>
     public VmTracer(bool statistics, ITraceEventWriter? writer = null, int buffer = 65536)
     {
         StatisticsEnabled = statistics;
         _writer = writer;
         _buffer = Math.Max(1, buffer);
         OriginTicks = Stopwatch.GetTimestamp();
-        if (statistics)
-        {
-            _deviceStats = new ExitStatistics();
-        }
-
         if (writer is not null)
         {
-            _deviceEvents = NewChannel();
-            _channels = [_deviceEvents];
-            _drain = Task.Run(DrainAsync);
+            _deviceEvents = Channel.CreateBounded<TraceEvent>(
+                new BoundedChannelOptions(_buffer)
+                {
+                    FullMode = BoundedChannelFullMode.DropWrite,
+                    SingleReader = true,
+                    SingleWriter = false,
+                    AllowSynchronousContinuations = false,
+                },
+                _ => Interlocked.Increment(ref _deviceDropped));
+            _writerThread = new Thread(WriterMain) { Name = "actorvmm-trace", IsBackground = true };
+            _writerThread.Start();
+        }
+        else
+        {
+            _drained.SetResult();
         }
     }
 
@@ -56,39 +73,46 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
     public long OriginTicks { get; }
 
     /// <summary>Trace events dropped so far because the writer fell behind.</summary>
-    public long Dropped => Interlocked.Read(ref _dropped);
+    public long Dropped
+    {
+        get
+        {
+            var dropped = Interlocked.Read(ref _deviceDropped);
+            foreach (var (ring, _) in Volatile.Read(ref _rings))
+            {
+                dropped += ring.Dropped;
+            }
+
+            return dropped;
+        }
+    }
 
     /// <summary>The tracer for vCPU <paramref name="vcpu"/>'s thread (one per vCPU; <paramref name="bus"/> names devices).</summary>
     public VcpuTracer ForVcpu(int vcpu, BusMap? bus)
     {
         var stats = StatisticsEnabled ? new ExitStatistics() : null;
-        Channel<TraceEvent>? channel = null;
-        if (_writer is not null)
-        {
-            channel = NewChannel();
-        }
-
+        var ring = _writer is not null ? new ExitRing(_buffer) : null;
         lock (_sync)
         {
-            if (channel is not null)
+            if (ring is not null)
             {
-                _channels = [.. _channels, channel];
+                _rings = [.. _rings, (ring, vcpu)];
             }
 
-            _vcpus.Add((channel!, stats));
+            if (stats is not null)
+            {
+                _vcpuStats.Add(stats);
+            }
         }
 
-        return new VcpuTracer(this, vcpu, bus, channel?.Writer, stats);
+        return new VcpuTracer(this, vcpu, bus, ring, stats);
     }
 
     public void Interrupt(uint gsi, string device)
     {
-        if (_deviceStats is not null)
+        if (StatisticsEnabled)
         {
-            lock (_deviceStats)
-            {
-                _deviceStats.CountInterrupt(gsi, device);
-            }
+            Interlocked.Increment(ref _interrupts.GetOrAdd((gsi, device), static _ => new StrongBox<long>()).Value);
         }
 
         _deviceEvents?.Writer.TryWrite(new TraceEvent
@@ -111,21 +135,20 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
         var merged = new ExitStatistics();
         lock (_sync)
         {
-            foreach (var (_, stats) in _vcpus)
+            foreach (var stats in _vcpuStats)
             {
-                if (stats is not null)
-                {
-                    merged.Merge(stats);
-                }
+                merged.Merge(stats);
             }
         }
 
-        if (_deviceStats is not null)
+        foreach (var (key, n) in _interrupts)
         {
-            lock (_deviceStats)
-            {
-                merged.Merge(_deviceStats);
-            }
+            merged.Interrupts[key] = merged.Interrupts.GetValueOrDefault(key) + Interlocked.Read(ref n.Value);
+        }
+
+        foreach (var (key, n) in _deviceEventCounts)
+        {
+            merged.DeviceEvents[key] = merged.DeviceEvents.GetValueOrDefault(key) + Interlocked.Read(ref n.Value);
         }
 
         merged.Dropped = Dropped;
@@ -137,33 +160,54 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _completed, 1) != 0)
         {
-            await _drain.ConfigureAwait(false);
+            await _drained.Task.ConfigureAwait(false);
             return;
         }
 
-        await _stopDraining.CancelAsync().ConfigureAwait(false);
-        await _drain.ConfigureAwait(false);
-        if (_writer is not null)
+        _stopping = true;
+        _wake.Set();
+        try
         {
-            await _writer.FinishAsync(Dropped).ConfigureAwait(false);
-            await _writer.DisposeAsync().ConfigureAwait(false);
+            // The writer thread drains what is left, then finishes and closes the file.
+            await _drained.Task.ConfigureAwait(false);
+        }
+        finally
+        {
+            _wake.Dispose();
         }
     }
 
     public async ValueTask DisposeAsync() => await CompleteAsync().ConfigureAwait(false);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal long ToNs(long ticks) => _nsPerTick == 1.0 ? ticks : (long)(ticks * _nsPerTick);
+
+    /// <summary>The index of <paramref name="device"/> in the trace's name table (added on first use; off the hot path).</summary>
+    internal int DeviceIndex(string device)
+    {
+        lock (_sync)
+        {
+            var names = _deviceNames;
+            for (var i = 0; i < names.Length; i++)
+            {
+                if (ReferenceEquals(names[i], device) || names[i] == device)
+                {
+                    return i;
+                }
+            }
+
+            _deviceNames = [.. names, device];
+            return names.Length;
+        }
+    }
 
     private long Now() => ToNs(Stopwatch.GetTimestamp() - OriginTicks);
 
     private void DeviceEvent(TraceEventKind kind, string device, string detail)
     {
-        if (_deviceStats is not null)
+        if (StatisticsEnabled)
         {
-            lock (_deviceStats)
-            {
-                _deviceStats.CountDeviceEvent(device, detail);
-            }
+            Interlocked.Increment(ref _deviceEventCounts.GetOrAdd((device, detail), static _ => new StrongBox<long>()).Value);
         }
 
         _deviceEvents?.Writer.TryWrite(new TraceEvent
@@ -176,51 +220,111 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
         });
     }
 
-    private Channel<TraceEvent> NewChannel() => Channel.CreateBounded<TraceEvent>(
-        new BoundedChannelOptions(_buffer)
-        {
-            FullMode = BoundedChannelFullMode.DropWrite,
-            SingleReader = true,
-            SingleWriter = false,
-            AllowSynchronousContinuations = false,
-        },
-        _ => Interlocked.Increment(ref _dropped));
+    private TraceEvent ToEvent(in ExitRecord r, int vcpu, string[] names) => new()
+    {
+        Kind = r.Kind,
+        TimeNs = ToNs(r.StartTicks - OriginTicks),
+        Vcpu = vcpu,
+        Address = r.Address,
+        RangeStart = r.RangeStart,
+        Size = r.Size,
+        Count = r.Count,
+        Value = r.Value,
+        Device = (uint)r.Device < (uint)names.Length ? names[r.Device] : TraceNames.NoDevice,
+        Path = r.Path,
+        QueuedNs = ToNs(r.QueuedTicks),
+        DurationNs = ToNs(r.DurationTicks),
+    };
 
-    private async Task DrainAsync()
+    /// <summary>The writer thread: drains every ring and the device channel in turn, sleeps briefly when all are empty.</summary>
+    private void WriterMain()
     {
         var writer = _writer!;
-        while (true)
+        Exception? failure = null;
+        try
         {
-            var stopping = _stopDraining.IsCancellationRequested;
-            var any = false;
-            foreach (var channel in Volatile.Read(ref _channels))
+            while (true)
             {
-                // Bounded per pass so one busy vCPU cannot starve the others' channels.
-                for (var i = 0; i < 4096 && channel.Reader.TryRead(out var e); i++)
+                var stopping = _stopping;
+                var any = false;
+                foreach (var (ring, vcpu) in Volatile.Read(ref _rings))
+                {
+                    any |= DrainRing(writer, ring, vcpu);
+                }
+
+                for (var i = 0; i < DrainBatch && _deviceEvents!.Reader.TryRead(out var e); i++)
                 {
                     writer.Write(in e);
                     any = true;
                 }
+
+                if (any)
+                {
+                    continue;
+                }
+
+                if (stopping)
+                {
+                    break;
+                }
+
+                _wake.Wait(2);
             }
 
-            if (any)
-            {
-                continue;
-            }
-
-            if (stopping)
-            {
-                return;
-            }
-
+            writer.FinishAsync(Dropped).AsTask().GetAwaiter().GetResult();
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+        finally
+        {
             try
             {
-                await Task.Delay(2, _stopDraining.Token).ConfigureAwait(false);
+                writer.DisposeAsync().AsTask().GetAwaiter().GetResult();
             }
-            catch (OperationCanceledException)
+            catch (Exception e) when (failure is null)
             {
-                // One more pass picks up what is left.
+                failure = e;
+            }
+
+            if (failure is null)
+            {
+                _drained.TrySetResult();
+            }
+            else
+            {
+                _drained.TrySetException(failure);
             }
         }
+    }
+
+    /// <summary>Writes up to <see cref="DrainBatch"/> records in place, releasing their slots as it goes.</summary>
+    private bool DrainRing(ITraceEventWriter writer, ExitRing ring, int vcpu)
+    {
+        var n = Math.Min(ring.Available(out var head), DrainBatch);
+        if (n <= 0)
+        {
+            return false;
+        }
+
+        var names = Volatile.Read(ref _deviceNames);
+        for (var i = 0; i < n; i++)
+        {
+            ref readonly var r = ref ring.At(head + i);
+            if ((uint)r.Device >= (uint)names.Length)
+            {
+                names = Volatile.Read(ref _deviceNames);
+            }
+
+            writer.Write(ToEvent(in r, vcpu, names));
+            if ((i & 63) == 63)
+            {
+                ring.Release(head + i + 1);
+            }
+        }
+
+        ring.Release(head + n);
+        return true;
     }
 }

@@ -1,0 +1,73 @@
+using System.Runtime.CompilerServices;
+
+namespace ActorVmm.Actors.Tracing;
+
+/// <summary>
+/// A bounded single-producer (one vCPU thread) single-consumer (the trace writer thread) ring of
+/// <see cref="ExitRecord"/>s. Writing never waits and never allocates: when the ring is full the record is dropped
+/// and counted. The consumer reads records in place and releases them after writing, so at most
+/// <see cref="Capacity"/> records are ever held.
+/// </summary>
+internal sealed class ExitRing
+{
+    private readonly ExitRecord[] _items;
+    private readonly long _mask;
+    private Padded _tail;      // written by the producer only
+    private Padded _head;      // written by the consumer only
+    private long _cachedHead;  // producer's last view of _head
+    private long _dropped;     // written by the producer only
+
+    /// <param name="capacity">Records held before dropping (rounded up to a power of two, at least 2).</param>
+    public ExitRing(int capacity)
+    {
+        var size = (int)Math.Min(1L << 30, Math.Max(2, (long)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, capacity))));
+        _items = new ExitRecord[size];
+        _mask = size - 1;
+    }
+
+    public int Capacity => _items.Length;
+
+    /// <summary>Records dropped because the ring was full.</summary>
+    public long Dropped => Volatile.Read(ref _dropped);
+
+    /// <summary>Producer: append, or drop and count when full. Never blocks.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryWrite(in ExitRecord record)
+    {
+        var tail = _tail.Value;
+        if (tail - _cachedHead >= _items.Length)
+        {
+            _cachedHead = Volatile.Read(ref _head.Value);
+            if (tail - _cachedHead >= _items.Length)
+            {
+                Volatile.Write(ref _dropped, _dropped + 1);
+                return false;
+            }
+        }
+
+        _items[tail & _mask] = record;
+        Volatile.Write(ref _tail.Value, tail + 1);
+        return true;
+    }
+
+    /// <summary>Consumer: how many records are ready, starting at <paramref name="head"/>.</summary>
+    public int Available(out long head)
+    {
+        head = _head.Value;
+        return (int)(Volatile.Read(ref _tail.Value) - head);
+    }
+
+    /// <summary>Consumer: the record at position <paramref name="index"/> (between head and head + available).</summary>
+    public ref readonly ExitRecord At(long index) => ref _items[index & _mask];
+
+    /// <summary>Consumer: records before <paramref name="head"/> are done; their slots may be reused.</summary>
+    public void Release(long head) => Volatile.Write(ref _head.Value, head);
+
+    /// <summary>A counter alone on its cache line, so producer and consumer do not false-share.</summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 128)]
+    private struct Padded
+    {
+        [System.Runtime.InteropServices.FieldOffset(64)]
+        public long Value;
+    }
+}
