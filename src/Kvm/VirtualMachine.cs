@@ -132,13 +132,19 @@ public sealed class VirtualMachine : IDisposable
     public void UnregisterIoeventfd(EventFd fd, ulong address, int length, bool pio, ulong? dataMatch = null) =>
         Ioeventfd(fd, address, length, pio, dataMatch, deassign: true);
 
-    /// <summary>KVM_SET_GSI_ROUTING: replaces the whole GSI routing table (irqchip pins and MSI routes).</summary>
+    /// <summary>
+    /// KVM_SET_GSI_ROUTING: replaces the whole GSI routing table (irqchip pins and MSI routes); keep
+    /// <see cref="KvmIrqRouting.X86Default"/> in it to keep the in-kernel irqchip's pins reachable. Irqfds on a GSI
+    /// follow its new route. Refused tables (bad pin, unknown type, too many entries) throw <see cref="KvmException"/>.
+    /// </summary>
     public void SetGsiRouting(ReadOnlySpan<KvmIrqRoutingEntry> entries)
     {
+        var header = new KvmIrqRouting { Nr = (uint)entries.Length };
+        var headerBytes = MemoryMarshal.AsBytes(new ReadOnlySpan<KvmIrqRouting>(in header));
         var entryBytes = MemoryMarshal.AsBytes(entries);
-        var buffer = new byte[8 + entryBytes.Length];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(buffer, (uint)entries.Length);
-        entryBytes.CopyTo(buffer.AsSpan(8));
+        var buffer = new byte[headerBytes.Length + entryBytes.Length];
+        headerBytes.CopyTo(buffer);
+        entryBytes.CopyTo(buffer.AsSpan(headerBytes.Length));
         KvmIoctl.Invoke(_fd, KvmIoctls.SetGsiRouting, buffer);
     }
 

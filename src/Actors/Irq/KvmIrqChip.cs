@@ -9,9 +9,54 @@ namespace ActorVmm.Actors.Irq;
 /// poll, no CPU while idle) writes the irqfd again while a device still holds the line high.
 /// The eventfds are created, registered, owned and closed here; devices only ever see an
 /// <see cref="ActorVmm.Devices.IInterruptLine"/> whose hot path is one eventfd write.
+/// <para>
+/// MSI vectors (<see cref="IMsiChipBackend"/>): each vector is a GSI from 24 up with an irqfd on it; the guest's
+/// message becomes that GSI's MSI route in the VM's routing table (<see cref="KvmMsiRoutes"/>), so a trigger is one
+/// eventfd write that KVM turns into the programmed message.
+/// </para>
 /// </summary>
-public sealed class KvmIrqChip(VirtualMachine vm) : IIrqChipBackend
+public sealed class KvmIrqChip(VirtualMachine vm) : IIrqChipBackend, IMsiChipBackend
 {
+    private readonly KvmMsiRoutes _routes = new(vm);
+
+    /// <summary>MSI routes programmed now (diagnostics, tests).</summary>
+    public int MsiRoutes => _routes.Count;
+
+    public IMsiVectorsBackend CreateMsiVectors(int count)
+    {
+        var first = _routes.Allocate(count);
+        var fds = new List<EventFd>(count);
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var fd = EventFd.Create();
+                fds.Add(fd);
+                vm.RegisterIrqfd(fd, first + (uint)i);
+            }
+        }
+        catch
+        {
+            for (var i = 0; i < fds.Count; i++)
+            {
+                try
+                {
+                    vm.UnregisterIrqfd(fds[i], first + (uint)i);
+                }
+                catch (Exception)
+                {
+                    // Not registered (the failing one) or the VM is gone; closing the eventfd detaches it anyway.
+                }
+
+                fds[i].Dispose();
+            }
+
+            throw;
+        }
+
+        return new MsiVectors(vm, _routes, first, fds);
+    }
+
     public IIrqLineBackend CreateLine(uint gsi, bool level)
     {
         var irqfd = EventFd.Create();
@@ -124,6 +169,93 @@ public sealed class KvmIrqChip(VirtualMachine vm) : IIrqChipBackend
                 {
                     Fire();
                 }
+            }
+        }
+    }
+
+    private sealed class MsiVectors : IMsiVectorsBackend
+    {
+        private readonly VirtualMachine _vm;
+        private readonly KvmMsiRoutes _routes;
+        private readonly List<EventFd> _fds;
+        private readonly bool[] _routed;
+        private readonly uint[] _gsis;
+        private volatile bool _disposed;
+
+        public MsiVectors(VirtualMachine vm, KvmMsiRoutes routes, uint first, List<EventFd> fds)
+        {
+            _vm = vm;
+            _routes = routes;
+            _fds = fds;
+            _routed = new bool[fds.Count];
+            _gsis = Enumerable.Range(0, fds.Count).Select(i => first + (uint)i).ToArray();
+        }
+
+        public int VectorCount => _fds.Count;
+
+        public IReadOnlyList<uint> Gsis => _gsis;
+
+        public bool SetMessage(int vector, ActorVmm.Devices.MsiMessage message)
+        {
+            if (_disposed || (uint)vector >= (uint)_gsis.Length)
+            {
+                return false;
+            }
+
+            var routed = _routes.Set(_gsis[vector], message);
+            Volatile.Write(ref _routed[vector], routed);
+            return routed;
+        }
+
+        public void ClearMessage(int vector)
+        {
+            if (_disposed || (uint)vector >= (uint)_gsis.Length)
+            {
+                return;
+            }
+
+            Volatile.Write(ref _routed[vector], false);
+            _routes.Remove(_gsis[vector]);
+        }
+
+        public void Trigger(int vector)
+        {
+            if (_disposed || (uint)vector >= (uint)_gsis.Length || !Volatile.Read(ref _routed[vector]))
+            {
+                return;
+            }
+
+            try
+            {
+                _fds[vector].Write(1);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Raced with Dispose: the VM is going away.
+            }
+        }
+
+        public void Dispose()
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            for (var i = 0; i < _fds.Count; i++)
+            {
+                _routes.Remove(_gsis[i]);
+                try
+                {
+                    _vm.UnregisterIrqfd(_fds[i], _gsis[i]);
+                }
+                catch (Exception)
+                {
+                    // The VM fd may already be closed; closing the eventfd detaches the irqfd anyway.
+                }
+
+                _fds[i].Dispose();
             }
         }
     }

@@ -17,11 +17,14 @@ namespace ActorVmm.Actors.Machine;
 /// PCI bus 0 of the machine and the virtio devices on it:
 /// <list type="bullet">
 /// <item>the host bridge (00:00.0) and type-1 configuration I/O at 0xCF8..0xCFF (device <c>pci</c>);</item>
-/// <item>one virtio-pci function per device (<c>disk0..</c>, <c>console0</c>, <c>rng0</c>), its 16 KiB memory BAR 0
+/// <item>one virtio-pci function per device (<c>disk0..</c>, <c>console0</c>, <c>rng0</c>), its 32 KiB memory BAR 0
 /// placed by a <see cref="PciBarAllocator"/> in <see cref="Layout.PciMmio32Start"/>.. (the 32-bit gap below the
 /// platform area: no RAM, no IOAPIC/LAPIC) and mapped on the MMIO bus as that device's range;</item>
 /// <item>INTA# of each function on a level-triggered GSI from 16 up (the I/O APIC pins no ISA IRQ uses, shared
-/// round-robin past 23), declared in the MP table as PCI interrupts (level, active low);</item>
+/// round-robin past 23), declared in the MP table as PCI interrupts (level, active low) — the fallback while the
+/// guest does not enable MSI-X;</item>
+/// <item>MSI-X with one vector per queue plus one for configuration changes (GSIs from 24 up, an irqfd each, routed
+/// as the guest programs the table), when the IRQ backend offers MSI;</item>
 /// <item>an ioeventfd per queue on its notify register (<see cref="QueueNotifiers"/>).</item>
 /// </list>
 /// BARs are programmed and valid at power-on, so Linux claims them as they are and does not reassign them. A guest
@@ -129,7 +132,9 @@ internal static class PciDevices
                 ctx =>
                 {
                     var model = holder.Next(create);
-                    var device = new VirtioPciDevice(ctx.Name, model, memory, ctx.Interrupt!, bar, (byte)gsi)
+                    // The IRQ actor's line carries MSI vectors too when its backend has them; else INTx only.
+                    var device = new VirtioPciDevice(
+                        ctx.Name, model, memory, ctx.Interrupt!, bar, (byte)gsi, msi: ctx.Interrupt as IMsiInterrupts)
                     {
                         QueueKickHandler = q =>
                         {
@@ -148,7 +153,7 @@ internal static class PciDevices
                     return device;
                 },
                 [BusRange.Mmio(bar, VirtioPciLayout.BarSize)],
-                IrqRequest.Level(gsi)));
+                IrqRequest.Level(gsi) with { MsiVectors = first.QueueCount + 1 }));
         }
 
         return (devices, interrupts);

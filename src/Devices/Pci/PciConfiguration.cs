@@ -4,7 +4,8 @@ namespace ActorVmm.Devices.Pci;
 
 /// <summary>
 /// A type-0 PCI configuration space: 256 bytes with a per-byte writable mask, BARs that answer the sizing probe
-/// (write all-ones, read back the size mask), a read-only capability list, and the interrupt line / pin.
+/// (write all-ones, read back the size mask), a capability list (read-only but for the bits a capability declares
+/// writable), and the interrupt line / pin.
 /// Not thread-safe: the owning device serialises access.
 /// </summary>
 /// <remarks>
@@ -162,18 +163,35 @@ public sealed class PciConfiguration
 
     /// <summary>
     /// Appends a capability (its first byte is the capability id; the next-pointer byte is filled in) and
-    /// returns its offset. Capabilities are read-only to the guest.
+    /// returns its offset (dword-aligned). Capabilities are read-only to the guest.
     /// </summary>
-    public int AddCapability(ReadOnlySpan<byte> capability)
+    public int AddCapability(ReadOnlySpan<byte> capability) => AddCapability(capability, []);
+
+    /// <summary>
+    /// Appends a capability whose bits set in <paramref name="writableMask"/> (same layout, may be shorter) the guest
+    /// can write (e.g. the MSI-X enable and function-mask bits); the id and next-pointer bytes stay read-only.
+    /// Returns its offset (dword-aligned).
+    /// </summary>
+    public int AddCapability(ReadOnlySpan<byte> capability, ReadOnlySpan<byte> writableMask)
     {
         if (capability.Length < 2 || _nextCapability + capability.Length > Size)
         {
             throw new ArgumentException("capability does not fit in configuration space", nameof(capability));
         }
 
+        if (writableMask.Length > capability.Length)
+        {
+            throw new ArgumentException("the writable mask is longer than the capability", nameof(writableMask));
+        }
+
         var offset = _nextCapability;
         capability.CopyTo(_data.AsSpan(offset));
         _data[offset + 1] = 0;
+        for (var i = 2; i < writableMask.Length; i++)
+        {
+            _writable[offset + i] = writableMask[i];
+        }
+
         if (_lastCapability == 0)
         {
             _data[CapabilitiesPointerOffset] = (byte)offset;
@@ -188,6 +206,9 @@ public sealed class PciConfiguration
         _nextCapability = (offset + capability.Length + 3) & ~3;
         return offset;
     }
+
+    /// <summary>The 16-bit value at <paramref name="offset"/> (0..254).</summary>
+    public ushort ReadWord(int offset) => Get16(offset);
 
     /// <summary>Dword register <paramref name="index"/> (0..63).</summary>
     public uint ReadRegister(int index) => BinaryPrimitives.ReadUInt32LittleEndian(_data.AsSpan(index * 4, 4));

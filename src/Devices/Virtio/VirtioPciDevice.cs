@@ -8,9 +8,11 @@ namespace ActorVmm.Devices.Virtio;
 /// <summary>
 /// The virtio 1.x modern PCI transport for one <see cref="IVirtioDevice"/>: PCI function 0x1AF4:0x1040+type with
 /// its structures in one 64-bit memory BAR 0 of <see cref="VirtioPciLayout.BarSize"/> bytes (common config, ISR,
-/// device config, notify) described by vendor capabilities. Interrupts are INTx: the line is high while ISR is
-/// non-zero and drops when the guest reads ISR. MSI-X is not offered (vectors read back NO_VECTOR). The PCI config
-/// access capability (type 5) is not offered.
+/// device config, notify) described by vendor capabilities. Interrupts: MSI-X when the transport was given
+/// <see cref="IMsiInterrupts"/> and the guest enables it (table and PBA in BAR 0, <c>config_msix_vector</c> and
+/// <c>queue_msix_vector</c> map the configuration and each queue to a vector; a vector outside the table reads back
+/// NO_VECTOR), otherwise INTx: the line is high while ISR is non-zero and drops when the guest reads ISR. The PCI
+/// config access capability (type 5) is not offered.
 /// <para>
 /// Map the <see cref="IBusDevice"/> side on the MMIO bus at <see cref="BarAddress"/> for <see cref="VirtioPciLayout.BarSize"/>
 /// bytes, the <see cref="IPciDevice"/> side on a <see cref="PciRoot"/>. Queue notifications arrive either as MMIO
@@ -28,6 +30,9 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
     private readonly Virtqueue[] _queues;
     private readonly byte[] _initialConfiguration;
     private readonly Lock _sync = new();
+    private readonly MsixCapability? _msix;
+    private readonly ushort[] _queueVectors;
+    private ushort _configVector = VirtioPciLayout.NoVector;
     private uint _deviceFeatureSelect;
     private uint _driverFeatureSelect;
     private ulong _driverFeatures;
@@ -47,6 +52,7 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
     /// <param name="barAddress">Where BAR 0 is mapped; aligned to <see cref="VirtioPciLayout.BarSize"/> (use <see cref="PciBarAllocator"/>).</param>
     /// <param name="irq">The IRQ the INTA# pin is wired to (the interrupt line register; goes into the MP table).</param>
     /// <param name="limits">Descriptor chain bounds, default <see cref="VirtqueueLimits.Default"/>.</param>
+    /// <param name="msi">MSI-X vectors (null: INTx only). The table gets min(their count, <see cref="VirtioPciLayout.MaxMsixVectors"/>) entries.</param>
     public VirtioPciDevice(
         string name,
         IVirtioDevice device,
@@ -54,7 +60,8 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
         IInterruptLine interrupt,
         ulong barAddress,
         byte irq,
-        VirtqueueLimits? limits = null)
+        VirtqueueLimits? limits = null,
+        IMsiInterrupts? msi = null)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(memory);
@@ -75,6 +82,8 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
         _memory = memory;
         _interrupt = interrupt;
         _queues = Enumerable.Range(0, device.QueueCount).Select(_ => new Virtqueue(device.MaxQueueSize, limits)).ToArray();
+        _queueVectors = new ushort[_queues.Length];
+        Array.Fill(_queueVectors, VirtioPciLayout.NoVector);
 
         Configuration = new PciConfiguration(
             VirtioPciLayout.VendorId,
@@ -93,6 +102,18 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
         if (device.ConfigSize > 0)
         {
             AddCapability(VirtioPciLayout.DeviceCfg, VirtioPciLayout.DeviceConfigOffset, (ulong)device.ConfigSize);
+        }
+
+        if (msi is { VectorCount: > 0 })
+        {
+            _msix = new MsixCapability(
+                Configuration,
+                Math.Min(msi.VectorCount, VirtioPciLayout.MaxMsixVectors),
+                bar: 0,
+                (uint)VirtioPciLayout.MsixTableOffset,
+                (uint)VirtioPciLayout.MsixPbaOffset,
+                msi,
+                Stats);
         }
 
         _initialConfiguration = Configuration.SaveState();
@@ -127,6 +148,21 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
     }
 
     public int QueueCount => _queues.Length;
+
+    /// <summary>The function's MSI-X, or null when it was built without <see cref="IMsiInterrupts"/>.</summary>
+    public MsixCapability? Msix => _msix;
+
+    /// <summary>True while the guest has MSI-X enabled (interrupts go through vectors, not INTx).</summary>
+    public bool MsixEnabled
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _msix?.Enabled ?? false;
+            }
+        }
+    }
 
     public byte Status
     {
@@ -241,6 +277,14 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
             {
                 data.Clear();
             }
+            else if (_msix is not null && InRange(offset, length, VirtioPciLayout.MsixTableOffset, _msix.TableLength))
+            {
+                _msix.ReadTable(offset - VirtioPciLayout.MsixTableOffset, data);
+            }
+            else if (_msix is not null && InRange(offset, length, VirtioPciLayout.MsixPbaOffset, _msix.PbaLength))
+            {
+                _msix.ReadPba(offset - VirtioPciLayout.MsixPbaOffset, data);
+            }
             else
             {
                 Stats.CountUnhandledRead();
@@ -275,6 +319,14 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
             {
                 NotifyQueue((int)((offset - VirtioPciLayout.NotifyOffset) / VirtioPciLayout.NotifyOffMultiplier));
             }
+            else if (_msix is not null && InRange(offset, length, VirtioPciLayout.MsixTableOffset, _msix.TableLength))
+            {
+                _msix.WriteTable(offset - VirtioPciLayout.MsixTableOffset, data);
+            }
+            else if (_msix is not null && InRange(offset, length, VirtioPciLayout.MsixPbaOffset, _msix.PbaLength))
+            {
+                _msix.WritePba();
+            }
             else
             {
                 Stats.CountUnhandledWrite();
@@ -299,6 +351,8 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
                 Stats.CountUnhandledWrite();
             }
 
+            // MSI-X enable / function mask may have changed: pending vectors go out, INTx follows.
+            _msix?.ConfigurationWritten();
             UpdateLine();
         }
     }
@@ -318,7 +372,10 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
                 _queueSelect,
                 _activated,
                 _queues.Select(q => q.SaveState()).ToArray(),
-                _device.SaveDeviceState());
+                _device.SaveDeviceState(),
+                _msix?.SaveState(),
+                _configVector,
+                (ushort[])_queueVectors.Clone());
         }
     }
 
@@ -328,7 +385,8 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
     /// </summary>
     public void RestoreState(object state)
     {
-        if (state is not VirtioPciState s || s.Queues.Count != _queues.Length)
+        if (state is not VirtioPciState s || s.Queues.Count != _queues.Length
+            || (s.QueueVectors is not null && s.QueueVectors.Count != _queues.Length))
         {
             throw new ArgumentException("not a saved state of this virtio-pci device", nameof(state));
         }
@@ -346,6 +404,17 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
             for (var i = 0; i < _queues.Length; i++)
             {
                 _queues[i].RestoreState(s.Queues[i]);
+                _queueVectors[i] = s.QueueVectors is null ? VirtioPciLayout.NoVector : MapVector(s.QueueVectors[i]);
+            }
+
+            _configVector = MapVector(s.ConfigVector);
+            if (_msix is not null && s.Msix is not null)
+            {
+                _msix.RestoreState(s.Msix);
+            }
+            else
+            {
+                _msix?.ConfigurationWritten();
             }
 
             _device.RestoreDeviceState(s.DeviceState);
@@ -394,6 +463,7 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
         {
             ResetLocked();
             Configuration.RestoreState(_initialConfiguration);
+            _msix?.Reset();
             _configGeneration = 0;
             UpdateLine();
         }
@@ -430,7 +500,7 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
         BinaryPrimitives.WriteUInt32LittleEndian(image[0x04..], FeatureWord(offered, _deviceFeatureSelect));
         BinaryPrimitives.WriteUInt32LittleEndian(image[0x08..], _driverFeatureSelect);
         BinaryPrimitives.WriteUInt32LittleEndian(image[0x0C..], FeatureWord(_driverFeatures, _driverFeatureSelect));
-        BinaryPrimitives.WriteUInt16LittleEndian(image[0x10..], VirtioPciLayout.NoVector);
+        BinaryPrimitives.WriteUInt16LittleEndian(image[0x10..], _configVector);
         BinaryPrimitives.WriteUInt16LittleEndian(image[0x12..], (ushort)_queues.Length);
         image[0x14] = _status;
         image[0x15] = _configGeneration;
@@ -443,7 +513,7 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
 
         var s = q.SaveState();
         BinaryPrimitives.WriteUInt16LittleEndian(image[0x18..], s.Size);
-        BinaryPrimitives.WriteUInt16LittleEndian(image[0x1A..], VirtioPciLayout.NoVector);
+        BinaryPrimitives.WriteUInt16LittleEndian(image[0x1A..], _queueVectors[_queueSelect]);
         BinaryPrimitives.WriteUInt16LittleEndian(image[0x1C..], (ushort)(s.Ready ? 1 : 0));
         BinaryPrimitives.WriteUInt16LittleEndian(image[0x1E..], _queueSelect);
         BinaryPrimitives.WriteUInt64LittleEndian(image[0x20..], s.DescTable);
@@ -481,8 +551,17 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
                 WriteDriverFeatures((uint)value);
                 return;
             case (0x10, 2):
+                // A vector the table does not have reads back NO_VECTOR, which tells the driver the mapping failed.
+                _configVector = MapVector((ushort)value);
+                return;
             case (0x1A, 2):
-                // MSI-X is not offered: vectors stay NO_VECTOR, which tells the driver the write failed.
+                if (SelectedQueue is null)
+                {
+                    Stats.CountGuestError();
+                    return;
+                }
+
+                _queueVectors[_queueSelect] = MapVector((ushort)value);
                 return;
             case (0x14, 1):
                 WriteStatus((byte)value);
@@ -510,6 +589,9 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
                 return;
         }
     }
+
+    private ushort MapVector(ushort vector) =>
+        _msix is not null && vector < _msix.VectorCount ? vector : VirtioPciLayout.NoVector;
 
     private static ulong Merge(ulong current, ulong half, ulong value, int length) => length switch
     {
@@ -634,7 +716,7 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
         lock (_sync)
         {
             _configGeneration++;
-            RaiseInterrupt(VirtioPciLayout.IsrConfig);
+            SignalConfig();
         }
     }
 
@@ -667,7 +749,7 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
                 var added = _device.ProcessQueue(index, q, _memory);
                 if (added && q.NeedsNotification(_memory))
                 {
-                    RaiseInterrupt(VirtioPciLayout.IsrQueue);
+                    SignalQueue(index);
                 }
 
                 if (q.Broken || !q.EnableNotification(_memory))
@@ -704,7 +786,34 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
         if ((_status & (byte)VirtioDeviceStatus.DriverOk) != 0)
         {
             _configGeneration++;
-            RaiseInterrupt(VirtioPciLayout.IsrConfig);
+            SignalConfig();
+        }
+    }
+
+    /// <summary>Used buffers on queue <paramref name="index"/>: its MSI-X vector (none if NO_VECTOR), else INTx.</summary>
+    private void SignalQueue(int index)
+    {
+        if (_msix is { Enabled: true } msix)
+        {
+            var vector = _queueVectors[index];
+            if (vector != VirtioPciLayout.NoVector)
+            {
+                msix.Notify(vector);
+            }
+
+            return;
+        }
+
+        RaiseInterrupt(VirtioPciLayout.IsrQueue);
+    }
+
+    /// <summary>A configuration change: ISR bit 1 is set either way (virtio 4.1.4.5), then the config vector or INTx.</summary>
+    private void SignalConfig()
+    {
+        RaiseInterrupt(VirtioPciLayout.IsrConfig);
+        if (_msix is { Enabled: true } msix && _configVector != VirtioPciLayout.NoVector)
+        {
+            msix.Notify(_configVector);
         }
     }
 
@@ -714,10 +823,12 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
         UpdateLine();
     }
 
+    /// <summary>INTx: high while ISR is non-zero, unless INTx is disabled or MSI-X is enabled.</summary>
     private void UpdateLine()
     {
-        Configuration.InterruptStatus = _isr != 0;
-        var level = _isr != 0 && !Configuration.InterruptDisabled;
+        var intx = _isr != 0 && !(_msix?.Enabled ?? false);
+        Configuration.InterruptStatus = intx;
+        var level = intx && !Configuration.InterruptDisabled;
         if (level != _lineLevel)
         {
             _lineLevel = level;
@@ -741,5 +852,7 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
         _queueSelect = 0;
         _activated = false;
         _pendingNotifications = 0;
+        _configVector = VirtioPciLayout.NoVector;
+        Array.Fill(_queueVectors, VirtioPciLayout.NoVector);
     }
 }

@@ -7,7 +7,7 @@ namespace ActorVmm.Devices.Virtio;
 public static class VirtioPciLayout
 {
     /// <summary>Size of BAR 0 (a 64-bit, non-prefetchable memory BAR).</summary>
-    public const ulong BarSize = 0x4000;
+    public const ulong BarSize = 0x8000;
 
     public const ulong CommonOffset = 0x0000;
     public const ulong CommonLength = 0x38;
@@ -16,6 +16,15 @@ public static class VirtioPciLayout
     public const ulong DeviceConfigOffset = 0x2000;
     public const ulong DeviceConfigMaxLength = 0x1000;
     public const ulong NotifyOffset = 0x3000;
+
+    /// <summary>The MSI-X vector table (when MSI-X is offered): a page of its own, room for <see cref="MaxMsixVectors"/>.</summary>
+    public const ulong MsixTableOffset = 0x4000;
+
+    /// <summary>The MSI-X pending bit array: a page of its own.</summary>
+    public const ulong MsixPbaOffset = 0x5000;
+
+    /// <summary>The most MSI-X vectors a function offers (one page of table).</summary>
+    public const int MaxMsixVectors = 256;
 
     /// <summary>notify_off_multiplier: queue N is notified by a write at NotifyOffset + N * 4.</summary>
     public const uint NotifyOffMultiplier = 4;
@@ -27,7 +36,7 @@ public static class VirtioPciLayout
     public const byte DeviceCfg = 4;
     public const byte PciCfg = 5;
 
-    /// <summary>Reads of msix_config / queue_msix_vector when MSI-X is not in use.</summary>
+    /// <summary>VIRTIO_MSI_NO_VECTOR: msix_config / queue_msix_vector with no vector (also what a refused mapping reads back).</summary>
     public const ushort NoVector = 0xFFFF;
 
     public const ushort VendorId = 0x1AF4;

@@ -1,6 +1,10 @@
 namespace ActorVmm.Devices.Virtio;
 
-/// <summary>An immutable snapshot of a virtio-pci function: config space, negotiation, queues, ISR, device state.</summary>
+/// <summary>
+/// An immutable snapshot of a virtio-pci function: config space, negotiation, queues, ISR, device state, and MSI-X
+/// (the vector table and pending bits, and which vector the configuration and each queue signal; null/empty when
+/// MSI-X is not offered).
+/// </summary>
 public sealed record VirtioPciState(
     byte[] PciConfiguration,
     uint DeviceFeatureSelect,
@@ -12,4 +16,7 @@ public sealed record VirtioPciState(
     ushort QueueSelect,
     bool Activated,
     IReadOnlyList<VirtqueueState> Queues,
-    object? DeviceState);
+    object? DeviceState,
+    Devices.Pci.MsixState? Msix = null,
+    ushort ConfigVector = VirtioPciLayout.NoVector,
+    IReadOnlyList<ushort>? QueueVectors = null);

@@ -8,7 +8,7 @@ namespace ActorVmm.Devices.Tests.Virtio;
 
 public sealed class VirtioPciDeviceTests : IDisposable
 {
-    private const ulong BarAddress = 0xE000_4000;
+    private const ulong BarAddress = 0xE000_8000;
 
     private readonly TestMemory _ram = new();
     private readonly RecordingInterruptLine _line = new();

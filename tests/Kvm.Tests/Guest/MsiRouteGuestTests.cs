@@ -1,0 +1,82 @@
+using ActorVmm.Kvm.Interop;
+using ActorVmm.Kvm.Memory;
+using ActorVmm.Kvm.Tests.Support;
+using Xunit;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace ActorVmm.Kvm.Tests.Guest;
+
+/// <summary>An MSI route in the GSI routing table, raised through an irqfd, reaches the guest as its message says.</summary>
+[Trait("Category", "Kvm")]
+public class MsiRouteGuestTests
+{
+    private const uint MsiGsi = 24;
+    private const ulong NmiHandler = 0x2000;
+
+    [Fact]
+    public void An_irqfd_on_an_msi_route_should_deliver_the_programmed_message()
+    {
+        using var vm = TestVm.Create(irqchip: true);
+
+        // The message: physical destination APIC 0, delivery mode NMI (data bits 10:8 = 100), which a real-mode
+        // guest takes through IVT entry 2 without having to set up its local APIC.
+        vm.Memory.Write(new GuestAddress(2 * 4), (uint)NmiHandler);
+        vm.Load(16, NmiHandler, a =>
+        {
+            a.mov(dx, 0x3f8);
+            a.mov(al, (byte)'N');
+            a.@out(dx, al);
+            a.iret();
+        });
+        vm.Load(16, 0x1000, a =>
+        {
+            var idle = a.CreateLabel();
+            a.mov(dx, 0x3f8);
+            a.mov(al, (byte)'R');
+            a.@out(dx, al);
+            a.Label(ref idle);
+            a.hlt();
+            a.jmp(idle);
+        });
+        var vcpu = vm.CreateVcpu(0);
+        vcpu.BindToCurrentThread();
+        TestVm.EnterRealMode(vcpu, 0x1000);
+        var routes = new List<KvmIrqRoutingEntry>(KvmIrqRouting.X86Default())
+        {
+            KvmIrqRoutingEntry.ForMsi(MsiGsi, 0xFEE0_0000, 0x400),
+        };
+        vm.Vm.SetGsiRouting(routes.ToArray());
+        using var msi = EventFd.Create();
+        vm.Vm.RegisterIrqfd(msi, MsiGsi);
+
+        var ready = TestVm.RunGuarded(vcpu);
+        var readyByte = vcpu.ExitData[0];
+        msi.Write();
+        var handled = TestVm.RunGuarded(vcpu);
+        var handledByte = vcpu.ExitData[0];
+
+        Assert.Equal(new VmExit(VmExitKind.IoOut, 0x3f8, 1, 1), ready);
+        Assert.Equal((byte)'R', readyByte);
+        Assert.Equal(new VmExit(VmExitKind.IoOut, 0x3f8, 1, 1), handled);
+        Assert.Equal((byte)'N', handledByte);
+        vm.Vm.UnregisterIrqfd(msi, MsiGsi);
+    }
+
+    [Fact]
+    public void Kvm_should_accept_an_msi_route_to_any_address_so_guest_messages_need_filtering_before_routing()
+    {
+        using var vm = TestVm.Create(irqchip: true);
+        var table = new List<KvmIrqRoutingEntry>(KvmIrqRouting.X86Default())
+        {
+            KvmIrqRoutingEntry.ForMsi(MsiGsi, 0xDEAD_BEEF_0000_1234, 0xFFFF_FFFF),
+        };
+
+        var accepted = Record.Exception(() => vm.Vm.SetGsiRouting(table.ToArray()));
+        var refused = Assert.Throws<KvmException>(() =>
+            vm.Vm.SetGsiRouting([.. table, new KvmIrqRoutingEntry { Gsi = MsiGsi + 1, Type = 99 }]));
+
+        Assert.Null(accepted);
+        Assert.Equal("KVM_SET_GSI_ROUTING", refused.Ioctl);
+        Assert.Equal(22, refused.Errno);
+    }
+}
