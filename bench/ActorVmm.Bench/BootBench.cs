@@ -46,27 +46,34 @@ internal static class BootBench
             ("QEMU", "qemu-system-x86_64", ["-enable-kvm", "-M", "pc", "-cpu", "host", "-m", $"{memoryMiB}", "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-monitor", "none", "-kernel", kernel, "-initrd", initrd, "-append", Cmdline]),
         };
 
-        Console.WriteLine($"boot benchmark: {runs} runs each, {memoryMiB} MiB guest, kernel {kernel}, actorvmm {actorvmm}");
-        Console.WriteLine($"{"VMM",-9} {"run",3} {"init line ms",12} {"exit ms",9} {"first KVM_RUN ms",16} {"RSS excl. guest MiB",20} {"exit code",9}");
+        Console.WriteLine($"boot benchmark: {runs} runs each, interleaved, {memoryMiB} MiB guest, kernel {kernel}, actorvmm {actorvmm}");
+        Console.WriteLine($"{"VMM",-9} {"run",3} {"init line ms",12} {"exit ms",9} {"first KVM_RUN ms",16} {"RSS excl. guest MiB",20} {"private MiB",11} {"exit code",9}");
         var failures = 0;
-        foreach (var (name, file, vmmArgs) in vmms)
+        var results = vmms.ToDictionary(v => v.Name, _ => new List<BootResult>());
+        // Interleaved (A, B, A, B, ...) so that a change in the machine's load hits both VMMs alike.
+        for (var run = 1; run <= runs; run++)
         {
-            var results = new List<BootResult>();
-            for (var run = 1; run <= runs; run++)
+            foreach (var (name, file, vmmArgs) in vmms)
             {
                 var result = BootOnce(file, vmmArgs, (ulong)memoryMiB << 20);
-                results.Add(result);
+                results[name].Add(result);
                 failures += result.InitMs is null || result.ExitCode != 0 ? 1 : 0;
-                Console.WriteLine($"{name,-9} {run,3} {Fmt(result.InitMs),12} {result.ExitMs,9:F0} {Fmt(result.FirstRunMs),16} {Fmt(result.RssMiB),20} {result.ExitCode,9}");
+                Console.WriteLine($"{name,-9} {run,3} {Fmt(result.InitMs),12} {result.ExitMs,9:F0} {Fmt(result.FirstRunMs),16} {Fmt(result.Memory?.RssMiB),20} {Fmt(result.Memory?.PrivateMiB),11} {result.ExitCode,9}");
             }
+        }
 
-            Console.WriteLine($"{name,-9} {"med",3} {Fmt(Median(results.Select(r => r.InitMs))),12} {Median(results.Select(r => (double?)r.ExitMs)),9:F0} {Fmt(Median(results.Select(r => r.FirstRunMs))),16} {Fmt(Median(results.Select(r => r.RssMiB))),20}");
+        foreach (var (name, list) in results)
+        {
+            Console.WriteLine($"{name,-9} {"med",3} {Fmt(Median(list.Select(r => r.InitMs))),12} {Median(list.Select(r => (double?)r.ExitMs)),9:F0} {Fmt(Median(list.Select(r => r.FirstRunMs))),16} {Fmt(Median(list.Select(r => r.Memory?.RssMiB))),20} {Fmt(Median(list.Select(r => r.Memory?.PrivateMiB))),11}");
         }
 
         return failures == 0 ? 0 : 1;
     }
 
-    private sealed record BootResult(double? InitMs, double ExitMs, double? FirstRunMs, double? RssMiB, int ExitCode);
+    private sealed record BootResult(double? InitMs, double ExitMs, double? FirstRunMs, VmmMemory? Memory, int ExitCode);
+
+    /// <summary>Resident memory outside guest RAM: all of it (shared libraries included) and the part only this process holds.</summary>
+    private sealed record VmmMemory(double RssMiB, double PrivateMiB);
 
     private static BootResult BootOnce(string file, string[] args, ulong guestBytes)
     {
@@ -87,7 +94,7 @@ internal static class BootBench
         using var process = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
         double? initMs = null;
         double? firstRunMs = null;
-        double? rssMiB = null;
+        VmmMemory? memory = null;
         process.ErrorDataReceived += (_, e) =>
         {
             const string marker = "first KVM_RUN ";
@@ -105,7 +112,7 @@ internal static class BootBench
             if (initMs is null && line.Contains(InitLine, StringComparison.Ordinal))
             {
                 initMs = clock.Elapsed.TotalMilliseconds;
-                rssMiB = RssExcludingGuest(process.Id, guestBytes);
+                memory = MemoryExcludingGuest(process.Id, guestBytes);
             }
         }
 
@@ -114,15 +121,16 @@ internal static class BootBench
             process.Kill(entireProcessTree: true);
         }
 
-        return new BootResult(initMs, clock.Elapsed.TotalMilliseconds, firstRunMs, rssMiB, process.ExitCode);
+        return new BootResult(initMs, clock.Elapsed.TotalMilliseconds, firstRunMs, memory, process.ExitCode);
     }
 
-    /// <summary>Sum of Rss over the process's mappings, leaving out anonymous mappings at least as large as guest RAM.</summary>
-    private static double? RssExcludingGuest(int pid, ulong guestBytes)
+    /// <summary>Sums of Rss and Private_* over the process's mappings, leaving out anonymous mappings at least as large as guest RAM.</summary>
+    private static VmmMemory? MemoryExcludingGuest(int pid, ulong guestBytes)
     {
         try
         {
             ulong total = 0;
+            ulong own = 0;
             ulong size = 0;
             var skip = false;
             foreach (var line in File.ReadLines($"/proc/{pid}/smaps"))
@@ -139,9 +147,13 @@ internal static class BootBench
                 {
                     total += ulong.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
                 }
+                else if (line.StartsWith("Private_", StringComparison.Ordinal) && !skip)
+                {
+                    own += ulong.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+                }
             }
 
-            return total / 1024.0;
+            return new VmmMemory(total / 1024.0, own / 1024.0);
         }
         catch (IOException)
         {

@@ -43,6 +43,8 @@ public static class AkkaConfig
               log-dead-letters-during-shutdown = off
               # Nested KVM under TCG starts slowly.
               logger-startup-timeout = 30s
+              # The VMM stops its actors itself; Terminate() need not run (and log) Akka's shutdown phases.
+              coordinated-shutdown.run-by-actor-system-terminate = off
               actor {
                 debug {
                   unhandled = {{debug}}

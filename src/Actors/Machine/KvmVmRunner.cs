@@ -46,13 +46,15 @@ public static class KvmVmRunner
             }
 
             StartupProbe.Mark("settings and console");
-            var system = ActorSystem.Create("actorvmm", AkkaConfig.CreateSetup(settings, Serilog.Log.Logger));
-            StartupProbe.Mark("actor system");
+            // The actor system starts on another thread while this one builds the machine (both take a while cold).
+            // Created from a Config, not an ActorSystemSetup: Akka then skips its app.config lookup (System.Configuration,
+            // XML), and the Serilog logger actor logs to Serilog.Log.Logger, which is this process's logger anyway.
+            var systemStarting = Task.Run(() => ActorSystem.Create("actorvmm", AkkaConfig.Build(settings)));
             StdinReader? stdin = null;
             try
             {
                 var run = await VmLauncher.RunWithReportAsync(
-                    system,
+                    systemStarting,
                     settings,
                     new MachineIo(serialOutputs) { VirtioConsole = virtioConsole },
                     port =>
@@ -87,7 +89,7 @@ public static class KvmVmRunner
             finally
             {
                 stdin?.Dispose();
-                await system.Terminate().ConfigureAwait(false);
+                await TerminateAsync(systemStarting).ConfigureAwait(false);
             }
         }
         catch (KvmUnavailableException e)
@@ -107,5 +109,20 @@ public static class KvmVmRunner
                 await output.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    private static async Task TerminateAsync(Task<ActorSystem> systemStarting)
+    {
+        try
+        {
+            await systemStarting.ConfigureAwait(false);
+        }
+        catch
+        {
+            // It never started: nothing to stop (the launcher reported why).
+            return;
+        }
+
+        await systemStarting.Result.Terminate().ConfigureAwait(false);
     }
 }

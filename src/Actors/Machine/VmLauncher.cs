@@ -30,7 +30,7 @@ public static class VmLauncher
         (await RunWithReportAsync(system, settings, io, onStarted, cancellation, vmName).ConfigureAwait(false)).Reason;
 
     /// <summary>As <see cref="RunAsync"/>, with what the run leaves to report: the machine (fault counters) and its device endpoints.</summary>
-    public static async Task<VmRunResult> RunWithReportAsync(
+    public static Task<VmRunResult> RunWithReportAsync(
         ActorSystem system,
         ActorVmmSettings settings,
         MachineIo io,
@@ -39,8 +39,36 @@ public static class VmLauncher
         string vmName = "vm0")
     {
         ArgumentNullException.ThrowIfNull(system);
+        return RunWithReportAsync(Task.FromResult(system), settings, io, onStarted, cancellation, vmName);
+    }
+
+    /// <summary>
+    /// As <see cref="RunAsync"/>, with an actor system still being created: the machine (KVM VM, guest memory, kernel
+    /// load, devices) is built while it starts, which takes the actor system's start-up off the way to the first KVM_RUN.
+    /// </summary>
+    public static async Task<VmRunResult> RunWithReportAsync(
+        Task<ActorSystem> systemStarting,
+        ActorVmmSettings settings,
+        MachineIo io,
+        Action<SerialInputPort>? onStarted = null,
+        CancellationToken cancellation = default,
+        string vmName = "vm0")
+    {
+        ArgumentNullException.ThrowIfNull(systemStarting);
         var machine = X86MachineBuilder.Build(settings, io, vmName);
         StartupProbe.Mark("machine built");
+        ActorSystem system;
+        try
+        {
+            system = await systemStarting.ConfigureAwait(false);
+        }
+        catch
+        {
+            machine.Blueprint.Resources?.Dispose();
+            throw;
+        }
+
+        StartupProbe.Mark("actor system");
         VmTracer? tracer;
         try
         {
