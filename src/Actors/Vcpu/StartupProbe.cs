@@ -26,7 +26,7 @@ public static class StartupProbe
         if (Environment.GetEnvironmentVariable("ACTORVMM_STARTUP_REPORT") == "1")
         {
             var elapsed = DateTime.Now - Process.GetCurrentProcess().StartTime;
-            Console.Error.WriteLine($"actorvmm: startup: {phase} {elapsed.TotalMilliseconds:F1} ms after process start");
+            Console.Error.WriteLine($"actorvmm: startup: {phase} {elapsed.TotalMilliseconds:F1} ms after process start{Runtime()}");
         }
     }
 
@@ -41,7 +41,12 @@ public static class StartupProbe
         if (Interlocked.CompareExchange(ref _firstRunTicks, Math.Max(1, elapsed.Ticks), 0) == 0
             && Environment.GetEnvironmentVariable("ACTORVMM_STARTUP_REPORT") == "1")
         {
-            Console.Error.WriteLine($"actorvmm: startup: first KVM_RUN {elapsed.TotalMilliseconds:F1} ms after process start");
+            Console.Error.WriteLine($"actorvmm: startup: first KVM_RUN {elapsed.TotalMilliseconds:F1} ms after process start{Runtime()}");
         }
     }
+
+    // What the runtime spent so far: methods compiled at run time (not precompiled by ReadyToRun) and assemblies loaded.
+    private static string Runtime() =>
+        $" (JIT: {System.Runtime.JitInfo.GetCompiledMethodCount()} methods in {System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds:F0} ms;"
+        + $" {AppDomain.CurrentDomain.GetAssemblies().Length} assemblies)";
 }
