@@ -2,12 +2,13 @@
 # setup.sh — install what ActorVmm needs on a fresh Debian 12 machine (idempotent), then build.
 #   Debian packages: qemu-system-x86 (the nested-KVM runner and the QEMU peer in benchmarks), busybox-static and
 #   linux-image-6.1.0-56-amd64-unsigned (the default guest and the runner's kernel), cpio (initramfs).
+#   chromium (headless: the HTML trace report test renders the report in it).
 #   The .NET 10 SDK must already be on PATH (`dotnet`).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 kver=6.1.0-56-amd64
 need=()
-for pkg in qemu-system-x86 busybox-static linux-image-$kver-unsigned cpio gzip; do
+for pkg in qemu-system-x86 busybox-static linux-image-$kver-unsigned cpio gzip chromium; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

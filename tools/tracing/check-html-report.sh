@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Renders `actorvmm trace report` output in headless Chromium (Debian's `chromium`) and fails on script errors.
+# Renders `actorvmm trace report` output of any saved trace in headless Chromium (Debian's `chromium`) and fails on
+# script errors. The same check runs in CI as a test on a trace it records itself:
+#   dotnet tests/Vmm.Tests/bin/Release/net10.0/ActorVmm.Vmm.Tests.dll -class ActorVmm.Vmm.Tests.Tracing.HtmlReportBrowserTests
 # usage: tools/tracing/check-html-report.sh TRACE_FILE [OUT.html]
 # Exit 0: the page loaded, the DOM has the tables and charts, and the console logged no errors.
 set -euo pipefail

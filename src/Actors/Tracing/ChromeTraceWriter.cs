@@ -35,6 +35,9 @@ public sealed class ChromeTraceWriter : ITraceEventWriter
     private readonly Utf8JsonWriter _json;
     private readonly string _vmName;
     private readonly HashSet<int> _vcpus = [];
+    private int _lastVcpu = int.MinValue;
+    private string? _lastDevice;
+    private int _lastDeviceTid;
     private readonly Dictionary<string, int> _devices = new(StringComparer.Ordinal);
 
     public ChromeTraceWriter(Stream stream, string vmName)
@@ -56,12 +59,13 @@ public sealed class ChromeTraceWriter : ITraceEventWriter
         if (e.Kind.IsExit())
         {
             var tid = e.Vcpu + 1;
-            if (_vcpus.Add(e.Vcpu))
+            if (e.Vcpu != _lastVcpu && _vcpus.Add(e.Vcpu))
             {
                 Metadata("thread_name", tid, $"vcpu{e.Vcpu}");
                 Metadata("thread_sort_index", tid, e.Vcpu);
             }
 
+            _lastVcpu = e.Vcpu;
             var name = TraceJson.Encoded(e.Kind);
             Begin(name, Exit, Complete, tid, e.TimeNs);
             Micros(Dur, e.DurationNs);
@@ -117,6 +121,11 @@ public sealed class ChromeTraceWriter : ITraceEventWriter
 
     private int DeviceTid(string device)
     {
+        if (ReferenceEquals(device, _lastDevice))
+        {
+            return _lastDeviceTid;
+        }
+
         if (!_devices.TryGetValue(device, out var tid))
         {
             tid = FirstDeviceTid + _devices.Count;
@@ -125,6 +134,8 @@ public sealed class ChromeTraceWriter : ITraceEventWriter
             Metadata("thread_sort_index", tid, tid);
         }
 
+        _lastDevice = device;
+        _lastDeviceTid = tid;
         return tid;
     }
 

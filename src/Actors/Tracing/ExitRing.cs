@@ -6,12 +6,19 @@ namespace ActorVmm.Actors.Tracing;
 /// A bounded single-producer (one vCPU thread) single-consumer (the trace writer thread) ring of
 /// <see cref="ExitRecord"/>s. Writing never waits and never allocates: when the ring is full the record is dropped
 /// and counted. The consumer reads records in place and releases them after writing, so at most
-/// <see cref="Capacity"/> records are ever held.
+/// <see cref="Capacity"/> records are ever held. The memory comes in segments of <see cref="SegmentSize"/> records,
+/// each allocated the first time the producer reaches it: a large buffer costs memory only once it is used.
 /// </summary>
 internal sealed class ExitRing
 {
-    private readonly ExitRecord[] _items;
+    /// <summary>Records per segment (256 KiB).</summary>
+    public const int SegmentSize = 4096;
+
+    private readonly ExitRecord[]?[] _segments;
     private readonly long _mask;
+    private readonly int _segmentShift;
+    private readonly int _segmentMask;
+    private readonly int _capacity;
     private Padded _tail;      // written by the producer only
     private Padded _head;      // written by the consumer only
     private long _cachedHead;  // producer's last view of _head
@@ -21,11 +28,15 @@ internal sealed class ExitRing
     public ExitRing(int capacity)
     {
         var size = (int)Math.Min(1L << 30, Math.Max(2, (long)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, capacity))));
-        _items = new ExitRecord[size];
+        _capacity = size;
         _mask = size - 1;
+        var segment = Math.Min(size, SegmentSize);
+        _segmentShift = System.Numerics.BitOperations.Log2((uint)segment);
+        _segmentMask = segment - 1;
+        _segments = new ExitRecord[]?[size / segment];
     }
 
-    public int Capacity => _items.Length;
+    public int Capacity => _capacity;
 
     /// <summary>Records dropped because the ring was full.</summary>
     public long Dropped => Volatile.Read(ref _dropped);
@@ -35,17 +46,19 @@ internal sealed class ExitRing
     public bool TryWrite(in ExitRecord record)
     {
         var tail = _tail.Value;
-        if (tail - _cachedHead >= _items.Length)
+        if (tail - _cachedHead >= _capacity)
         {
             _cachedHead = Volatile.Read(ref _head.Value);
-            if (tail - _cachedHead >= _items.Length)
+            if (tail - _cachedHead >= _capacity)
             {
                 Volatile.Write(ref _dropped, _dropped + 1);
                 return false;
             }
         }
 
-        _items[tail & _mask] = record;
+        var index = tail & _mask;
+        var segment = _segments[index >> _segmentShift] ?? NewSegment(index);
+        segment[index & _segmentMask] = record;
         Volatile.Write(ref _tail.Value, tail + 1);
         return true;
     }
@@ -58,10 +71,18 @@ internal sealed class ExitRing
     }
 
     /// <summary>Consumer: the record at position <paramref name="index"/> (between head and head + available).</summary>
-    public ref readonly ExitRecord At(long index) => ref _items[index & _mask];
+    public ref readonly ExitRecord At(long index)
+    {
+        var i = index & _mask;
+        return ref _segments[i >> _segmentShift]![i & _segmentMask];
+    }
 
     /// <summary>Consumer: records before <paramref name="head"/> are done; their slots may be reused.</summary>
     public void Release(long head) => Volatile.Write(ref _head.Value, head);
+
+    /// <summary>Producer: first use of a segment (published to the consumer by the tail write that follows).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ExitRecord[] NewSegment(long index) => _segments[index >> _segmentShift] = new ExitRecord[_segmentMask + 1];
 
     /// <summary>A counter alone on its cache line, so producer and consumer do not false-share.</summary>
     [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 128)]

@@ -19,6 +19,9 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
     /// <summary>Records the writer takes from one ring before looking at the others.</summary>
     private const int DrainBatch = 4096;
 
+    /// <summary>How long the writer sleeps when every buffer is empty (a 64 Ki-event ring lasts 10 ms at 6.5 M exits/s).</summary>
+    private const int IdleWaitMs = 10;
+
     private readonly Lock _sync = new();
     private readonly List<ExitStatistics> _vcpuStats = [];
     private readonly ConcurrentDictionary<(ulong Gsi, string Device), StrongBox<long>> _interrupts = new();
@@ -236,7 +239,7 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
         DurationNs = ToNs(r.DurationTicks),
     };
 
-    /// <summary>The writer thread: drains every ring and the device channel in turn, sleeps briefly when all are empty.</summary>
+    /// <summary>The writer thread: drains every ring and the device channel in turn, sleeps <see cref="IdleWaitMs"/> when all are empty.</summary>
     private void WriterMain()
     {
         var writer = _writer!;
@@ -268,7 +271,7 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
                     break;
                 }
 
-                _wake.Wait(2);
+                _wake.Wait(IdleWaitMs);
             }
 
             writer.FinishAsync(Dropped).AsTask().GetAwaiter().GetResult();

@@ -1,0 +1,81 @@
+using ActorVmm.Actors.Bus;
+using ActorVmm.Actors.Tracing;
+using ActorVmm.Kvm;
+using Xunit;
+using static ActorVmm.Actors.Tests.Tracing.TracingFixture;
+
+namespace ActorVmm.Actors.Tests.Tracing;
+
+public class VcpuTracerSpecs
+{
+    [Fact]
+    public async Task A_guest_sweeping_unclaimed_MMIO_pages_should_not_grow_the_statistics_beyond_the_row_cap()
+    {
+        var tracer = new VmTracer(statistics: true);
+        var vcpu = tracer.ForVcpu(0, new BusBuilder().Build());
+        const int pages = 5000;
+
+        for (var i = 0; i < pages; i++)
+        {
+            vcpu.BeginExit();
+            vcpu.Exit(new VmExit(VmExitKind.MmioRead, 0x1_0000_0000UL + ((ulong)i << 12), 4), new byte[4], 0, 10);
+        }
+
+        await tracer.CompleteAsync();
+        var stats = tracer.Statistics();
+        Assert.Equal(pages, stats.TotalExits);
+        Assert.Equal(ExitStatistics.MaxUnclaimedRows + 1, stats.Cells.Count);
+        var other = Assert.Single(stats.Cells, c => c.Key.RangeStart == ExitStatistics.OtherRanges);
+        Assert.Equal(pages - ExitStatistics.MaxUnclaimedRows, other.Value.Count);
+        Assert.All(stats.Cells.Keys, k => Assert.Equal(TraceNames.Unclaimed, k.Device));
+        var table = new StringWriter();
+        StatsReport.Write(stats, table);
+        Assert.Contains("mmio other unclaimed", table.ToString());
+    }
+
+    [Fact]
+    public async Task Exits_should_reach_the_trace_exactly_and_in_order_across_ring_wraparound_with_drops_counted()
+    {
+        var file = TempFile(".jsonl");
+        var tracer = new VmTracer(statistics: true, JsonlTraceWriter.Create(file, "ring"), buffer: 1024);
+        var bus = new BusBuilder().Build();
+        var vcpu = tracer.ForVcpu(3, bus);
+        const int exits = 20_000;
+
+        for (var i = 0; i < exits; i++)
+        {
+            vcpu.BeginExit();
+            var size = i % 3 == 0 ? 4 : 1;
+            var data = BitConverter.GetBytes(i)[..size];
+            vcpu.Exit(new VmExit(VmExitKind.IoOut, 0x3f8, size), data, 1000L * i, 1000L * i + 7 + (i % 5));
+            if (i % 4096 == 0)
+            {
+                Thread.Sleep(20); // let the writer drain: some chunks overflow the 1 Ki ring, others do not
+            }
+        }
+
+        await tracer.CompleteAsync().WaitAsync(Generous);
+        var trace = TraceFile.Read(file);
+        var events = trace.Events;
+        Assert.Equal(exits, events.Count + trace.Dropped);
+        Assert.Equal(tracer.Dropped, trace.Dropped);
+        Assert.True(events.Count >= 1024, $"only {events.Count} events written");
+        Assert.Equal(exits, tracer.Statistics().TotalExits);
+
+        var previous = -1L;
+        foreach (var e in events)
+        {
+            var i = (e.TimeNs + tracer.OriginTicks) / 1000;
+            Assert.True(i > previous, "events out of order");
+            previous = i;
+            Assert.Equal(TraceEventKind.PioOut, e.Kind);
+            Assert.Equal(3, e.Vcpu);
+            Assert.Equal(0x3f8UL, e.Address);
+            Assert.Equal(i % 3 == 0 ? 4 : 1, e.Size);
+            Assert.Equal(i % 3 == 0 ? (ulong)i : (ulong)(i & 0xff), e.Value);
+            Assert.Equal(7 + (i % 5), e.DurationNs);
+            Assert.Equal(TraceNames.Unclaimed, e.Device);
+            Assert.Equal(AccessPath.Unclaimed, e.Path);
+        }
+    }
+}
