@@ -5,8 +5,11 @@ namespace ActorVmm.Bench;
 /// <summary>One way to run the same workload: a name and a factory for its tracer (null: tracing off).</summary>
 internal sealed record TracingMode(string Name, Func<VmTracer?> Tracer);
 
-/// <summary>One timed run: exits per second, trace events dropped, bytes allocated (all threads) per exit.</summary>
-internal readonly record struct ModeRun(double Rate, long Dropped, double BytesPerExit);
+/// <summary>
+/// One timed run: exits per second, trace events dropped, bytes allocated (all threads) per exit, and the rate over
+/// the whole run when <see cref="Rate"/> is measured over parts of it (else 0).
+/// </summary>
+internal readonly record struct ModeRun(double Rate, long Dropped, double BytesPerExit, double WholeRunRate = 0);
 
 /// <summary>
 /// The tracing benchmarks' shared protocol: tracing off, statistics only, statistics + jsonl, statistics + Chrome;
@@ -52,7 +55,7 @@ internal static class TracingModes
     {
         var baseline = results[0];
         var baseRate = Median(baseline.Select(r => r.Rate));
-        output.WriteLine($"{"mode",-26} {"median exits/s",15} {"min - max",23} {"spread",7} {"cost",7} {"paired cost: median [min, max]",32} {"dropped",9} {"B/exit",7}");
+        output.WriteLine($"{"mode",-26} {"median exits/s",15} {"min - max",23} {"spread",7} {"cost",7} {"paired cost: median [min, max]",32} {"dropped",9} {"B/exit",7} {"whole-run median",17}");
         for (var m = 0; m < modes.Length; m++)
         {
             var rates = results[m].Select(r => r.Rate).ToArray();
@@ -66,9 +69,12 @@ internal static class TracingModes
                 paired = $"{Median(perRound):0.0}% [{perRound.Min():0.0}%, {perRound.Max():0.0}%]";
             }
 
-            output.WriteLine($"{modes[m].Name,-26} {rate,15:N0} {$"{rates.Min():N0} - {rates.Max():N0}",23} {spread,6:0.0}% {cost,7} {paired,32} {results[m].Max(r => r.Dropped),9:N0} {Median(results[m].Select(r => r.BytesPerExit)),7:0.0}");
+            output.WriteLine($"{modes[m].Name,-26} {rate,15:N0} {$"{rates.Min():N0} - {rates.Max():N0}",23} {spread,6:0.0}% {cost,7} {paired,32} {results[m].Max(r => r.Dropped),9:N0} {Median(results[m].Select(r => r.BytesPerExit)),7:0.0} {WholeRun(results[m]),17}");
         }
     }
+
+    private static string WholeRun(ModeRun[] runs) =>
+        runs.All(r => r.WholeRunRate > 0) ? Median(runs.Select(r => r.WholeRunRate)).ToString("N0") : "-";
 
     public static double Median(IEnumerable<double> values)
     {
