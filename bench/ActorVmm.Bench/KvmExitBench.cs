@@ -28,9 +28,12 @@ internal static class KvmExitBench
     private const ulong Entry = 0x1000;
     private const ulong RamSize = 0x8_0000;
 
+    private static string _phase = "start";
+
     public static int Run(string[] args)
     {
         var loops = 10_000;
+        var clockOnly = args.Contains("--clock-only");
         var rounds = 21;
         for (var i = 0; i < args.Length - 1; i++)
         {
@@ -51,7 +54,7 @@ internal static class KvmExitBench
         var chrome = Path.Combine(dir, "kvm-exits.json");
         var config = ConfigurationFactory.ParseString("akka.loglevel = WARNING\nakka.stdout-loglevel = WARNING\n");
         using var system = ActorSystem.Create("bench", config);
-        var modes = TracingModes.Standard(jsonl, chrome, buffer: 65536);
+        var modes = TracingModes.Standard(jsonl, chrome, buffer: 65536, clockOnly);
 
         Console.WriteLine($"ActorVmm KVM exit benchmark: {Environment.ProcessorCount} cores, .NET {Environment.Version}, {2L * loops:N0} PIO exits per run (out+in), {rounds} rounds of {modes.Length} modes, order rotated per round; load average {LoadAverage()}");
         ModeRun[][] results;
@@ -93,8 +96,21 @@ internal static class KvmExitBench
 
     private static ModeRun RunOnce(ActorSystem system, int loops, VmTracer? tracer)
     {
+        TimestampingDevice? device = null;
+        using var watchdog = new Timer(
+            _ =>
+            {
+                // Whatever hangs (KVM under the nested runner, the VM, the tracer): say where, then leave at once.
+                Console.Error.WriteLine($"kvm-exits: a run is stuck after 6 minutes in phase '{Volatile.Read(ref _phase)}': device saw {device?.Accesses:N0} of {2L * loops:N0} accesses, tracer {(tracer is null ? "off" : tracer.TracingEnabled ? $"trace (dropped {tracer.Dropped})" : "stats")}");
+                Console.Error.Flush();
+                Process.GetCurrentProcess().Kill();
+            },
+            null,
+            TimeSpan.FromMinutes(6),
+            Timeout.InfiniteTimeSpan);
+        Volatile.Write(ref _phase, "create guest");
         var guest = GuestVm.Create(loops);
-        var device = new TimestampingDevice(2L * loops);
+        device = new TimestampingDevice(2L * loops);
         using var kvmStats = guest.Vcpu.OpenStats();
         var before = kvmStats.Read()["io_exits"];
         var blueprint = new VmBlueprint(
@@ -108,7 +124,9 @@ internal static class KvmExitBench
         {
             Tracer = tracer,
         };
+        Volatile.Write(ref _phase, "spawn");
         var vm = VmActor.Spawn(system, blueprint, $"kvm-exits-{Guid.NewGuid():N}");
+        Volatile.Write(ref _phase, "run");
         if (!vm.Stopped.Wait(TimeSpan.FromMinutes(5)))
         {
             // A hang is a finding, not a number: say where the guest was.
@@ -117,7 +135,9 @@ internal static class KvmExitBench
         }
 
         var reason = vm.Stopped.Result;
+        Volatile.Write(ref _phase, "complete tracer");
         tracer?.CompleteAsync().GetAwaiter().GetResult();
+        Volatile.Write(ref _phase, "check");
         var ioExits = kvmStats.Read()["io_exits"] - before;
         if (reason.Kind != VmStopReasonKind.PowerOff || device.Accesses != 2L * loops || ioExits != 2UL * (ulong)loops)
         {

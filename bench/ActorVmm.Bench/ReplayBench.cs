@@ -24,6 +24,7 @@ internal static class ReplayBench
     public static int Run(string[] args)
     {
         var exits = 1_000_000;
+        var clockOnly = args.Contains("--clock-only");
         var rounds = 9;
         string? traceFile = null;
         for (var i = 0; i < args.Length - 1; i++)
@@ -49,8 +50,8 @@ internal static class ReplayBench
         var dir = Path.Combine(Path.GetTempPath(), "actorvmm-replay-bench");
         Directory.CreateDirectory(dir);
 
-        Console.WriteLine($"ActorVmm replay benchmark: {Environment.ProcessorCount} cores, .NET {Environment.Version}, {stream.Length:N0} exits per run, {rounds} rounds of 4 modes, order rotated per round; load average {KvmExitBench.LoadAverage()}");
-        var modes = TracingModes.Standard(Path.Combine(dir, "bench.jsonl"), Path.Combine(dir, "bench.json"), 1 << 20);
+        var modes = TracingModes.Standard(Path.Combine(dir, "bench.jsonl"), Path.Combine(dir, "bench.json"), 1 << 20, clockOnly);
+        Console.WriteLine($"ActorVmm replay benchmark: {Environment.ProcessorCount} cores, .NET {Environment.Version}, {stream.Length:N0} exits per run, {rounds} rounds of {modes.Length} modes, order rotated per round; load average {KvmExitBench.LoadAverage()}");
         var results = TracingModes.Run(
             modes,
             rounds,

@@ -19,12 +19,17 @@ internal readonly record struct ModeRun(double Rate, long Dropped, double BytesP
 /// </summary>
 internal static class TracingModes
 {
-    public static TracingMode[] Standard(string jsonl, string chrome, int buffer) =>
+    /// <param name="clockOnly">
+    /// Add a diagnostic mode that does only what every traced exit pays before recording anything: two Stopwatch
+    /// reads and the route lookup (a tracer with statistics and file both off).
+    /// </param>
+    public static TracingMode[] Standard(string jsonl, string chrome, int buffer, bool clockOnly = false) =>
     [
         new("tracing off", () => null),
         new("statistics only", () => new VmTracer(statistics: true)),
         new("statistics + jsonl trace", () => new VmTracer(true, JsonlTraceWriter.Create(jsonl, "bench"), buffer)),
         new("statistics + chrome trace", () => new VmTracer(true, ChromeTraceWriter.Create(chrome, "bench"), buffer)),
+        .. clockOnly ? new[] { new TracingMode("(clock reads only)", () => new VmTracer(statistics: false)) } : [],
     ];
 
     /// <summary>One warm-up run per mode, then <paramref name="rounds"/> rounds; results[mode][round].</summary>
