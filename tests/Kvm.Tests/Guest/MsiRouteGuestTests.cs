@@ -11,20 +11,22 @@ namespace ActorVmm.Kvm.Tests.Guest;
 public class MsiRouteGuestTests
 {
     private const uint MsiGsi = 24;
-    private const ulong NmiHandler = 0x2000;
+    private const byte Vector = 0x40;
+    private const ulong Handler = 0x2000;
+    private const int SpuriousVectorRegister = 0xF0;
 
     [Fact]
-    public void An_irqfd_on_an_msi_route_should_deliver_the_programmed_message()
+    public void An_irqfd_on_an_msi_route_should_deliver_the_programmed_vector()
     {
         using var vm = TestVm.Create(irqchip: true);
 
-        // The message: physical destination APIC 0, delivery mode NMI (data bits 10:8 = 100), which a real-mode
-        // guest takes through IVT entry 2 without having to set up its local APIC.
-        vm.Memory.Write(new GuestAddress(2 * 4), (uint)NmiHandler);
-        vm.Load(16, NmiHandler, a =>
+        // The message: physical destination APIC 0, fixed delivery of vector 0x40, which the real-mode guest takes
+        // through IVT entry 0x40 once its local APIC is software-enabled (set from the host below).
+        vm.Memory.Write(new GuestAddress(Vector * 4), (uint)Handler);
+        vm.Load(16, Handler, a =>
         {
             a.mov(dx, 0x3f8);
-            a.mov(al, (byte)'N');
+            a.mov(al, (byte)'M');
             a.@out(dx, al);
             a.iret();
         });
@@ -34,6 +36,7 @@ public class MsiRouteGuestTests
             a.mov(dx, 0x3f8);
             a.mov(al, (byte)'R');
             a.@out(dx, al);
+            a.sti();
             a.Label(ref idle);
             a.hlt();
             a.jmp(idle);
@@ -41,9 +44,12 @@ public class MsiRouteGuestTests
         var vcpu = vm.CreateVcpu(0);
         vcpu.BindToCurrentThread();
         TestVm.EnterRealMode(vcpu, 0x1000);
+        var lapic = vcpu.GetLapic();
+        lapic.SetRegister(SpuriousVectorRegister, 0x1FF);
+        vcpu.SetLapic(lapic);
         var routes = new List<KvmIrqRoutingEntry>(KvmIrqRouting.X86Default())
         {
-            KvmIrqRoutingEntry.ForMsi(MsiGsi, 0xFEE0_0000, 0x400),
+            KvmIrqRoutingEntry.ForMsi(MsiGsi, 0xFEE0_0000, Vector),
         };
         vm.Vm.SetGsiRouting(routes.ToArray());
         using var msi = EventFd.Create();
@@ -58,7 +64,7 @@ public class MsiRouteGuestTests
         Assert.Equal(new VmExit(VmExitKind.IoOut, 0x3f8, 1, 1), ready);
         Assert.Equal((byte)'R', readyByte);
         Assert.Equal(new VmExit(VmExitKind.IoOut, 0x3f8, 1, 1), handled);
-        Assert.Equal((byte)'N', handledByte);
+        Assert.Equal((byte)'M', handledByte);
         vm.Vm.UnregisterIrqfd(msi, MsiGsi);
     }
 
