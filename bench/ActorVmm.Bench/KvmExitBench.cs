@@ -34,7 +34,7 @@ internal static class KvmExitBench
     {
         var loops = 10_000;
         var clockOnly = args.Contains("--clock-only");
-        var rounds = 21;
+        var rounds = 5;
         for (var i = 0; i < args.Length - 1; i++)
         {
             switch (args[i])
