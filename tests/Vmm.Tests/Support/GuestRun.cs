@@ -30,8 +30,8 @@ public static class GuestRun
     public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(
         int.TryParse(Environment.GetEnvironmentVariable("ACTORVMM_TEST_BOOT_DEADLINE"), out var s) ? s : 480);
 
-    public const string BaseCmdline =
-        "console=ttyS0 reboot=k panic=-1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd no_timer_check tsc=reliable";
+    public static readonly string BaseCmdline =
+        "console=ttyS0 reboot=k panic=-1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd no_timer_check tsc=reliable" + (Environment.GetEnvironmentVariable("ACTORVMM_TEST_EXTRA_CMDLINE") is { Length: > 0 } extra ? " " + extra : "");
 
     public static async Task<(VmStopReason Reason, string Console)> BootAsync(int cpus, string script, ulong memory = 256UL << 20)
     {
