@@ -237,7 +237,10 @@ public sealed class MsixCapability
             if (!IsMasked(v))
             {
                 Route(v);
-                SendIfPending(v);
+                if (_enabled && !_functionMasked)
+                {
+                    SendIfPending(v);
+                }
             }
         }
     }

@@ -129,8 +129,9 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
     public IVirtioDevice Device => _device;
 
     /// <summary>
-    /// Where device-initiated work goes (console input arrived, rate limiter refilled). Null: processed at once on
-    /// the calling thread under the lock. An actor sets this to post itself a message and later call
+    /// Where device-initiated work goes (console input arrived, rate limiter refilled, a queue still had buffers
+    /// after the bounded passes of one notification). Null: processed at once on the calling thread under the lock
+    /// (and a queue is served until it is empty). An actor sets this to post itself a message and later call
     /// <see cref="NotifyQueue"/> from its own thread.
     /// </summary>
     public Action<int>? QueueKickHandler { get; set; }
@@ -427,6 +428,17 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
 
             _lineLevel = false;
             UpdateLine();
+            if (s.Activated)
+            {
+                // A crashed instance may have completed buffers and died before signalling them.
+                for (var i = 0; i < _queues.Length; i++)
+                {
+                    if (_queues[i].HasUnsignalledUsed && _queues[i].NeedsNotification(_memory))
+                    {
+                        SignalQueue(i);
+                    }
+                }
+            }
         }
     }
 
@@ -468,6 +480,9 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
             UpdateLine();
         }
     }
+
+    /// <summary>Passes over a queue per notification before the rest is left to <see cref="QueueKickHandler"/>.</summary>
+    private const int MaxRounds = 4;
 
     private static bool InRange(ulong offset, ulong length, ulong start, ulong size) =>
         offset >= start && offset - start < size && length <= size - (offset - start);
@@ -741,18 +756,23 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
         }
 
         var errorsBefore = q.GuestErrors;
+        var more = false;
         try
         {
             // Bounded: a device does a bounded amount per call; look again a few times if the driver raced us.
-            for (var round = 0; round < 4; round++)
+            for (var round = 0; round < MaxRounds || QueueKickHandler is null; round++)
             {
+                var popped = q.NextAvail;
                 var added = _device.ProcessQueue(index, q, _memory);
                 if (added && q.NeedsNotification(_memory))
                 {
                     SignalQueue(index);
                 }
 
-                if (q.Broken || !q.EnableNotification(_memory))
+                // Only while the device makes progress: buffers it leaves waiting (no console input yet, a rate
+                // limit) are its own to ask for later (RequestProcessing); re-kicking for them would spin.
+                more = !q.Broken && q.EnableNotification(_memory) && q.NextAvail != popped;
+                if (!more)
                 {
                     break;
                 }
@@ -772,6 +792,14 @@ public sealed class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, I
         if (q.Broken)
         {
             SetNeedsReset();
+        }
+        else if (more)
+        {
+            // Out of rounds with buffers still available: the driver saw our old avail_event (or NO_NOTIFY) when it
+            // added them, so no kick is coming for them. Without another pass they would wait forever — which
+            // happens as soon as the driver answers each used-buffer interrupt before the next round (MSI-X: no
+            // ISR read holds it back). The kick handler runs that pass later, on the device's own thread.
+            QueueKickHandler?.Invoke(index);
         }
     }
 

@@ -233,6 +233,7 @@ public sealed class Virtqueue
                 return (ushort)(now - usedEvent - 1) < (ushort)(now - old.Value);
             }
 
+            _signalledUsed = NextUsed;
             var flags = memory.LoadAcquireU16(AvailRing);
             return (flags & AvailFlagNoInterrupt) == 0;
         }
@@ -242,6 +243,12 @@ public sealed class Virtqueue
             return false;
         }
     }
+
+    /// <summary>
+    /// Used buffers were added since the last <see cref="NeedsNotification"/> (e.g. by a device instance that crashed
+    /// mid-batch, before it could signal them): ask <see cref="NeedsNotification"/> before the driver waits forever.
+    /// </summary>
+    public bool HasUnsignalledUsed => Ready && !Broken && (_signalledUsed ?? 0) != NextUsed;
 
     /// <summary>
     /// Asks the driver to notify for the next buffer (avail_event = next_avail with EVENT_IDX, otherwise clears
