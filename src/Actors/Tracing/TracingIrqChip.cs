@@ -4,12 +4,43 @@ namespace ActorVmm.Actors.Tracing;
 
 /// <summary>
 /// An <see cref="IIrqChipBackend"/> decorator that reports every interrupt raised (an edge, or a level line going
-/// high) to an <see cref="ITraceSink"/> with its GSI and the device(s) wired to it, then passes it on.
+/// high, or an MSI vector sent) to an <see cref="ITraceSink"/> with its GSI and the device(s) wired to it, then
+/// passes it on. MSI vectors exist only when the inner backend has them, so tracing never moves a device to INTx.
 /// </summary>
-public sealed class TracingIrqChip(IIrqChipBackend inner, ITraceSink sink, IReadOnlyDictionary<uint, string> devicesByGsi) : IIrqChipBackend
+public sealed class TracingIrqChip(IIrqChipBackend inner, ITraceSink sink, IReadOnlyDictionary<uint, string> devicesByGsi)
+    : IIrqChipBackend, IMsiChipBackend
 {
     public IIrqLineBackend CreateLine(uint gsi, bool level) =>
         new Line(inner.CreateLine(gsi, level), sink, devicesByGsi.GetValueOrDefault(gsi) ?? $"gsi{gsi}");
+
+    public IMsiVectorsBackend CreateMsiVectors(int count) =>
+        inner is IMsiChipBackend msi
+            ? new Vectors(msi.CreateMsiVectors(count), sink)
+            : throw new NotSupportedException("the interrupt controller has no MSI vectors");
+
+    private sealed class Vectors(IMsiVectorsBackend inner, ITraceSink sink) : IMsiVectorsBackend
+    {
+        public int VectorCount => inner.VectorCount;
+
+        public IReadOnlyList<uint> Gsis => inner.Gsis;
+
+        public bool SetMessage(int vector, ActorVmm.Devices.MsiMessage message) => inner.SetMessage(vector, message);
+
+        public void ClearMessage(int vector) => inner.ClearMessage(vector);
+
+        public void Trigger(int vector)
+        {
+            if ((uint)vector < (uint)inner.Gsis.Count)
+            {
+                var gsi = inner.Gsis[vector];
+                sink.Interrupt(gsi, $"msi-gsi{gsi}");
+            }
+
+            inner.Trigger(vector);
+        }
+
+        public void Dispose() => inner.Dispose();
+    }
 
     private sealed class Line(IIrqLineBackend inner, ITraceSink sink, string device) : IIrqLineBackend
     {
