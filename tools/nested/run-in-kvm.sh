@@ -81,14 +81,14 @@ chmod +x "$xfer/cmd.sh"
 
 mem=${ACTORVMM_NESTED_MEM:-4096}
 smp=${ACTORVMM_NESTED_SMP:-$(nproc)}
-# clocksource=tsc tsc=reliable: TCG's TSC is one host-derived counter for all vCPUs, and without these the L1 kernel
+#: TCG's TSC is one host-derived counter for all vCPUs, and without these the L1 kernel
 # falls back to HPET, where every clock read (Stopwatch, timers) is an emulated MMIO access of about 1.5 us.
 echo "run-in-kvm: no usable /dev/kvm here; running inside nested KVM (QEMU TCG, -cpu max, $smp vCPU, ${mem}M): slower, but real KVM" >&2
 set +e
 timeout --foreground "$timeout_s" qemu-system-x86_64 -M pc -accel tcg,thread=multi -cpu max -smp "$smp" -m "$mem" \
     -nographic -no-reboot -nodefaults -serial stdio -monitor none \
     -kernel "$kernel" -initrd "$initrd" \
-    -append "console=ttyS0 reboot=k panic=-1 quiet loglevel=3 clocksource=tsc tsc=reliable actorvmm.repo=$repo actorvmm.xfer=$xfer" \
+    -append "console=ttyS0 reboot=k panic=-1 quiet loglevel=3 actorvmm.repo=$repo actorvmm.xfer=$xfer" \
     -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
     -virtfs "local,path=$repo,mount_tag=repo,security_model=none,multidevs=remap" </dev/null \
     | sed -u -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g' -e 's/\r$//' -e '/^SeaBIOS (version/d; /reboot: Power down$/d; s/^Booting from ROM\.*//; /^$/d'
