@@ -81,8 +81,8 @@ chmod +x "$xfer/cmd.sh"
 
 mem=${ACTORVMM_NESTED_MEM:-4096}
 smp=${ACTORVMM_NESTED_SMP:-$(nproc)}
-#: TCG's TSC is one host-derived counter for all vCPUs, and without these the L1 kernel
-# falls back to HPET, where every clock read (Stopwatch, timers) is an emulated MMIO access of about 1.5 us.
+# The L1 kernel stays on HPET (a clock read is an emulated MMIO access, ~1.5 us). With clocksource=tsc
+# tsc=reliable a read costs ~150 ns, but one CI run then stalled in the KVM tests: that waits for a diagnosis.
 echo "run-in-kvm: no usable /dev/kvm here; running inside nested KVM (QEMU TCG, -cpu max, $smp vCPU, ${mem}M): slower, but real KVM" >&2
 set +e
 timeout --foreground "$timeout_s" qemu-system-x86_64 -M pc -accel tcg,thread=multi -cpu max -smp "$smp" -m "$mem" \
