@@ -9,6 +9,7 @@ using ActorVmm.Devices;
 using ActorVmm.Kvm;
 using ActorVmm.Kvm.Interop;
 using ActorVmm.Kvm.Memory;
+using ActorVmm.Kvm.Timing;
 using Akka.Actor;
 using Akka.Configuration;
 
@@ -34,6 +35,7 @@ internal static class KvmExitBench
     {
         var loops = 10_000;
         var clockOnly = args.Contains("--clock-only");
+        var interleaved = args.Contains("--interleaved");
         var rounds = 5;
         for (var i = 0; i < args.Length - 1; i++)
         {
@@ -55,6 +57,11 @@ internal static class KvmExitBench
         var config = ConfigurationFactory.ParseString("akka.loglevel = WARNING\nakka.stdout-loglevel = WARNING\n");
         using var system = ActorSystem.Create("bench", config);
         var modes = TracingModes.Standard(jsonl, chrome, buffer: 65536, clockOnly);
+        Console.WriteLine(ClockCosts());
+        if (interleaved)
+        {
+            return RunInterleaved(system, modes[1..], loops, rounds, jsonl, chrome);
+        }
 
         Console.WriteLine($"ActorVmm KVM exit benchmark: {Environment.ProcessorCount} cores, .NET {Environment.Version}, {2L * loops:N0} PIO exits per run (out+in), {rounds} rounds of {modes.Length} modes, order rotated per round; load average {LoadAverage()}");
         ModeRun[][] results;
@@ -94,7 +101,92 @@ internal static class KvmExitBench
         }
     }
 
-    private static ModeRun RunOnce(ActorSystem system, int loops, VmTracer? tracer)
+    /// <summary>
+    /// Each traced mode against tracing off inside the same run: the tracer is paused (<see cref="VmTracer.Paused"/>:
+    /// exits handled exactly as untraced) on every other 1000-exit chunk, so traced and untraced chunks alternate
+    /// 50-70 ms apart under the same host conditions. A traced chunk's cost is measured against the mean of its two
+    /// untraced neighbours; the median over all chunks of all rounds is printed.
+    /// </summary>
+    private static int RunInterleaved(ActorSystem system, TracingMode[] modes, int loops, int rounds, string jsonl, string chrome)
+    {
+        Console.WriteLine($"ActorVmm KVM exit benchmark, interleaved: {Environment.ProcessorCount} cores, .NET {Environment.Version}, clock {CycleClock.Source}, {2L * loops:N0} PIO exits per run (out+in), tracing paused on every other {TimestampingDevice.Chunk}-exit chunk, {rounds} rounds of {modes.Length} modes; load average {LoadAverage()}");
+        foreach (var mode in modes)
+        {
+            RunOnce(system, Math.Min(loops, 5_000), mode.Tracer(), interleave: true);
+        }
+
+        var costs = modes.Select(_ => new List<double>()).ToArray();
+        var tracedRates = modes.Select(_ => new List<double>()).ToArray();
+        var untracedRates = modes.Select(_ => new List<double>()).ToArray();
+        var dropped = new long[modes.Length];
+        for (var round = 0; round < rounds; round++)
+        {
+            var line = new List<string>();
+            for (var i = 0; i < modes.Length; i++)
+            {
+                var m = (round + i) % modes.Length;
+                var run = RunOnce(system, loops, modes[m].Tracer(), interleave: true);
+                costs[m].AddRange(run.PairedCosts);
+                tracedRates[m].AddRange(run.TracedRates);
+                untracedRates[m].AddRange(run.UntracedRates);
+                dropped[m] = Math.Max(dropped[m], run.Run.Dropped);
+                line.Add($"{modes[m].Name} {TracingModes.Median(run.PairedCosts) * 100:0.0}%");
+            }
+
+            Console.Error.WriteLine($"round {round + 1}/{rounds}: {string.Join("  ", line)}");
+        }
+
+        Console.WriteLine($"{"mode",-26} {"traced chunks exits/s",22} {"untraced chunks exits/s",24} {"cost: median",13} {"[25%, 75%]",18} {"chunk pairs",12} {"dropped",9}");
+        for (var m = 0; m < modes.Length; m++)
+        {
+            var sorted = costs[m].Order().ToArray();
+            Console.WriteLine($"{modes[m].Name,-26} {TracingModes.Median(tracedRates[m]),22:N0} {TracingModes.Median(untracedRates[m]),24:N0} {TracingModes.Median(sorted) * 100,12:0.0}% {$"[{Quantile(sorted, 0.25) * 100:0.0}%, {Quantile(sorted, 0.75) * 100:0.0}%]",18} {sorted.Length,12} {dropped[m],9:N0}");
+        }
+
+        Console.WriteLine($"(load average at the end {LoadAverage()})");
+        File.Delete(jsonl);
+        File.Delete(chrome);
+        return 0;
+    }
+
+    /// <summary>What one read of each clock costs here (the tracer reads <see cref="CycleClock"/> twice per exit).</summary>
+    internal static string ClockCosts()
+    {
+        const int reads = 100_000;
+        long sink = 0;
+        var started = Stopwatch.GetTimestamp();
+        for (var i = 0; i < reads; i++)
+        {
+            sink += Stopwatch.GetTimestamp();
+        }
+
+        var stopwatchNs = Stopwatch.GetElapsedTime(started).TotalNanoseconds / reads;
+        started = Stopwatch.GetTimestamp();
+        for (var i = 0; i < reads; i++)
+        {
+            sink += CycleClock.Now();
+        }
+
+        var cycleNs = Stopwatch.GetElapsedTime(started).TotalNanoseconds / reads;
+        GC.KeepAlive(sink);
+        var clocksource = "?";
+        try
+        {
+            clocksource = File.ReadAllText("/sys/devices/system/clocksource/clocksource0/current_clocksource").Trim();
+        }
+        catch (IOException)
+        {
+        }
+
+        return $"clock reads: CycleClock ({CycleClock.Source}, {CycleClock.Frequency / 1e6:0.0} MHz) {cycleNs:0.0} ns, Stopwatch (kernel clocksource {clocksource}) {stopwatchNs:0.0} ns";
+    }
+
+    private static double Quantile(double[] sorted, double q) =>
+        sorted.Length == 0 ? double.NaN : sorted[(int)Math.Clamp(Math.Round(q * (sorted.Length - 1)), 0, sorted.Length - 1)];
+
+    private static ModeRun RunOnce(ActorSystem system, int loops, VmTracer? tracer) => RunOnce(system, loops, tracer, interleave: false).Run;
+
+    private static InterleavedRun RunOnce(ActorSystem system, int loops, VmTracer? tracer, bool interleave)
     {
         TimestampingDevice? device = null;
         using var watchdog = new Timer(
@@ -110,7 +202,7 @@ internal static class KvmExitBench
             Timeout.InfiniteTimeSpan);
         Volatile.Write(ref _phase, "create guest");
         var guest = GuestVm.Create(loops);
-        device = new TimestampingDevice(2L * loops);
+        device = new TimestampingDevice(2L * loops, interleave ? tracer : null);
         using var kvmStats = guest.Vcpu.OpenStats();
         var before = kvmStats.Read()["io_exits"];
         var blueprint = new VmBlueprint(
@@ -147,7 +239,8 @@ internal static class KvmExitBench
 
         // First to last access: (accesses - 1) exit round trips.
         var seconds = (double)(device.LastTicks - device.FirstTicks) / Stopwatch.Frequency;
-        return new ModeRun(device.MedianChunkRate(), tracer?.Dropped ?? 0, (double)(device.LastAllocated - device.FirstAllocated) / (device.Accesses - 1), (device.Accesses - 1) / seconds);
+        var run = new ModeRun(device.MedianChunkRate(), tracer?.Dropped ?? 0, (double)(device.LastAllocated - device.FirstAllocated) / (device.Accesses - 1), (device.Accesses - 1) / seconds);
+        return interleave ? device.Interleaved(run) : new InterleavedRun(run, [], [], []);
     }
 
     private static string ArtifactsDir()
@@ -167,7 +260,7 @@ internal static class KvmExitBench
     /// Counts accesses (on the vCPU thread: inline); timestamps the first, every <see cref="Chunk"/>th and the last,
     /// and the bytes allocated by the first and the last.
     /// </summary>
-    private sealed class TimestampingDevice(long expected) : IBusDevice
+    private sealed class TimestampingDevice(long expected, VmTracer? pauseEveryOtherChunk = null) : IBusDevice
     {
         /// <summary>Accesses per timed chunk.</summary>
         public const int Chunk = 1000;
@@ -188,6 +281,34 @@ internal static class KvmExitBench
             }
 
             return rates.Count == 0 ? 0 : TracingModes.Median(rates);
+        }
+
+        /// <summary>
+        /// With the tracer paused on odd chunks: each even (traced) chunk's cost against the mean rate of its two
+        /// odd neighbours (chunk 0, the warm-up, is skipped), and the traced and untraced chunk rates.
+        /// </summary>
+        public InterleavedRun Interleaved(ModeRun run)
+        {
+            var rates = new List<double>();
+            for (var i = 1; i < _chunkTicks.Length && _chunkTicks[i] != 0; i++)
+            {
+                rates.Add(Chunk * (double)Stopwatch.Frequency / (_chunkTicks[i] - _chunkTicks[i - 1]));
+            }
+
+            // rates[c] is chunk c's rate; chunk c is traced when c is even.
+            var costs = new List<double>();
+            var traced = new List<double>();
+            var untraced = new List<double>();
+            for (var c = 1; c < rates.Count; c++)
+            {
+                (c % 2 == 0 ? traced : untraced).Add(rates[c]);
+                if (c % 2 == 0 && c + 1 < rates.Count)
+                {
+                    costs.Add(1 - rates[c] / ((rates[c - 1] + rates[c + 1]) / 2));
+                }
+            }
+
+            return new InterleavedRun(run, costs, traced, untraced);
         }
 
         public string Name => "port";
@@ -225,6 +346,12 @@ internal static class KvmExitBench
                 }
 
                 _chunkTicks[(accesses - 1) / Chunk] = Stopwatch.GetTimestamp();
+                if (pauseEveryOtherChunk is not null)
+                {
+                    // From this exit on (the next one, for the exit being handled now), odd chunks run untraced.
+                    pauseEveryOtherChunk.Paused = (accesses - 1) / Chunk % 2 == 1;
+                }
+
                 if (accesses == 1)
                 {
                     FirstTicks = _chunkTicks[0];
@@ -237,6 +364,9 @@ internal static class KvmExitBench
             }
         }
     }
+
+    /// <summary>A run, and with interleaving the per-chunk costs and traced/untraced chunk rates.</summary>
+    private sealed record InterleavedRun(ModeRun Run, List<double> PairedCosts, List<double> TracedRates, List<double> UntracedRates);
 
     /// <summary>One-vCPU KVM VM with 512 KiB of RAM, the vCPU in real mode at the loop; disposed by the VM actor.</summary>
     private sealed class GuestVm : IDisposable

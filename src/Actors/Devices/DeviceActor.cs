@@ -120,7 +120,7 @@ public sealed class DeviceActor : UntypedActor
 
     private void OnRead(DeviceIo.Read read)
     {
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var started = ActorVmm.Kvm.Timing.CycleClock.Now();
         Span<byte> buffer = stackalloc byte[8];
         buffer.Clear();
         Exception? failure = null;

@@ -406,7 +406,7 @@ public sealed class DeviceEndpoint
 
         var slot = ReplySlot.Current;
         var ticket = slot.Begin();
-        var postedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        var postedAt = ActorVmm.Kvm.Timing.CycleClock.Now();
         t_posted = true;
         t_queuedTicks = 0;
         Interlocked.Increment(ref _pending);

@@ -32,7 +32,7 @@ public sealed class ReplySlot
     }
 
     /// <summary>Called by the device actor. Ignored when the reader has given up on <paramref name="ticket"/>.</summary>
-    /// <param name="startedTicks">When the actor took the read (Stopwatch ticks; tracing: time queued).</param>
+    /// <param name="startedTicks">When the actor took the read (<see cref="ActorVmm.Kvm.Timing.CycleClock"/> ticks; tracing: time queued).</param>
     internal void Complete(int ticket, ulong value, long startedTicks = 0)
     {
         lock (_sync)

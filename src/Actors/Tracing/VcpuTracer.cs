@@ -34,13 +34,20 @@ public sealed class VcpuTracer
 
     public int Vcpu { get; }
 
+    /// <summary>Whether the VM's tracer is paused (<see cref="VmTracer.Paused"/>): handle the exit untraced.</summary>
+    public bool Paused
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _owner.Paused;
+    }
+
     /// <summary>Call right before an exit is handled.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void BeginExit() => DeviceEndpoint.ResetTraceInfo();
 
     /// <summary>
     /// Records one handled exit. <paramref name="data"/> is the exit's data after handling (read values filled in);
-    /// <paramref name="startTicks"/>/<paramref name="endTicks"/> are Stopwatch timestamps around the handling.
+    /// <paramref name="startTicks"/>/<paramref name="endTicks"/> are <see cref="ActorVmm.Kvm.Timing.CycleClock"/> timestamps around the handling.
     /// </summary>
     public void Exit(in VmExit exit, ReadOnlySpan<byte> data, long startTicks, long endTicks)
     {

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
+using ActorVmm.Kvm.Timing;
 using BusMap = ActorVmm.Actors.Bus.Bus;
 
 namespace ActorVmm.Actors.Tracing;
@@ -29,7 +30,7 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
     private readonly Channel<TraceEvent>? _deviceEvents;
     private readonly ITraceEventWriter? _writer;
     private readonly int _buffer;
-    private readonly double _nsPerTick = 1e9 / Stopwatch.Frequency;
+    private readonly double _nsPerTick = CycleClock.NanosecondsPerTick;
     private readonly ManualResetEventSlim _wake = new(false);
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Thread? _writerThread;
@@ -37,6 +38,7 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
     private string[] _deviceNames = [TraceNames.NoDevice, TraceNames.Unclaimed];
     private long _deviceDropped;
     private volatile bool _stopping;
+    private volatile bool _paused;
     private int _completed;
 
     /// <param name="statistics">Keep counters and latency histograms.</param>
@@ -47,7 +49,7 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
         StatisticsEnabled = statistics;
         _writer = writer;
         _buffer = Math.Max(1, buffer);
-        OriginTicks = Stopwatch.GetTimestamp();
+        OriginTicks = CycleClock.Now();
         if (writer is not null)
         {
             _deviceEvents = Channel.CreateBounded<TraceEvent>(
@@ -72,7 +74,18 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
 
     public bool TracingEnabled => _writer is not null;
 
-    /// <summary>Stopwatch timestamp all event times are relative to.</summary>
+    /// <summary>
+    /// While true, vCPUs handle exits as with tracing off — no clock reads, nothing counted or recorded — until it
+    /// is set false again; device events and interrupts are still recorded. For tracing part of a run, and for
+    /// measuring what tracing costs against the same running guest (<c>bench kvm-exits --interleaved</c>).
+    /// </summary>
+    public bool Paused
+    {
+        get => _paused;
+        set => _paused = value;
+    }
+
+    /// <summary><see cref="CycleClock"/> timestamp all event times are relative to.</summary>
     public long OriginTicks { get; }
 
     /// <summary>Trace events dropped so far because the writer fell behind.</summary>
@@ -204,7 +217,7 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
         }
     }
 
-    private long Now() => ToNs(Stopwatch.GetTimestamp() - OriginTicks);
+    private long Now() => ToNs(CycleClock.Now() - OriginTicks);
 
     private void DeviceEvent(TraceEventKind kind, string device, string detail)
     {

@@ -3,6 +3,7 @@ using ActorVmm.Actors.Bus;
 using ActorVmm.Actors.Tracing;
 using ActorVmm.Actors.Vm;
 using ActorVmm.Kvm;
+using ActorVmm.Kvm.Timing;
 using Akka.Actor;
 using Akka.Event;
 using BusMap = ActorVmm.Actors.Bus.Bus;
@@ -280,15 +281,15 @@ public sealed class VcpuActor : UntypedActor
     private (bool PendingIo, VmStopReason? Stop) Dispatch(VmExit exit)
     {
         var tracer = _tracer;
-        if (tracer is null)
+        if (tracer is null || tracer.Paused)
         {
             return Handle(exit);
         }
 
-        var start = Stopwatch.GetTimestamp();
+        var start = CycleClock.Now();
         tracer.BeginExit();
         var result = Handle(exit);
-        tracer.Exit(exit, _vcpu.ExitData, start, Stopwatch.GetTimestamp());
+        tracer.Exit(exit, _vcpu.ExitData, start, CycleClock.Now());
         return result;
     }
 

@@ -7,6 +7,7 @@ internal static partial class Libc
 {
     public const int ProtRead = 0x1;
     public const int ProtWrite = 0x2;
+    public const int ProtExec = 0x4;
     public const int MapShared = 0x01;
     public const int MapPrivate = 0x02;
     public const int MapAnonymous = 0x20;
@@ -51,6 +52,9 @@ internal static partial class Libc
 
     [LibraryImport("libc", EntryPoint = "munmap", SetLastError = true)]
     public static partial int Munmap(nint addr, nuint length);
+
+    [LibraryImport("libc", EntryPoint = "mprotect", SetLastError = true)]
+    public static partial int Mprotect(nint addr, nuint length, int prot);
 
     [LibraryImport("libc", EntryPoint = "madvise", SetLastError = true)]
     public static partial int Madvise(nint addr, nuint length, int advice);

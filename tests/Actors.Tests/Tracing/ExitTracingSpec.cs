@@ -77,6 +77,48 @@ public class ExitTracingSpec : TestKit
     }
 
     [Fact]
+    public async Task A_paused_tracer_should_neither_count_nor_record_exits_until_resumed()
+    {
+        var file = TempFile(".jsonl");
+        var tracer = new VmTracer(statistics: true, JsonlTraceWriter.Create(file, "traced"));
+        var vcpu = Script();
+        // Paused from the MMIO write (inclusive) to the unclaimed port's out (exclusive): the two MMIO exits go untraced.
+        vcpu.BeforeExit = exit =>
+        {
+            if (exit.Kind == VmExitKind.MmioWrite)
+            {
+                tracer.Paused = true;
+            }
+            else if (exit.Kind == VmExitKind.IoOut && exit.Port == UnclaimedPort)
+            {
+                tracer.Paused = false;
+            }
+        };
+
+        var reason = await RunAsync(Sys, Blueprint([vcpu], tracer));
+
+        Assert.Equal(VmStopReasonKind.PowerOff, reason.Kind);
+        Assert.False(tracer.Paused);
+        var stats = tracer.Statistics();
+        Assert.Equal(6, stats.TotalExits);
+        var byDevice = StatsReport.ByDevice(stats).ToDictionary(r => r.Event, r => r.Cell.Count);
+        Assert.Equal(new Dictionary<string, long> { ["post"] = 2, ["irqdev"] = 1, ["unclaimed"] = 2 }, byDevice);
+        var exits = TraceFile.Read(file).Events.Where(e => e.Kind.IsExit()).OrderBy(e => e.TimeNs).Select(e => (e.Kind, e.Address)).ToList();
+        Assert.Equal(
+            [
+                (TraceEventKind.PioOut, 0x80UL),
+                (TraceEventKind.PioIn, 0x80UL),
+                (TraceEventKind.PioOut, 0x70UL),
+                (TraceEventKind.PioOut, 0x99UL),
+                (TraceEventKind.PioIn, 0x99UL),
+                (TraceEventKind.Hlt, 0UL),
+            ],
+            exits);
+        // Interrupts are not exits: pausing does not hide them.
+        Assert.Equal(1, stats.Interrupts[(Gsi, "irqdev")]);
+    }
+
+    [Fact]
     public async Task Statistics_should_count_exits_by_reason_device_range_and_vcpu()
     {
         var tracer = new VmTracer(statistics: true);

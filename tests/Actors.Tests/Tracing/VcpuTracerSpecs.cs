@@ -1,6 +1,7 @@
 using ActorVmm.Actors.Bus;
 using ActorVmm.Actors.Tracing;
 using ActorVmm.Kvm;
+using ActorVmm.Kvm.Timing;
 using Xunit;
 using static ActorVmm.Actors.Tests.Tracing.TracingFixture;
 
@@ -47,7 +48,9 @@ public class VcpuTracerSpecs
             vcpu.BeginExit();
             var size = i % 3 == 0 ? 4 : 1;
             var data = BitConverter.GetBytes(i)[..size];
-            vcpu.Exit(new VmExit(VmExitKind.IoOut, 0x3f8, size), data, 1000L * i, 1000L * i + 7 + (i % 5));
+            // Exit i starts i µs after the tracer's origin and takes 7-11 µs (in the tracer's clock ticks).
+            var start = tracer.OriginTicks + Ticks(1000.0 * i);
+            vcpu.Exit(new VmExit(VmExitKind.IoOut, 0x3f8, size), data, start, start + Ticks(1000.0 * (7 + i % 5)));
             if (i % 4096 == 0)
             {
                 Thread.Sleep(20); // let the writer drain: some chunks overflow the 1 Ki ring, others do not
@@ -65,7 +68,7 @@ public class VcpuTracerSpecs
         var previous = -1L;
         foreach (var e in events)
         {
-            var i = (e.TimeNs + tracer.OriginTicks) / 1000;
+            var i = (long)Math.Round(e.TimeNs / 1000.0);
             Assert.True(i > previous, "events out of order");
             previous = i;
             Assert.Equal(TraceEventKind.PioOut, e.Kind);
@@ -73,9 +76,12 @@ public class VcpuTracerSpecs
             Assert.Equal(0x3f8UL, e.Address);
             Assert.Equal(i % 3 == 0 ? 4 : 1, e.Size);
             Assert.Equal(i % 3 == 0 ? (ulong)i : (ulong)(i & 0xff), e.Value);
-            Assert.Equal(7 + (i % 5), e.DurationNs);
+            Assert.InRange(e.DurationNs, 1000 * (7 + i % 5) - 1, 1000 * (7 + i % 5) + 1);
             Assert.Equal(TraceNames.Unclaimed, e.Device);
             Assert.Equal(AccessPath.Unclaimed, e.Path);
         }
     }
+
+    /// <summary>Nanoseconds in <see cref="CycleClock"/> ticks.</summary>
+    private static long Ticks(double ns) => (long)Math.Round(ns / CycleClock.NanosecondsPerTick);
 }
