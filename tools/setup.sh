@@ -23,6 +23,11 @@ if [ "${1:-}" != "--no-build" ]; then
     echo "setup: building (Release)" >&2
     dotnet build "$repo/ActorVmm.sln" -c Release -nologo -v quiet -clp:ErrorsOnly
     # actorvmm itself, precompiled (ReadyToRun): start-up without JIT, which matters most under the nested runner.
+    # Always from a clean slate: the RID-specific intermediate folder holds the ReadyToRun images of the last
+    # publish, and a stale one (another R2R mode, e.g. composite) would be copied as is and abort the runtime at
+    # start. The output folder is emptied too, so no file of an earlier publish survives next to the new ones.
+    rm -rf "$repo/src/Host/obj/Release/net10.0/linux-x64" "$repo/src/Host/bin/Release/net10.0/linux-x64" \
+        "$repo/artifacts/actorvmm"
     dotnet publish "$repo/src/Host/ActorVmm.Host.csproj" -c Release -r linux-x64 --self-contained false \
         -p:PublishReadyToRun=true -o "$repo/artifacts/actorvmm" -nologo -v quiet -clp:ErrorsOnly
 fi

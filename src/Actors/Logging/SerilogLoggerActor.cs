@@ -14,8 +14,11 @@ namespace ActorVmm.Actors.Logging;
 /// Each event keeps Akka's timestamp and message template and carries <c>ActorPath</c> (the log source),
 /// <c>LogClass</c>, <c>ThreadId</c>, the template's named properties and context properties such as
 /// <c>Vcpu</c>/<c>Device</c> (<see cref="LogProperties"/>).
+/// An <see cref="UntypedActor"/>, not a ReceiveActor: Akka waits for this actor's reply to
+/// <see cref="InitializeLogger"/> while the actor system starts, and a ReceiveActor would first build and compile an
+/// expression tree for its handlers (costly start-up work, JIT-compiled).
 /// </summary>
-public sealed class SerilogLoggerActor : ReceiveActor, IRequiresMessageQueue<ILoggerMessageQueueSemantics>
+public sealed class SerilogLoggerActor : UntypedActor, IRequiresMessageQueue<ILoggerMessageQueueSemantics>
 {
     private readonly Serilog.ILogger _logger;
 
@@ -28,9 +31,6 @@ public sealed class SerilogLoggerActor : ReceiveActor, IRequiresMessageQueue<ILo
     {
         _logger = logger
             ?? Context.System.Settings.Setup.Get<SerilogSetup>().Select(s => s.Logger).GetOrElse(Serilog.Log.Logger);
-
-        Receive<InitializeLogger>(_ => Sender.Tell(new LoggerInitialized()));
-        Receive<AkkaLogEvent>(Handle);
     }
 
     internal static LogEventLevel ToSerilog(Akka.Event.LogLevel level) => level switch
@@ -40,6 +40,22 @@ public sealed class SerilogLoggerActor : ReceiveActor, IRequiresMessageQueue<ILo
         Akka.Event.LogLevel.WarningLevel => LogEventLevel.Warning,
         _ => LogEventLevel.Error,
     };
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case AkkaLogEvent e:
+                Handle(e);
+                break;
+            case InitializeLogger:
+                Sender.Tell(new LoggerInitialized());
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
 
     private void Handle(AkkaLogEvent e)
     {

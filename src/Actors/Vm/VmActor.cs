@@ -61,7 +61,7 @@ public sealed class VmActor : UntypedActor
     public static Props Props(VmBlueprint blueprint)
     {
         var (bus, endpoints) = BuildBus(blueprint);
-        return Akka.Actor.Props.Create(() => new VmActor(blueprint, bus, endpoints));
+        return FactoryProps.Create(() => new VmActor(blueprint, bus, endpoints));
     }
 
     /// <summary>Starts a VM under <paramref name="parent"/> (an actor system or an actor's context).</summary>
