@@ -60,14 +60,7 @@ public sealed class GuestMemory : IDisposable
             for (var i = 0; i < sorted.Length; i++)
             {
                 var (start, size) = sorted[i];
-                var host = Libc.Mmap(0, (nuint)size, Libc.ProtRead | Libc.ProtWrite,
-                    Libc.MapPrivate | Libc.MapAnonymous | Libc.MapNoReserve, -1, 0);
-                if (host == Libc.MapFailed)
-                {
-                    var errno = Marshal.GetLastPInvokeError();
-                    throw new GuestMemoryException(GuestMemoryError.MapFailed, start, size,
-                        $"cannot map 0x{size:x} bytes of guest memory: {Marshal.GetPInvokeErrorMessage(errno)}");
-                }
+                var host = MapAligned(start, size);
 
                 regions.Add(new GuestMemoryRegion(i, start, size, host));
                 _ = Libc.Madvise(host, (nuint)size, Libc.MadvDontDump);
@@ -88,6 +81,49 @@ public sealed class GuestMemory : IDisposable
         }
 
         return new GuestMemory(regions.ToArray());
+    }
+
+    /// <summary>Huge page size the host mapping is aligned for (x86-64 transparent huge pages).</summary>
+    private const ulong HugePageSize = 2UL << 20;
+
+    /// <summary>
+    /// Maps <paramref name="size"/> bytes of anonymous memory whose host address is congruent to the guest address
+    /// <paramref name="start"/> modulo 2 MiB. KVM can only back a guest 2 MiB page with a host huge page (one
+    /// nested-paging entry instead of 512) when both addresses have the same offset in their 2 MiB pages; a plain
+    /// mmap is only 4 KiB-aligned, which left every guest access on 4 KiB second-level pages (QEMU aligns its RAM
+    /// the same way). Maps 2 MiB more than needed and unmaps the ends.
+    /// </summary>
+    private static nint MapAligned(GuestAddress start, ulong size)
+    {
+        var extra = size >= HugePageSize ? HugePageSize : 0;
+        var host = Libc.Mmap(0, (nuint)(size + extra), Libc.ProtRead | Libc.ProtWrite,
+            Libc.MapPrivate | Libc.MapAnonymous | Libc.MapNoReserve, -1, 0);
+        if (host == Libc.MapFailed)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            throw new GuestMemoryException(GuestMemoryError.MapFailed, start, size,
+                $"cannot map 0x{size:x} bytes of guest memory: {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
+
+        if (extra == 0)
+        {
+            return host;
+        }
+
+        var want = start.Value % HugePageSize;
+        var head = (want - ((ulong)host % HugePageSize) + HugePageSize) % HugePageSize;
+        if (head > 0)
+        {
+            _ = Libc.Munmap(host, (nuint)head);
+        }
+
+        var tail = extra - head;
+        if (tail > 0)
+        {
+            _ = Libc.Munmap(host + (nint)(head + size), (nuint)tail);
+        }
+
+        return host + (nint)head;
     }
 
     /// <summary>True when [address, address + length) lies wholly in guest RAM (possibly across adjacent regions).</summary>

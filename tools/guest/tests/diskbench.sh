@@ -1,22 +1,59 @@
 #!/bin/sh
-# Sequential direct-I/O throughput of /dev/vda (tools/bench/disk.sh): 64 MiB read, then 64 MiB written, 1 MiB blocks.
-# Debian's busybox dd prints no rate line, so the time comes from /proc/uptime (10 ms resolution).
-# Output: "diskbench: read 64 MiB in S s = R MB/s" (MB = 10^6 bytes), likewise for write.
+# Sequential direct-I/O throughput of /dev/vda (tools/bench/disk.sh): PASSES passes of MIB MiB read, then PASSES
+# passes of MIB MiB written, 1 MiB blocks (dd iflag/oflag=direct), every pass from sector 0.
+# Kernel command line: diskbench.mib=N (default 256, clamped to the disk), diskbench.passes=N (default 3).
+# Debian's busybox dd prints no rate line, so the time comes from /proc/uptime (10 ms resolution: keep passes >= 1 s).
+# Output, one line per pass ("MB" = 10^6 bytes; reqs = requests the block layer completed for the pass):
+#   diskbench: read pass 1 256 MiB in S s = R MB/s reqs=N
+#   diskbench: write pass 1 256 MiB in S s = R MB/s reqs=N
+# and "diskbench: queue ..." once: what the driver made of the device's configuration.
 if [ ! -b /dev/vda ]; then
     echo "diskbench: no /dev/vda"
     exit 1
 fi
-MIB=${DISKBENCH_MIB:-64}
+MIB=256
+PASSES=3
+for arg in $(cat /proc/cmdline); do
+    case "$arg" in
+        diskbench.mib=*) MIB=${arg#diskbench.mib=} ;;
+        diskbench.passes=*) PASSES=${arg#diskbench.passes=} ;;
+    esac
+done
+case "$MIB$PASSES" in *[!0-9]*|'') echo "diskbench: bad diskbench.mib/passes"; exit 1 ;; esac
+sectors=$(cat /sys/block/vda/size)
+[ "$MIB" -gt $((sectors / 2048)) ] && MIB=$((sectors / 2048))
+[ "$MIB" -ge 1 ] || { echo "diskbench: disk smaller than 1 MiB"; exit 1; }
+
+q=/sys/block/vda/queue
+echo "diskbench: vda sectors=$sectors mib=$MIB passes=$PASSES"
+echo "diskbench: queue max_sectors_kb=$(cat $q/max_sectors_kb) max_hw_sectors_kb=$(cat $q/max_hw_sectors_kb)" \
+    "max_segments=$(cat $q/max_segments) max_segment_size=$(cat $q/max_segment_size)" \
+    "nr_requests=$(cat $q/nr_requests) hw_queues=$(ls /sys/block/vda/mq 2>/dev/null | wc -l)" \
+    "features=$(cat /sys/block/vda/device/features 2>/dev/null)"
+
 up() { cut -d' ' -f1 /proc/uptime; }
-rate() { # label start end
-    awk -v l="$1" -v a="$2" -v b="$3" -v m="$MIB" 'BEGIN {
+# Completed requests of vda: field 4 (reads) or 8 (writes) of /proc/diskstats.
+reqs() { awk -v f="$1" '$3 == "vda" { print $f }' /proc/diskstats; }
+rate() { # label pass start end requests
+    awk -v l="$1" -v p="$2" -v a="$3" -v b="$4" -v n="$5" -v m="$MIB" 'BEGIN {
         s = b - a; if (s <= 0) s = 0.005;
-        printf "diskbench: %s %d MiB in %.2f s = %.1f MB/s\n", l, m, s, m * 1048576 / s / 1e6 }'
+        printf "diskbench: %s pass %d %d MiB in %.2f s = %.1f MB/s reqs=%d\n", l, p, m, s, m * 1048576 / s / 1e6, n }'
 }
-echo "diskbench: vda sectors=$(cat /sys/block/vda/size)"
-t0=$(up); dd if=/dev/vda of=/dev/null bs=1M count="$MIB" iflag=direct 2>/dev/null || echo "diskbench: read failed"; t1=$(up)
-rate read "$t0" "$t1"
-t0=$(up); dd if=/dev/zero of=/dev/vda bs=1M count="$MIB" oflag=direct 2>/dev/null || echo "diskbench: write failed"; t1=$(up)
-rate write "$t0" "$t1"
+pass() { # label field dd-args...
+    label=$1 field=$2
+    shift 2
+    i=1
+    while [ "$i" -le "$PASSES" ]; do
+        r0=$(reqs "$field")
+        t0=$(up)
+        dd "$@" bs=1M count="$MIB" 2>/dev/null || echo "diskbench: $label failed"
+        t1=$(up)
+        r1=$(reqs "$field")
+        rate "$label" "$i" "$t0" "$t1" $((r1 - r0))
+        i=$((i + 1))
+    done
+}
+pass read 4 if=/dev/vda of=/dev/null iflag=direct
+pass write 8 if=/dev/zero of=/dev/vda oflag=direct
 sync
 exit 0
