@@ -7,7 +7,9 @@ namespace ActorVmm.Actors.Tracing;
 /// <see cref="ExitRecord"/>s. Writing never waits and never allocates: when the ring is full the record is dropped
 /// and counted. The consumer reads records in place and releases them after writing, so at most
 /// <see cref="Capacity"/> records are ever held. The memory comes in segments of <see cref="SegmentSize"/> records,
-/// each allocated the first time the producer reaches it: a large buffer costs memory only once it is used.
+/// allocated as the producer approaches them — by the consumer (<see cref="PrepareAhead"/>), so the vCPU thread does
+/// not allocate, zero and fault in fresh memory; only if the consumer lags does the producer allocate one itself.
+/// A large buffer costs memory only once it is used.
 /// </summary>
 internal sealed class ExitRing
 {
@@ -34,6 +36,7 @@ internal sealed class ExitRing
         _segmentShift = System.Numerics.BitOperations.Log2((uint)segment);
         _segmentMask = segment - 1;
         _segments = new ExitRecord[]?[size / segment];
+        PrepareAhead();
     }
 
     public int Capacity => _capacity;
@@ -77,12 +80,34 @@ internal sealed class ExitRing
         return ref _segments[i >> _segmentShift]![i & _segmentMask];
     }
 
+    /// <summary>
+    /// Consumer (or before the producer starts): makes sure the segment the producer writes into and the next one
+    /// exist, so it finds them allocated.
+    /// </summary>
+    public void PrepareAhead()
+    {
+        var tail = Volatile.Read(ref _tail.Value);
+        for (var ahead = 0; ahead < 2; ahead++)
+        {
+            var index = (tail + ((long)ahead << _segmentShift)) & _mask;
+            if (Volatile.Read(ref _segments[index >> _segmentShift]) is null)
+            {
+                NewSegment(index);
+            }
+        }
+    }
+
     /// <summary>Consumer: records before <paramref name="head"/> are done; their slots may be reused.</summary>
     public void Release(long head) => Volatile.Write(ref _head.Value, head);
 
-    /// <summary>Producer: first use of a segment (published to the consumer by the tail write that follows).</summary>
+    /// <summary>
+    /// A segment's first use: producer and consumer may race to create it; the first one set wins and both use it
+    /// (published to the consumer by the tail write that follows the producer's store into it).
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private ExitRecord[] NewSegment(long index) => _segments[index >> _segmentShift] = new ExitRecord[_segmentMask + 1];
+    private ExitRecord[] NewSegment(long index) =>
+        Interlocked.CompareExchange(ref _segments[index >> _segmentShift], new ExitRecord[_segmentMask + 1], null)
+        ?? _segments[index >> _segmentShift]!;
 
     /// <summary>A counter alone on its cache line, so producer and consumer do not false-share.</summary>
     [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 128)]

@@ -31,7 +31,8 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
     private readonly ITraceEventWriter? _writer;
     private readonly int _buffer;
     private readonly double _nsPerTick = CycleClock.NanosecondsPerTick;
-    private readonly ManualResetEventSlim _wake = new(false);
+    // No spinning before the writer sleeps: it wakes every IdleWaitMs anyway, and a spin takes a CPU from the vCPUs.
+    private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Thread? _writerThread;
     private (ExitRing Ring, int Vcpu)[] _rings = [];
@@ -266,6 +267,7 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
                 foreach (var (ring, vcpu) in Volatile.Read(ref _rings))
                 {
                     any |= DrainRing(writer, ring, vcpu);
+                    ring.PrepareAhead();
                 }
 
                 for (var i = 0; i < DrainBatch && _deviceEvents!.Reader.TryRead(out var e); i++)
