@@ -9,27 +9,41 @@ namespace ActorVmm.Actors.Tracing;
 
 /// <summary>
 /// The per-vCPU half of a <see cref="VmTracer"/>, used only on that vCPU's thread. Per exit it finds the (kind,
-/// address)'s <see cref="ExitRoute"/> in a small cache (device, range, statistics cell: resolved once), records the
-/// handling time into its own <see cref="ExitStatistics"/> cell (no locks, no allocation) and, when tracing to a
-/// file, writes a reference-free <see cref="ExitRecord"/> into its own bounded <see cref="ExitRing"/> (full:
-/// dropped and counted, never waits).
+/// address)'s route in a small cache held inside this object (device, range, statistics cell: resolved once),
+/// notes the handling time in a small buffer, also inside this object, that goes into the statistics cells every
+/// <see cref="PendingCapacity"/> exits (no locks, no allocation), and, when tracing to a file, writes a reference-free
+/// <see cref="ExitRecord"/> into its own bounded <see cref="ExitRing"/> (full: dropped and counted, never waits).
+/// Keeping the per-exit state in one object matters where memory accesses are dear: under the nested runner every
+/// page the exit path touches is a software TLB refill after each world switch.
+/// The vCPU thread calls <see cref="Flush"/> when its loop ends, so statistics are exact once the VM has stopped.
 /// </summary>
 public sealed class VcpuTracer
 {
     private const int RouteSlots = 64;
+
+    /// <summary>Handling times buffered before they go into the statistics cells.</summary>
+    internal const int PendingCapacity = 128;
+
     private readonly VmTracer _owner;
     private readonly BusMap? _bus;
     private readonly ExitRing? _ring;
     private readonly ExitStatistics? _stats;
-    private readonly ExitRoute?[] _routes = new ExitRoute?[RouteSlots];
+    private readonly double _nsPerTick;
+    private readonly LatencyCell?[] _cells = new LatencyCell?[RouteSlots];
+    private RouteTable _routes;
+    private PendingTable _pending;
+    private int _pendingCount;
+    private volatile bool _paused;
 
-    internal VcpuTracer(VmTracer owner, int vcpu, BusMap? bus, ExitRing? ring, ExitStatistics? stats)
+    internal VcpuTracer(VmTracer owner, int vcpu, BusMap? bus, ExitRing? ring, ExitStatistics? stats, bool paused)
     {
         _owner = owner;
         Vcpu = vcpu;
         _bus = bus;
         _ring = ring;
         _stats = stats;
+        _nsPerTick = owner.NanosecondsPerTick;
+        _paused = paused;
     }
 
     public int Vcpu { get; }
@@ -38,7 +52,8 @@ public sealed class VcpuTracer
     public bool Paused
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => _owner.Paused;
+        get => _paused;
+        internal set => _paused = value;
     }
 
     /// <summary>Call right before an exit is handled.</summary>
@@ -54,7 +69,8 @@ public sealed class VcpuTracer
         var kind = KindOf(exit.Kind);
         var access = kind.IsAccess();
         var address = access ? (kind <= TraceEventKind.PioOut ? exit.Port : exit.Address) : exit.Detail;
-        var route = Route(kind, address);
+        var slot = Route(kind, address);
+        ref readonly var route = ref _routes[slot];
         var path = route.Path;
         long queuedTicks = 0;
         if (path == AccessPath.Inline && DeviceEndpoint.TakeTraceInfo(out queuedTicks))
@@ -63,7 +79,15 @@ public sealed class VcpuTracer
         }
 
         var durationTicks = endTicks - startTicks;
-        route.Cell?.Record(_owner.ToNs(durationTicks));
+        if (_stats is not null)
+        {
+            _pending[_pendingCount] = new Pending(durationTicks, slot);
+            if (++_pendingCount == PendingCapacity)
+            {
+                Flush();
+            }
+        }
+
         var ring = _ring;
         if (ring is null)
         {
@@ -84,6 +108,18 @@ public sealed class VcpuTracer
             Path = path,
             Size = (byte)Math.Clamp(exit.Size, 0, 255),
         });
+    }
+
+    /// <summary>Moves the buffered handling times into the statistics cells. On the vCPU thread only.</summary>
+    public void Flush()
+    {
+        var n = _pendingCount;
+        _pendingCount = 0;
+        for (var i = 0; i < n; i++)
+        {
+            var pending = _pending[i];
+            _cells[pending.Slot]?.Record(ToNs(pending.Ticks));
+        }
     }
 
     public static TraceEventKind KindOf(VmExitKind kind) => kind switch
@@ -129,22 +165,28 @@ public sealed class VcpuTracer
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ExitRoute Route(TraceEventKind kind, ulong address)
+    private long ToNs(long ticks) => (long)(ticks * _nsPerTick);
+
+    /// <summary>The route cache slot that holds (kind, address), resolved into it on a miss.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int Route(TraceEventKind kind, ulong address)
     {
         var slot = (int)(((address * 0x9E3779B97F4A7C15UL) >> 58) ^ (ulong)kind) & (RouteSlots - 1);
-        var route = _routes[slot];
-        if (route is not null && route.Address == address && route.Kind == kind)
+        ref readonly var route = ref _routes[slot];
+        if (route.Used && route.Address == address && route.Kind == kind)
         {
-            return route;
+            return slot;
         }
 
-        route = Resolve(kind, address);
-        _routes[slot] = route;
-        return route;
+        Resolve(slot, kind, address);
+        return slot;
     }
 
-    private ExitRoute Resolve(TraceEventKind kind, ulong address)
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Resolve(int slot, TraceEventKind kind, ulong address)
     {
+        // Buffered times still point at this slot's old cell.
+        Flush();
         var device = TraceNames.NoDevice;
         var path = AccessPath.None;
         var rangeStart = address;
@@ -167,6 +209,39 @@ public sealed class VcpuTracer
             }
         }
 
-        return new ExitRoute(kind, address, device, _owner.DeviceIndex(device), rangeStart, path, _stats?.CellFor(Vcpu, kind, device, rangeStart));
+        _routes[slot] = new RouteEntry(address, rangeStart, _owner.DeviceIndex(device), kind, path);
+        _cells[slot] = _stats?.CellFor(Vcpu, kind, device, rangeStart);
+    }
+
+    /// <summary>
+    /// What the tracer remembers about one (exit kind, address): the start of the range of the device that claims
+    /// it, the device name's index in the trace, and the access path. The bus is fixed once the VM runs, so this is
+    /// resolved once and then found here instead of a bus lookup and a dictionary lookup per exit.
+    /// </summary>
+    private readonly struct RouteEntry(ulong address, ulong rangeStart, int deviceIndex, TraceEventKind kind, AccessPath path)
+    {
+        public readonly ulong Address = address;
+        public readonly ulong RangeStart = rangeStart;
+        public readonly int DeviceIndex = deviceIndex;
+        public readonly TraceEventKind Kind = kind;
+
+        /// <summary>Inline for claimed addresses (the exit turns Posted when the endpoint says so), Unclaimed, or None.</summary>
+        public readonly AccessPath Path = path;
+        public readonly bool Used = true;
+    }
+
+    /// <summary>One buffered handling time and the route slot whose cell it belongs to.</summary>
+    private readonly record struct Pending(long Ticks, int Slot);
+
+    [InlineArray(RouteSlots)]
+    private struct RouteTable
+    {
+        private RouteEntry _first;
+    }
+
+    [InlineArray(PendingCapacity)]
+    private struct PendingTable
+    {
+        private Pending _first;
     }
 }

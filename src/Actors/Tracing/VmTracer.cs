@@ -25,6 +25,7 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
 
     private readonly Lock _sync = new();
     private readonly List<ExitStatistics> _vcpuStats = [];
+    private readonly List<VcpuTracer> _vcpus = [];
     private readonly ConcurrentDictionary<(ulong Gsi, string Device), StrongBox<long>> _interrupts = new();
     private readonly ConcurrentDictionary<(string Device, string Kind), StrongBox<long>> _deviceEventCounts = new();
     private readonly Channel<TraceEvent>? _deviceEvents;
@@ -83,7 +84,17 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
     public bool Paused
     {
         get => _paused;
-        set => _paused = value;
+        set
+        {
+            lock (_sync)
+            {
+                _paused = value;
+                foreach (var vcpu in _vcpus)
+                {
+                    vcpu.Paused = value;
+                }
+            }
+        }
     }
 
     /// <summary><see cref="CycleClock"/> timestamp all event times are relative to.</summary>
@@ -120,9 +131,11 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
             {
                 _vcpuStats.Add(stats);
             }
-        }
 
-        return new VcpuTracer(this, vcpu, bus, ring, stats);
+            var tracer = new VcpuTracer(this, vcpu, bus, ring, stats, _paused);
+            _vcpus.Add(tracer);
+            return tracer;
+        }
     }
 
     public void Interrupt(uint gsi, string device)
@@ -146,7 +159,10 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
 
     public void Restart(string device) => DeviceEvent(TraceEventKind.Restart, device, "restart");
 
-    /// <summary>All statistics merged (vCPUs and devices). Exact once the vCPU threads have stopped.</summary>
+    /// <summary>
+    /// All statistics merged (vCPUs and devices). Exact once the vCPU threads have stopped (each flushes its
+    /// buffered handling times when its loop ends; see <see cref="VcpuTracer.Flush"/>).
+    /// </summary>
     public ExitStatistics Statistics()
     {
         var merged = new ExitStatistics();
@@ -196,8 +212,11 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
 
     public async ValueTask DisposeAsync() => await CompleteAsync().ConfigureAwait(false);
 
+    /// <summary>Nanoseconds per <see cref="CycleClock"/> tick (fixed for the tracer's life).</summary>
+    internal double NanosecondsPerTick => _nsPerTick;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal long ToNs(long ticks) => _nsPerTick == 1.0 ? ticks : (long)(ticks * _nsPerTick);
+    internal long ToNs(long ticks) => (long)(ticks * _nsPerTick);
 
     /// <summary>The index of <paramref name="device"/> in the trace's name table (added on first use; off the hot path).</summary>
     internal int DeviceIndex(string device)

@@ -268,6 +268,8 @@ public sealed class VcpuActor : UntypedActor
         }
         finally
         {
+            // Buffered handling times go into the statistics before anyone hears this loop ended.
+            _tracer?.Flush();
             if (bound && _vcpu is ActorVmm.Kvm.Vcpu kvmVcpu)
             {
                 kvmVcpu.UnbindFromCurrentThread();

@@ -223,6 +223,8 @@ public class ExitTracingSpec : TestKit
             vcpu.Exit(new VmExit(VmExitKind.IoOut, 0x99, 1), [(byte)i], 0, 10);
         }
 
+        vcpu.Flush();
+
         // All 100 returned while the writer was stuck: at most 4 buffered + 1 in the writer's hands.
         var dropped = tracer.Dropped;
         Assert.InRange(dropped, 95, 96);

@@ -22,6 +22,8 @@ public class VcpuTracerSpecs
             vcpu.Exit(new VmExit(VmExitKind.MmioRead, 0x1_0000_0000UL + ((ulong)i << 12), 4), new byte[4], 0, 10);
         }
 
+        vcpu.Flush();
+
         await tracer.CompleteAsync();
         var stats = tracer.Statistics();
         Assert.Equal(pages, stats.TotalExits);
@@ -57,6 +59,7 @@ public class VcpuTracerSpecs
             }
         }
 
+        vcpu.Flush();
         await tracer.CompleteAsync().WaitAsync(Generous);
         var trace = TraceFile.Read(file);
         var events = trace.Events;
@@ -79,6 +82,35 @@ public class VcpuTracerSpecs
             Assert.InRange(e.DurationNs, 1000 * (7 + i % 5) - 1, 1000 * (7 + i % 5) + 1);
             Assert.Equal(TraceNames.Unclaimed, e.Device);
             Assert.Equal(AccessPath.Unclaimed, e.Path);
+        }
+    }
+
+    [Fact]
+    public void Statistics_should_be_exact_across_buffer_flushes_and_route_cache_evictions()
+    {
+        var tracer = new VmTracer(statistics: true);
+        var vcpu = tracer.ForVcpu(0, new BusBuilder().Build());
+        const int ports = 200; // more than the route cache holds: slots are evicted with times still buffered
+        const int exits = 20_000;
+        var expectedNs = new long[ports];
+
+        for (var i = 0; i < exits; i++)
+        {
+            var port = (ushort)(0x1000 + (i * 7 % ports));
+            var ticks = Ticks(100.0 * (1 + i % 13));
+            expectedNs[port - 0x1000] += (long)(ticks * CycleClock.NanosecondsPerTick);
+            vcpu.BeginExit();
+            vcpu.Exit(new VmExit(VmExitKind.IoIn, port, 1), [0], 5000, 5000 + ticks);
+        }
+
+        vcpu.Flush();
+        var cells = tracer.Statistics().Cells;
+        Assert.Equal(ports, cells.Count);
+        for (var p = 0; p < ports; p++)
+        {
+            var cell = cells[new StatKey(TraceEventKind.PioIn, TraceNames.Unclaimed, (ulong)(0x1000 + p))];
+            Assert.Equal(exits / ports, cell.Count);
+            Assert.Equal(expectedNs[p], cell.TotalNs);
         }
     }
 
