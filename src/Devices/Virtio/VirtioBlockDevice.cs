@@ -302,13 +302,19 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
         var fileOffset = (long)(sector * SectorSize);
         while (index < _segments.Count)
         {
-            _readBatch.Clear();
-            for (var i = index; i < _segments.Count && _readBatch.Count < MaxVectors; i++)
+            IReadOnlyList<Memory<byte>> batch = _segments;
+            if (index != 0 || skip != 0 || _segments.Count > MaxVectors)
             {
-                _readBatch.Add(i == index ? _segments[i][skip..] : _segments[i]);
+                _readBatch.Clear();
+                for (var i = index; i < _segments.Count && _readBatch.Count < MaxVectors; i++)
+                {
+                    _readBatch.Add(i == index ? _segments[i][skip..] : _segments[i]);
+                }
+
+                batch = _readBatch;
             }
 
-            var n = RandomAccess.Read(_handle, _readBatch, fileOffset);
+            var n = RandomAccess.Read(_handle, batch, fileOffset);
             if (n == 0)
             {
                 throw new IOException("disk image shrank under the device");
@@ -357,8 +363,10 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
 
     /// <summary>
     /// Fills <see cref="_segments"/> with views of guest RAM covering bytes [offset, offset + length) of the chain's
-    /// readable (<paramref name="writable"/> false) or writable part, split where a buffer crosses a RAM region
-    /// boundary. False when that part is shorter than asked (or, defensively, a buffer is not in guest RAM).
+    /// readable (<paramref name="writable"/> false) or writable part, split where a buffer crosses a RAM region (or
+    /// window) boundary and merged where consecutive buffers are adjacent in guest RAM. False when that part is
+    /// shorter than asked (or, defensively, a buffer is not in guest RAM). The views are slices of per-region windows
+    /// (<see cref="WindowOf"/>), so a request allocates nothing per buffer.
     /// </summary>
     // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -368,6 +376,8 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
         var descriptors = chain.Descriptors;
         var first = writable ? chain.ReadableCount : 0;
         var last = writable ? descriptors.Count : chain.ReadableCount;
+        Memory<byte> lastWindow = default;
+        var lastEnd = -1;
         for (var i = first; i < last && length > 0; i++)
         {
             var d = descriptors[i];
@@ -383,19 +393,78 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
             offset = 0;
             while (take > 0)
             {
-                if (memory.FindRegion(new GuestAddress(address)) is not { } region)
+                if (!WindowOf(memory, address, out var window, out var at))
                 {
                     return false;
                 }
 
-                var piece = Math.Min(take, region.Size - (address - region.Start.Value));
-                _segments.Add(memory.GetMemory(new GuestAddress(address), (int)piece));
-                address += piece;
-                take -= piece;
+                var piece = (int)Math.Min(take, (ulong)(window.Length - at));
+                if (at == lastEnd && window.Equals(lastWindow))
+                {
+                    // Adjacent to the previous buffer in the same window: one longer segment.
+                    var previous = _segments[^1];
+                    _segments[^1] = window.Slice(at - previous.Length, previous.Length + piece);
+                }
+                else
+                {
+                    _segments.Add(window.Slice(at, piece));
+                }
+
+                lastWindow = window;
+                lastEnd = at + piece;
+                address += (ulong)piece;
+                take -= (ulong)piece;
             }
         }
 
         return length == 0;
+    }
+
+    /// <summary>Window size: regions are viewed as Memory&lt;byte&gt; windows of at most this many bytes.</summary>
+    private const int WindowSize = 1 << 30;
+
+    private GuestMemory? _windowsOf;
+    private (GuestMemoryRegion Region, Memory<byte>[] Windows)[] _windows = [];
+
+    /// <summary>
+    /// The window of guest RAM holding <paramref name="address"/> and the address's offset in it; false when the
+    /// address is not in guest RAM. Windows are made once per region (aligned <see cref="WindowSize"/> slices of it,
+    /// bounds-checked by <see cref="GuestMemory.GetMemory"/>) and sliced per request.
+    /// </summary>
+    // Hot path, once per buffer: no tier-0 code (see VirtioBlockDevice remarks).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private bool WindowOf(GuestMemory memory, ulong address, out Memory<byte> window, out int at)
+    {
+        window = default;
+        at = 0;
+        if (!ReferenceEquals(memory, _windowsOf))
+        {
+            _windows = memory.Regions.Select(r => (r, new Memory<byte>[(int)((r.Size + WindowSize - 1) / WindowSize)])).ToArray();
+            _windowsOf = memory;
+        }
+
+        foreach (var (region, windows) in _windows)
+        {
+            var start = region.Start.Value;
+            if (address < start || address - start >= region.Size)
+            {
+                continue;
+            }
+
+            var inRegion = address - start;
+            var k = (int)(inRegion / WindowSize);
+            if (windows[k].IsEmpty)
+            {
+                var windowStart = (ulong)k * WindowSize;
+                windows[k] = memory.GetMemory(new GuestAddress(start + windowStart), (int)Math.Min(WindowSize, region.Size - windowStart));
+            }
+
+            window = windows[k];
+            at = (int)(inRegion % WindowSize);
+            return true;
+        }
+
+        return false;
     }
 
     /// <summary>Moves (index, skip) past <paramref name="count"/> bytes of <see cref="_segments"/>.</summary>

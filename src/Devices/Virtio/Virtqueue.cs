@@ -356,20 +356,27 @@ public sealed class Virtqueue
         BrokenReason = reason;
     }
 
+    // Scratch for ParseChain (the owning transport serialises all calls): the chain's descriptors as they are
+    // validated, and an indirect table copied out of guest memory in one read (a snapshot the guest cannot change
+    // under the walk, and one bounds check instead of one per entry).
+    private Descriptor[] _chainScratch = new Descriptor[16];
+    private byte[] _tableScratch = [];
+
     // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private DescriptorChain? ParseChain(GuestMemory memory, ushort head, out string? error)
     {
-        var descriptors = new List<Descriptor>();
+        var count = 0;
         var readable = 0;
         var seenWritable = false;
         ulong total = 0;
         var table = DescTable;
         int tableSize = Size;
+        ReadOnlySpan<byte> indirect = default;
         var inIndirect = false;
         var index = head;
         var visited = 0;
-        Span<byte> raw = stackalloc byte[Descriptor.Size];
+        Span<byte> direct = stackalloc byte[Descriptor.Size];
         while (true)
         {
             if (index >= tableSize)
@@ -384,7 +391,16 @@ public sealed class Virtqueue
                 return null;
             }
 
-            if (!memory.TryRead(table.CheckedAdd((ulong)index * Descriptor.Size), raw))
+            scoped ReadOnlySpan<byte> raw;
+            if (inIndirect)
+            {
+                raw = indirect.Slice(index * Descriptor.Size, Descriptor.Size);
+            }
+            else if (memory.TryRead(table.CheckedAdd((ulong)index * Descriptor.Size), direct))
+            {
+                raw = direct;
+            }
+            else
             {
                 error = $"descriptor {index} lies outside guest memory";
                 return null;
@@ -423,12 +439,19 @@ public sealed class Virtqueue
                     return null;
                 }
 
-                if (!memory.IsValidRange(d.Address, d.Length))
+                if (_tableScratch.Length < (int)d.Length)
+                {
+                    _tableScratch = new byte[d.Length];
+                }
+
+                var copy = _tableScratch.AsSpan(0, (int)d.Length);
+                if (!memory.TryRead(d.Address, copy))
                 {
                     error = $"indirect table {d.Address}+{d.Length} lies outside guest memory";
                     return null;
                 }
 
+                indirect = copy;
                 table = d.Address;
                 tableSize = (int)(d.Length / Descriptor.Size);
                 inIndirect = true;
@@ -470,7 +493,12 @@ public sealed class Virtqueue
                 readable++;
             }
 
-            descriptors.Add(d);
+            if (count == _chainScratch.Length)
+            {
+                Array.Resize(ref _chainScratch, count * 2);
+            }
+
+            _chainScratch[count++] = d;
             if (!d.HasNext)
             {
                 break;
@@ -480,6 +508,6 @@ public sealed class Virtqueue
         }
 
         error = null;
-        return new DescriptorChain(head, descriptors.ToArray(), readable);
+        return new DescriptorChain(head, _chainScratch.AsSpan(0, count).ToArray(), readable);
     }
 }
