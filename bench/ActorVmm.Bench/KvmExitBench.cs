@@ -22,6 +22,7 @@ namespace ActorVmm.Bench;
 /// rounds, median shown. A run's rate is its median 1000-access chunk (the whole run's rate is printed too), timed by
 /// the device, so VM start and stop are not counted;
 /// KVM's own io_exits (KVM_GET_STATS_FD) is checked against the guest's exit count on every run.
+/// Beside it, the peer: QEMU running the same loop (<see cref="QemuExitPeer"/>).
 /// </summary>
 internal static class KvmExitBench
 {
@@ -36,6 +37,7 @@ internal static class KvmExitBench
         var loops = 10_000;
         var clockOnly = args.Contains("--clock-only");
         var interleaved = args.Contains("--interleaved");
+        var peer = !args.Contains("--no-peer");
         var rounds = 5;
         for (var i = 0; i < args.Length - 1; i++)
         {
@@ -62,7 +64,9 @@ internal static class KvmExitBench
         Console.WriteLine(ClockCosts());
         if (interleaved)
         {
-            return RunInterleaved(system, modes[1..], loops, rounds, jsonl, chrome);
+            var code = RunInterleaved(system, modes[1..], loops, rounds, jsonl, chrome);
+            PrintPeer(peer, loops);
+            return code;
         }
 
         Console.WriteLine($"ActorVmm KVM exit benchmark: {Environment.ProcessorCount} cores, .NET {Environment.Version}, {2L * loops:N0} PIO exits per run (out+in), {rounds} rounds of {modes.Length} modes, order rotated per round; load average {LoadAverage()}");
@@ -84,6 +88,7 @@ internal static class KvmExitBench
             throw;
         }
         TracingModes.Print(modes, results, Console.Out);
+        PrintPeer(peer, loops);
         Console.WriteLine($"(trace files: {jsonl} {new FileInfo(jsonl).Length / 1e6:0.0} MB, {chrome} {new FileInfo(chrome).Length / 1e6:0.0} MB; load average at the end {LoadAverage()})");
         File.Delete(jsonl);
         File.Delete(chrome);
@@ -149,6 +154,19 @@ internal static class KvmExitBench
         File.Delete(jsonl);
         File.Delete(chrome);
         return 0;
+    }
+
+    private static void PrintPeer(bool peer, int loops)
+    {
+        if (!peer)
+        {
+            return;
+        }
+
+        var rate = QemuExitPeer.Measure(loops, repeats: 3);
+        Console.WriteLine(rate is null
+            ? "peer: QEMU figure unavailable (see above)"
+            : $"peer: QEMU (-enable-kvm -M pc -cpu host), the same loop as its firmware on an unassigned port: {rate:N0} exits/s (slope between {2 * loops:N0} and {6 * loops:N0} exits, median of 3 runs each)");
     }
 
     /// <summary>What one read of each clock costs here (the tracer reads <see cref="CycleClock"/> twice per exit).</summary>
