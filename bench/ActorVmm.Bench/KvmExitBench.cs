@@ -258,10 +258,17 @@ internal static class KvmExitBench
         tracer?.CompleteAsync().GetAwaiter().GetResult();
         Volatile.Write(ref _phase, "check");
         var ioExits = kvmStats.Read()["io_exits"] - before;
-        if (reason.Kind != VmStopReasonKind.PowerOff || device.Accesses != 2L * loops || ioExits != 2UL * (ulong)loops)
+        if (reason.Kind != VmStopReasonKind.PowerOff || device.Accesses != (long)ioExits || device.Accesses < 2L * loops)
         {
             throw new InvalidOperationException(
                 $"guest run went wrong: {reason}, device saw {device.Accesses:N0} accesses, KVM io_exits {ioExits:N0}, expected {2L * loops:N0}");
+        }
+
+        if (device.Accesses != 2L * loops)
+        {
+            // Seen under the nested runner (emulated SVM): the guest re-executed an out/in pair. KVM counted the extra
+            // exits too and the device saw each once, so the run still measures what it should; say it.
+            Console.Error.WriteLine($"kvm-exits: note: {device.Accesses - 2L * loops} PIO exits more than the loop makes ({device.Accesses:N0}; KVM io_exits agree)");
         }
 
         // First to last access: (accesses - 1) exit round trips.

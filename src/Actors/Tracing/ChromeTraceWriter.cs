@@ -14,24 +14,14 @@ public sealed class ChromeTraceWriter : ITraceEventWriter
 {
     private const int Pid = 1;
     private const int FirstDeviceTid = 1000;
-    private static readonly JsonEncodedText Name = JsonEncodedText.Encode("name");
-    private static readonly JsonEncodedText Cat = JsonEncodedText.Encode("cat");
-    private static readonly JsonEncodedText Ph = JsonEncodedText.Encode("ph");
-    private static readonly JsonEncodedText PidName = JsonEncodedText.Encode("pid");
-    private static readonly JsonEncodedText Tid = JsonEncodedText.Encode("tid");
-    private static readonly JsonEncodedText Ts = JsonEncodedText.Encode("ts");
-    private static readonly JsonEncodedText Dur = JsonEncodedText.Encode("dur");
-    private static readonly JsonEncodedText Args = JsonEncodedText.Encode("args");
-    private static readonly JsonEncodedText Scope = JsonEncodedText.Encode("s");
     private static readonly JsonEncodedText Exit = JsonEncodedText.Encode("exit");
     private static readonly JsonEncodedText Device = JsonEncodedText.Encode("device");
     private static readonly JsonEncodedText Complete = JsonEncodedText.Encode("X");
     private static readonly JsonEncodedText Instant = JsonEncodedText.Encode("i");
     private static readonly JsonEncodedText ThreadScope = JsonEncodedText.Encode("t");
-    private static readonly JsonEncodedText VcpuName = JsonEncodedText.Encode("vcpu");
-    private static readonly JsonEncodedText PathName = JsonEncodedText.Encode("path");
-    private static readonly JsonEncodedText Addr = JsonEncodedText.Encode("addr");
     private readonly TraceOutput _out;
+    private readonly JsonFragment _event = new();
+    private readonly DeviceNames _deviceNames = new();
     private readonly Utf8JsonWriter _json;
     private readonly string _vmName;
     private readonly HashSet<int> _vcpus = [];
@@ -56,6 +46,7 @@ public sealed class ChromeTraceWriter : ITraceEventWriter
 
     public void Write(in TraceEvent e)
     {
+        var device = _deviceNames.Encoded(e.Device);
         if (e.Kind.IsExit())
         {
             var tid = e.Vcpu + 1;
@@ -68,8 +59,8 @@ public sealed class ChromeTraceWriter : ITraceEventWriter
             _lastVcpu = e.Vcpu;
             var name = TraceJson.Encoded(e.Kind);
             Begin(name, Exit, Complete, tid, e.TimeNs);
-            Micros(Dur, e.DurationNs);
-            WriteArgs(e);
+            _event.Micros("\"dur\":"u8, e.DurationNs);
+            WriteArgs(e, device);
             if (e.Path is AccessPath.Inline or AccessPath.Posted)
             {
                 var dtid = DeviceTid(e.Device);
@@ -77,19 +68,19 @@ public sealed class ChromeTraceWriter : ITraceEventWriter
                 Begin(name, Device, postedWrite ? Instant : Complete, dtid, e.TimeNs + e.QueuedNs);
                 if (postedWrite)
                 {
-                    _json.WriteString(Scope, ThreadScope);
+                    _event.String("\"s\":"u8, ThreadScope);
                 }
                 else
                 {
-                    Micros(Dur, Math.Max(0, e.DurationNs - e.QueuedNs));
+                    _event.Micros("\"dur\":"u8, Math.Max(0, e.DurationNs - e.QueuedNs));
                 }
 
-                _json.WriteStartObject(Args);
-                _json.WriteNumber(VcpuName, e.Vcpu);
-                _json.WriteString(PathName, TraceJson.Encoded(e.Path));
-                _json.WriteNumber(Addr, e.Address);
-                _json.WriteEndObject();
-                _json.WriteEndObject();
+                _event.BeginObject("\"args\":"u8);
+                _event.Number("\"vcpu\":"u8, e.Vcpu);
+                _event.String("\"path\":"u8, TraceJson.Encoded(e.Path));
+                _event.Number("\"addr\":"u8, e.Address);
+                _event.EndObject();
+                End();
             }
         }
         else
@@ -97,8 +88,8 @@ public sealed class ChromeTraceWriter : ITraceEventWriter
             var name = e.Kind == TraceEventKind.Interrupt ? $"irq {e.Address}" : $"{e.Kind.Name()} {e.Detail}";
             var cat = e.Kind == TraceEventKind.Interrupt ? "irq" : e.Kind.Name();
             Begin(JsonEncodedText.Encode(name), JsonEncodedText.Encode(cat), Instant, DeviceTid(e.Device), e.TimeNs);
-            _json.WriteString(Scope, ThreadScope);
-            WriteArgs(e);
+            _event.String("\"s\":"u8, ThreadScope);
+            WriteArgs(e, device);
         }
 
         _out.WriteIfFull();
@@ -139,46 +130,32 @@ public sealed class ChromeTraceWriter : ITraceEventWriter
         return tid;
     }
 
+    /// <summary>Starts an event object in the fragment: name, category, phase, pid, tid, timestamp (µs).</summary>
     private void Begin(JsonEncodedText name, JsonEncodedText cat, JsonEncodedText ph, int tid, long timeNs)
     {
-        _json.WriteStartObject();
-        _json.WriteString(Name, name);
-        _json.WriteString(Cat, cat);
-        _json.WriteString(Ph, ph);
-        _json.WriteNumber(PidName, Pid);
-        _json.WriteNumber(Tid, tid);
-        Micros(Ts, timeNs);
+        _event.Clear();
+        _event.BeginObject();
+        _event.String("\"name\":"u8, name);
+        _event.String("\"cat\":"u8, cat);
+        _event.String("\"ph\":"u8, ph);
+        _event.Number("\"pid\":"u8, Pid);
+        _event.Number("\"tid\":"u8, tid);
+        _event.Micros("\"ts\":"u8, timeNs);
     }
 
-    /// <summary>Nanoseconds as microseconds with three decimals ("12.345"), formatted from integers (no double).</summary>
-    private void Micros(JsonEncodedText property, long ns)
+    /// <summary>Closes the event object and puts it into the traceEvents array.</summary>
+    private void End()
     {
-        Span<byte> text = stackalloc byte[32];
-        var length = 0;
-        var magnitude = ns;
-        if (ns < 0)
-        {
-            text[length++] = (byte)'-';
-            magnitude = ns == long.MinValue ? long.MaxValue : -ns;
-        }
-
-        Utf8Formatter.TryFormat(magnitude / 1000, text[length..], out var written);
-        length += written;
-        var fraction = (int)(magnitude % 1000);
-        text[length++] = (byte)'.';
-        text[length++] = (byte)('0' + fraction / 100);
-        text[length++] = (byte)('0' + fraction / 10 % 10);
-        text[length++] = (byte)('0' + fraction % 10);
-        _json.WritePropertyName(property);
-        _json.WriteRawValue(text[..length], skipInputValidation: true);
+        _event.EndObject();
+        _json.WriteRawValue(_event.Written, skipInputValidation: true);
     }
 
-    private void WriteArgs(in TraceEvent e)
+    private void WriteArgs(in TraceEvent e, JsonEncodedText device)
     {
-        _json.WriteStartObject(Args);
-        TraceJson.WriteFields(_json, e);
-        _json.WriteEndObject();
-        _json.WriteEndObject();
+        _event.BeginObject("\"args\":"u8);
+        TraceJson.WriteFields(_event, e, device);
+        _event.EndObject();
+        End();
     }
 
     private void Metadata(string name, int tid, string value)

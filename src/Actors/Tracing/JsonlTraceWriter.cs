@@ -7,6 +7,8 @@ namespace ActorVmm.Actors.Tracing;
 public sealed class JsonlTraceWriter : ITraceEventWriter
 {
     private readonly TraceOutput _out;
+    private readonly JsonFragment _line = new();
+    private readonly DeviceNames _devices = new();
 
     public JsonlTraceWriter(Stream stream, string vmName)
     {
@@ -25,11 +27,11 @@ public sealed class JsonlTraceWriter : ITraceEventWriter
 
     public void Write(in TraceEvent e)
     {
-        var json = _out.Json;
-        json.WriteStartObject();
-        TraceJson.WriteFields(json, e);
-        json.WriteEndObject();
-        _out.EndLine();
+        _line.Clear();
+        _line.BeginObject();
+        TraceJson.WriteFields(_line, e, _devices.Encoded(e.Device));
+        _line.EndObject();
+        _out.WriteLine(_line.Written);
     }
 
     public async ValueTask FinishAsync(long dropped)

@@ -21,23 +21,7 @@ public static class TraceJson
         _ => "exit",
     };
 
-    // Property names and fixed strings encoded once: the writer thread formats every event.
-    private static readonly JsonEncodedText Type = JsonEncodedText.Encode("type");
-    private static readonly JsonEncodedText Time = JsonEncodedText.Encode("t");
-    private static readonly JsonEncodedText Gsi = JsonEncodedText.Encode("gsi");
-    private static readonly JsonEncodedText DeviceName = JsonEncodedText.Encode("device");
-    private static readonly JsonEncodedText KindName = JsonEncodedText.Encode("kind");
-    private static readonly JsonEncodedText VcpuName = JsonEncodedText.Encode("vcpu");
-    private static readonly JsonEncodedText Reason = JsonEncodedText.Encode("reason");
-    private static readonly JsonEncodedText Addr = JsonEncodedText.Encode("addr");
-    private static readonly JsonEncodedText Range = JsonEncodedText.Encode("range");
-    private static readonly JsonEncodedText Size = JsonEncodedText.Encode("size");
-    private static readonly JsonEncodedText CountName = JsonEncodedText.Encode("count");
-    private static readonly JsonEncodedText ValueName = JsonEncodedText.Encode("value");
-    private static readonly JsonEncodedText PathName = JsonEncodedText.Encode("path");
-    private static readonly JsonEncodedText Queued = JsonEncodedText.Encode("queued_ns");
-    private static readonly JsonEncodedText DetailName = JsonEncodedText.Encode("detail");
-    private static readonly JsonEncodedText Duration = JsonEncodedText.Encode("dur_ns");
+    // Fixed strings encoded once: the writer thread formats every event.
     private static readonly JsonEncodedText[] Types =
         [.. Enum.GetValues<TraceEventKind>().Select(k => JsonEncodedText.Encode(TypeOf(k)))];
 
@@ -51,46 +35,50 @@ public static class TraceJson
     /// <summary><paramref name="path"/>'s name, JSON-encoded once.</summary>
     public static JsonEncodedText Encoded(AccessPath path) => (int)path < Paths.Length ? Paths[(int)path] : Paths[0];
 
-    public static void WriteFields(Utf8JsonWriter w, in TraceEvent e)
+    /// <summary>
+    /// Writes the event's fields (no braces) into <paramref name="f"/>; <paramref name="device"/> is
+    /// <see cref="TraceEvent.Device"/> JSON-encoded (see <see cref="DeviceNames"/>).
+    /// </summary>
+    internal static void WriteFields(JsonFragment f, in TraceEvent e, JsonEncodedText device)
     {
-        w.WriteString(Type, (int)e.Kind < Types.Length ? Types[(int)e.Kind] : Types[(int)TraceEventKind.Unknown]);
-        w.WriteNumber(Time, e.TimeNs);
+        f.String("\"type\":"u8, (int)e.Kind < Types.Length ? Types[(int)e.Kind] : Types[(int)TraceEventKind.Unknown]);
+        f.Number("\"t\":"u8, e.TimeNs);
         switch (e.Kind)
         {
             case TraceEventKind.Interrupt:
-                w.WriteNumber(Gsi, e.Address);
-                w.WriteString(DeviceName, e.Device);
+                f.Number("\"gsi\":"u8, e.Address);
+                f.String("\"device\":"u8, device);
                 return;
             case TraceEventKind.Fault:
             case TraceEventKind.Restart:
-                w.WriteString(DeviceName, e.Device);
-                w.WriteString(KindName, e.Detail ?? e.Kind.Name());
+                f.String("\"device\":"u8, device);
+                f.String("\"kind\":"u8, JsonEncodedText.Encode(e.Detail ?? e.Kind.Name()));
                 return;
         }
 
-        w.WriteNumber(VcpuName, e.Vcpu);
-        w.WriteString(Reason, Encoded(e.Kind));
+        f.Number("\"vcpu\":"u8, e.Vcpu);
+        f.String("\"reason\":"u8, Encoded(e.Kind));
         if (e.Kind.IsAccess())
         {
-            w.WriteNumber(Addr, e.Address);
-            w.WriteNumber(Range, e.RangeStart);
-            w.WriteNumber(Size, e.Size);
+            f.Number("\"addr\":"u8, e.Address);
+            f.Number("\"range\":"u8, e.RangeStart);
+            f.Number("\"size\":"u8, e.Size);
             if (e.Count != 1)
             {
-                w.WriteNumber(CountName, e.Count);
+                f.Number("\"count\":"u8, e.Count);
             }
 
-            w.WriteNumber(ValueName, e.Value);
-            w.WriteString(DeviceName, e.Device);
-            w.WriteString(PathName, Encoded(e.Path));
-            w.WriteNumber(Queued, e.QueuedNs);
+            f.Number("\"value\":"u8, e.Value);
+            f.String("\"device\":"u8, device);
+            f.String("\"path\":"u8, Encoded(e.Path));
+            f.Number("\"queued_ns\":"u8, e.QueuedNs);
         }
         else if (e.Address != 0)
         {
-            w.WriteNumber(DetailName, e.Address);
+            f.Number("\"detail\":"u8, e.Address);
         }
 
-        w.WriteNumber(Duration, e.DurationNs);
+        f.Number("\"dur_ns\":"u8, e.DurationNs);
     }
 
     /// <summary>Reads the fields <see cref="WriteFields"/> wrote; null for objects that are not events.</summary>

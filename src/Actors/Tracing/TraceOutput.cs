@@ -34,6 +34,16 @@ internal sealed class TraceOutput : IAsyncDisposable
         WriteIfFull();
     }
 
+    /// <summary>Appends a line formatted elsewhere (nothing may be pending in <see cref="Json"/>: call after <see cref="EndLine"/>).</summary>
+    public void WriteLine(ReadOnlySpan<byte> line)
+    {
+        var span = _buffer.GetSpan(line.Length + 1);
+        line.CopyTo(span);
+        span[line.Length] = (byte)'\n';
+        _buffer.Advance(line.Length + 1);
+        WriteIfFull();
+    }
+
     /// <summary>Moves the formatted bytes to the file once there are enough of them.</summary>
     public void WriteIfFull()
     {
