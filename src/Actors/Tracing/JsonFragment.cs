@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 
@@ -44,20 +45,13 @@ internal sealed class JsonFragment
         _comma = true;
     }
 
-    public void Number(ReadOnlySpan<byte> name, long value)
+    /// <summary>An integer property (long, ulong, int: specialized per type, no boxing).</summary>
+    public void Number<T>(ReadOnlySpan<byte> name, T value)
+        where T : struct, IUtf8SpanFormattable
     {
         Name(name);
         var span = Reserve(20);
-        Utf8Formatter.TryFormat(value, span, out var written);
-        _length += written;
-        _comma = true;
-    }
-
-    public void Number(ReadOnlySpan<byte> name, ulong value)
-    {
-        Name(name);
-        var span = Reserve(20);
-        Utf8Formatter.TryFormat(value, span, out var written);
+        value.TryFormat(span, out var written, default, CultureInfo.InvariantCulture);
         _length += written;
         _comma = true;
     }
