@@ -7,4 +7,5 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 tools/setup.sh
 tools/guest/build-guest.sh artifacts/guest >/dev/null
-exec tools/nested/run-in-kvm.sh -- dotnet artifacts/actorvmm/actorvmm.dll run "$@"
+# The self-contained publish (tools/setup.sh) runs by its own launcher: no dotnet host resolving a framework.
+exec tools/nested/run-in-kvm.sh -- artifacts/actorvmm/actorvmm run "$@"

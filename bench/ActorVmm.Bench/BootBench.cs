@@ -40,14 +40,16 @@ internal static class BootBench
             }
         }
 
+        // A self-contained publish (tools/setup.sh) runs by its own launcher, as tools/run.sh runs it.
+        var (actorvmmFile, actorvmmPrefix) = Launcher(actorvmm);
         var vmms = new (string Name, string File, string[] Args)[]
         {
-            ("ActorVmm", "dotnet", [actorvmm, "run", "--kernel", kernel, "--initrd", initrd, "--memory", $"{memoryMiB}M", "--cmdline", Cmdline, "--serial", "stdio"]),
+            ("ActorVmm", actorvmmFile, [.. actorvmmPrefix, "run", "--kernel", kernel, "--initrd", initrd, "--memory", $"{memoryMiB}M", "--cmdline", Cmdline, "--serial", "stdio"]),
             ("QEMU", "qemu-system-x86_64", ["-enable-kvm", "-M", "pc", "-cpu", "host", "-m", $"{memoryMiB}", "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-monitor", "none", "-kernel", kernel, "-initrd", initrd, "-append", Cmdline]),
         };
 
         Console.WriteLine($"boot benchmark: {runs} runs each, interleaved, {memoryMiB} MiB guest, kernel {kernel}, actorvmm {actorvmm}");
-        Console.WriteLine($"{"VMM",-9} {"run",3} {"init line ms",12} {"exit ms",9} {"first KVM_RUN ms",16} {"RSS excl. guest MiB",20} {"private MiB",11} {"exit code",9}");
+        Console.WriteLine($"{"VMM",-9} {"run",3} {"init line ms",12} {"exit ms",9} {"first KVM_RUN ms",16} {"RSS excl. guest MiB",20} {"private MiB",11} {"anon MiB",8} {"exit code",9}");
         var failures = 0;
         var results = vmms.ToDictionary(v => v.Name, _ => new List<BootResult>());
         // Interleaved (A, B, A, B, ...) so that a change in the machine's load hits both VMMs alike.
@@ -58,13 +60,13 @@ internal static class BootBench
                 var result = BootOnce(file, vmmArgs, (ulong)memoryMiB << 20);
                 results[name].Add(result);
                 failures += result.InitMs is null || result.ExitCode != 0 ? 1 : 0;
-                Console.WriteLine($"{name,-9} {run,3} {Fmt(result.InitMs),12} {result.ExitMs,9:F0} {Fmt(result.FirstRunMs),16} {Fmt(result.Memory?.RssMiB),20} {Fmt(result.Memory?.PrivateMiB),11} {result.ExitCode,9}");
+                Console.WriteLine($"{name,-9} {run,3} {Fmt(result.InitMs),12} {result.ExitMs,9:F0} {Fmt(result.FirstRunMs),16} {Fmt(result.Memory?.RssMiB),20} {Fmt(result.Memory?.PrivateMiB),11} {Fmt(result.Memory?.AnonMiB),8} {result.ExitCode,9}");
             }
         }
 
         foreach (var (name, list) in results)
         {
-            Console.WriteLine($"{name,-9} {"med",3} {Fmt(Median(list.Select(r => r.InitMs))),12} {Median(list.Select(r => (double?)r.ExitMs)),9:F0} {Fmt(Median(list.Select(r => r.FirstRunMs))),16} {Fmt(Median(list.Select(r => r.Memory?.RssMiB))),20} {Fmt(Median(list.Select(r => r.Memory?.PrivateMiB))),11}");
+            Console.WriteLine($"{name,-9} {"med",3} {Fmt(Median(list.Select(r => r.InitMs))),12} {Median(list.Select(r => (double?)r.ExitMs)),9:F0} {Fmt(Median(list.Select(r => r.FirstRunMs))),16} {Fmt(Median(list.Select(r => r.Memory?.RssMiB))),20} {Fmt(Median(list.Select(r => r.Memory?.PrivateMiB))),11} {Fmt(Median(list.Select(r => r.Memory?.AnonMiB))),8}");
         }
 
         return failures == 0 ? 0 : 1;
@@ -72,8 +74,13 @@ internal static class BootBench
 
     private sealed record BootResult(double? InitMs, double ExitMs, double? FirstRunMs, VmmMemory? Memory, int ExitCode);
 
-    /// <summary>Resident memory outside guest RAM: all of it (shared libraries included) and the part only this process holds.</summary>
-    private sealed record VmmMemory(double RssMiB, double PrivateMiB);
+    /// <summary>
+    /// Resident memory outside guest RAM: all of it (shared libraries included), the part no other process maps, and
+    /// the anonymous part (heaps, JIT code, stacks: what the process itself allocated). "Private" depends on what else
+    /// runs: the framework files of a framework-dependent VMM are shared with this benchmark's own process, the files of
+    /// a self-contained one are not. "Anon" does not.
+    /// </summary>
+    private sealed record VmmMemory(double RssMiB, double PrivateMiB, double AnonMiB);
 
     private static BootResult BootOnce(string file, string[] args, ulong guestBytes)
     {
@@ -131,8 +138,10 @@ internal static class BootBench
         {
             ulong total = 0;
             ulong own = 0;
+            ulong anon = 0;
             ulong size = 0;
             var skip = false;
+            var anonymous = false;
             foreach (var line in File.ReadLines($"/proc/{pid}/smaps"))
             {
                 if (line.Length > 0 && char.IsAsciiHexDigit(line[0]) && line.Contains('-'))
@@ -140,12 +149,14 @@ internal static class BootBench
                     var range = line.Split(' ')[0].Split('-');
                     size = ulong.Parse(range[1], NumberStyles.HexNumber) - ulong.Parse(range[0], NumberStyles.HexNumber);
                     var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                    var anonymous = fields.Length < 6;
+                    anonymous = fields.Length < 6 || fields[5].StartsWith('[');
                     skip = anonymous && size >= guestBytes;
                 }
                 else if (line.StartsWith("Rss:", StringComparison.Ordinal) && !skip)
                 {
-                    total += ulong.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+                    var kb = ulong.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+                    total += kb;
+                    anon += anonymous ? kb : 0;
                 }
                 else if (line.StartsWith("Private_", StringComparison.Ordinal) && !skip)
                 {
@@ -153,12 +164,25 @@ internal static class BootBench
                 }
             }
 
-            return new VmmMemory(total / 1024.0, own / 1024.0);
+            return new VmmMemory(total / 1024.0, own / 1024.0, anon / 1024.0);
         }
         catch (IOException)
         {
             return null;
         }
+    }
+
+    /// <summary>
+    /// How to start actorvmm from its main assembly: a self-contained publish (its runtimeconfig lists included
+    /// frameworks) by the launcher beside it, as tools/run.sh does; a framework-dependent one through <c>dotnet</c>.
+    /// </summary>
+    private static (string File, string[] Prefix) Launcher(string dll)
+    {
+        var launcher = Path.ChangeExtension(dll, null);
+        var runtimeConfig = Path.ChangeExtension(dll, ".runtimeconfig.json");
+        var selfContained = File.Exists(runtimeConfig)
+            && File.ReadAllText(runtimeConfig).Contains("\"includedFrameworks\"", StringComparison.Ordinal);
+        return selfContained && File.Exists(launcher) ? (launcher, []) : ("dotnet", [dll]);
     }
 
     private static string FindRepo()

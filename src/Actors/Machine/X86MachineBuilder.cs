@@ -2,6 +2,7 @@ using ActorVmm.Actors.Bus;
 using ActorVmm.Actors.Faults;
 using ActorVmm.Actors.Irq;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Actors.Vcpu;
 using ActorVmm.Actors.Vm;
 using ActorVmm.Devices;
 using ActorVmm.Devices.Legacy;
@@ -63,6 +64,7 @@ public static class X86MachineBuilder
                 throw new MachineException($"{vmSettings.Cpus} vCPUs asked for, but the MP table holds at most {MpTable.MaxCpus}");
             }
 
+            StartupProbe.Mark("machine: device models, /dev/kvm");
             var vm = resources.Add(kvm.CreateVm());
             vm.SetTssAddress(Layout.KvmTssAddress);
             vm.SetIdentityMapAddress(Layout.KvmIdentityMapAddress);
@@ -73,16 +75,19 @@ public static class X86MachineBuilder
             var memory = GuestMemory.Create(ram);
             resources.Add(memory);
             vm.MapMemory(memory);
+            StartupProbe.Mark("machine: VM, irqchip, guest memory");
 
             var kernel = KernelLoader.Load(memory, kernelPath);
             var initrd = initrdPath is null ? null : InitrdLoader.Load(memory, initrdPath, kernel);
             ZeroPage.Write(memory, kernel, initrd, vmSettings.Cmdline, ram);
+            StartupProbe.Mark("machine: kernel and initrd loaded");
             var console = new SerialInputPort();
             var notifiers = resources.Add(new QueueNotifiers());
             var (pciDevices, pciInterrupts) = PciDevices.Build(models, vm, memory, console, notifiers, resources);
             MpTable.Write(memory, new MpTableConfig(vmSettings.Cpus) { PciInterrupts = pciInterrupts });
             var bootState = LongModeSetup.Write(memory, kernel);
 
+            StartupProbe.Mark("machine: PCI devices, boot tables");
             var supportedCpuid = kvm.GetSupportedCpuid();
             var vcpus = new List<IVcpu>();
             for (var id = 0; id < vmSettings.Cpus; id++)

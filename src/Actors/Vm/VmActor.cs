@@ -249,6 +249,7 @@ public sealed class VmActor : UntypedActor
             return;
         }
 
+        StartupProbe.Mark("VM: interrupt lines and device actors");
         foreach (var vcpu in _blueprint.Vcpus)
         {
             var actor = Context.ActorOf(VcpuActor.Props(vcpu, _bus, Self, _blueprint.Tracer?.ForVcpu(vcpu.Id, _bus)), $"vcpu{vcpu.Id}");
