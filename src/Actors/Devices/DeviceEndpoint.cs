@@ -105,23 +105,6 @@ public sealed class DeviceEndpoint
 
     private int _incarnation;
 
-    // Tracing: set on the vCPU thread when an access went through the actor (see Tracing.VcpuTracer).
-    [ThreadStatic]
-    private static bool t_posted;
-
-    [ThreadStatic]
-    private static long t_queuedTicks;
-
-    /// <summary>Tracing: forget the last access's path (called before an exit is handled, only when tracing).</summary>
-    internal static void ResetTraceInfo() => t_posted = false;
-
-    /// <summary>Tracing: whether an access on this thread since <see cref="ResetTraceInfo"/> was posted, and how long a posted read queued.</summary>
-    internal static bool TakeTraceInfo(out long queuedTicks)
-    {
-        queuedTicks = t_queuedTicks;
-        return t_posted;
-    }
-
     internal void Bind(IActorRef actor) => _actor = actor;
 
     internal void AttachLog(ILoggingAdapter log) => _log ??= log;
@@ -335,8 +318,9 @@ public sealed class DeviceEndpoint
         buffer.Clear();
         data[..Math.Min(data.Length, 8)].CopyTo(buffer);
         Interlocked.Increment(ref _pending);
-        t_posted = true;
-        t_queuedTicks = 0;
+        var traceInfo = PostedAccessInfo.Current;
+        traceInfo.Posted = true;
+        traceInfo.QueuedTicks = 0;
         actor.Tell(new DeviceIo.Write(offset, BinaryPrimitives.ReadUInt64LittleEndian(buffer), Math.Min(data.Length, 8)));
     }
 
@@ -407,8 +391,9 @@ public sealed class DeviceEndpoint
         var slot = ReplySlot.Current;
         var ticket = slot.Begin();
         var postedAt = ActorVmm.Kvm.Timing.CycleClock.Now();
-        t_posted = true;
-        t_queuedTicks = 0;
+        var traceInfo = PostedAccessInfo.Current;
+        traceInfo.Posted = true;
+        traceInfo.QueuedTicks = 0;
         Interlocked.Increment(ref _pending);
         actor.Tell(new DeviceIo.Read(offset, data.Length, slot, ticket));
 
@@ -424,7 +409,7 @@ public sealed class DeviceEndpoint
             {
                 if (slot.Finish(ticket, out var value, out var startedTicks))
                 {
-                    t_queuedTicks = startedTicks > postedAt ? startedTicks - postedAt : 0;
+                    traceInfo.QueuedTicks = startedTicks > postedAt ? startedTicks - postedAt : 0;
                     Span<byte> buffer = stackalloc byte[8];
                     BinaryPrimitives.WriteUInt64LittleEndian(buffer, value);
                     buffer[..data.Length].CopyTo(data);

@@ -33,6 +33,7 @@ public sealed class VcpuTracer
     private RouteTable _routes;
     private PendingTable _pending;
     private int _pendingCount;
+    private PostedAccessInfo? _postedInfo;
     private volatile bool _paused;
 
     internal VcpuTracer(VmTracer owner, int vcpu, BusMap? bus, ExitRing? ring, ExitStatistics? stats, bool paused)
@@ -56,26 +57,31 @@ public sealed class VcpuTracer
         internal set => _paused = value;
     }
 
+    /// <summary>
+    /// Binds to the calling thread (the vCPU thread calls it when its loop starts; otherwise the first
+    /// <see cref="BeginExit"/> does): where the thread's device endpoints report posted accesses.
+    /// </summary>
+    public void BindToCurrentThread() => _postedInfo = PostedAccessInfo.Current;
+
     /// <summary>Call right before an exit is handled.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void BeginExit() => DeviceEndpoint.ResetTraceInfo();
+    public void BeginExit() => (_postedInfo ??= PostedAccessInfo.Current).Posted = false;
 
     /// <summary>
     /// Records one handled exit. <paramref name="data"/> is the exit's data after handling (read values filled in);
     /// <paramref name="startTicks"/>/<paramref name="endTicks"/> are <see cref="ActorVmm.Kvm.Timing.CycleClock"/> timestamps around the handling.
+    /// Inlined into the vCPU loop, with no calls on the statistics path but the ones that batch: under the nested
+    /// runner each call and return is an indirect jump that costs a code lookup after every world switch.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Exit(in VmExit exit, ReadOnlySpan<byte> data, long startTicks, long endTicks)
     {
         var kind = KindOf(exit.Kind);
-        var access = kind.IsAccess();
-        var address = access ? (kind <= TraceEventKind.PioOut ? exit.Port : exit.Address) : exit.Detail;
-        var slot = Route(kind, address);
-        ref readonly var route = ref _routes[slot];
-        var path = route.Path;
-        long queuedTicks = 0;
-        if (path == AccessPath.Inline && DeviceEndpoint.TakeTraceInfo(out queuedTicks))
+        var address = kind <= TraceEventKind.PioOut ? exit.Port : kind <= TraceEventKind.MmioWrite ? exit.Address : exit.Detail;
+        var slot = (int)(((address * 0x9E3779B97F4A7C15UL) >> 58) ^ (ulong)kind) & (RouteSlots - 1);
+        if (!_routes[slot].Matches(kind, address))
         {
-            path = AccessPath.Posted;
+            Resolve(slot, kind, address);
         }
 
         var durationTicks = endTicks - startTicks;
@@ -88,20 +94,34 @@ public sealed class VcpuTracer
             }
         }
 
-        var ring = _ring;
-        if (ring is null)
+        if (_ring is not null)
         {
-            return;
+            Record(in exit, data, startTicks, durationTicks, kind, address, slot);
+        }
+    }
+
+    /// <summary>The trace record of one exit, into the ring.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Record(in VmExit exit, ReadOnlySpan<byte> data, long startTicks, long durationTicks, TraceEventKind kind, ulong address, int slot)
+    {
+        ref readonly var route = ref _routes[slot];
+        var path = route.Path;
+        long queuedTicks = 0;
+        var posted = _postedInfo;
+        if (path == AccessPath.Inline && posted is not null && posted.Posted)
+        {
+            path = AccessPath.Posted;
+            queuedTicks = posted.QueuedTicks;
         }
 
-        ring.TryWrite(new ExitRecord
+        _ring!.TryWrite(new ExitRecord
         {
             StartTicks = startTicks,
             DurationTicks = durationTicks,
             QueuedTicks = queuedTicks,
             Address = address,
             RangeStart = route.RangeStart,
-            Value = access ? FirstBytes(data) : 0,
+            Value = kind.IsAccess() ? FirstBytes(data) : 0,
             Count = exit.Count > 1 ? exit.Count : 1,
             Device = route.DeviceIndex,
             Kind = kind,
@@ -122,20 +142,13 @@ public sealed class VcpuTracer
         }
     }
 
-    public static TraceEventKind KindOf(VmExitKind kind) => kind switch
-    {
-        VmExitKind.IoIn => TraceEventKind.PioIn,
-        VmExitKind.IoOut => TraceEventKind.PioOut,
-        VmExitKind.MmioRead => TraceEventKind.MmioRead,
-        VmExitKind.MmioWrite => TraceEventKind.MmioWrite,
-        VmExitKind.Hlt => TraceEventKind.Hlt,
-        VmExitKind.Shutdown => TraceEventKind.Shutdown,
-        VmExitKind.SystemEvent => TraceEventKind.SystemEvent,
-        VmExitKind.InternalError => TraceEventKind.InternalError,
-        VmExitKind.FailEntry => TraceEventKind.FailEntry,
-        VmExitKind.Interrupted => TraceEventKind.Interrupted,
-        _ => TraceEventKind.Unknown,
-    };
+    /// <summary>
+    /// The trace kind of an exit kind: the exit kinds (IoIn .. Unknown) and the first trace kinds (PioIn .. Unknown)
+    /// are the same list in the same order, so this is a range check, not a switch (a jump table is an indirect jump).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TraceEventKind KindOf(VmExitKind kind) =>
+        (uint)kind <= (uint)VmExitKind.Unknown ? (TraceEventKind)(byte)kind : TraceEventKind.Unknown;
 
     /// <summary>The first (up to 8) data bytes, little-endian.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -166,21 +179,6 @@ public sealed class VcpuTracer
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private long ToNs(long ticks) => (long)(ticks * _nsPerTick);
-
-    /// <summary>The route cache slot that holds (kind, address), resolved into it on a miss.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int Route(TraceEventKind kind, ulong address)
-    {
-        var slot = (int)(((address * 0x9E3779B97F4A7C15UL) >> 58) ^ (ulong)kind) & (RouteSlots - 1);
-        ref readonly var route = ref _routes[slot];
-        if (route.Used && route.Address == address && route.Kind == kind)
-        {
-            return slot;
-        }
-
-        Resolve(slot, kind, address);
-        return slot;
-    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void Resolve(int slot, TraceEventKind kind, ulong address)
@@ -228,6 +226,9 @@ public sealed class VcpuTracer
         /// <summary>Inline for claimed addresses (the exit turns Posted when the endpoint says so), Unclaimed, or None.</summary>
         public readonly AccessPath Path = path;
         public readonly bool Used = true;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public bool Matches(TraceEventKind kind, ulong address) => Address == address && Kind == kind && Used;
     }
 
     /// <summary>One buffered handling time and the route slot whose cell it belongs to.</summary>

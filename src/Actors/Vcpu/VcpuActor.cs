@@ -214,6 +214,7 @@ public sealed class VcpuActor : UntypedActor
         try
         {
             _vcpu.BindToCurrentThread();
+            _tracer?.BindToCurrentThread();
             bound = true;
             StartupProbe.MarkFirstRun();
             var pendingIo = false;

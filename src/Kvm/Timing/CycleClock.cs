@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using ActorVmm.Kvm.Interop;
 
@@ -34,6 +35,7 @@ public static class CycleClock
     public static string Source => ReadTsc != 0 ? "tsc" : "stopwatch";
 
     /// <summary>A timestamp in this clock's ticks (monotonic; compare only with other <see cref="Now"/> values).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static long Now()
     {
         var stub = ReadTsc;

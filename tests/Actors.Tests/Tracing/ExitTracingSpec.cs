@@ -77,6 +77,31 @@ public class ExitTracingSpec : TestKit
     }
 
     [Fact]
+    public async Task Accesses_through_the_device_actor_should_be_traced_as_posted_and_the_others_as_inline()
+    {
+        var file = TempFile(".jsonl");
+        var tracer = new VmTracer(statistics: true, JsonlTraceWriter.Create(file, "traced"));
+        var devices = TracingFixture.Devices().Select(d => d.Name == "post" ? d with { Inline = false } : d).ToList();
+
+        var reason = await RunAsync(Sys, Blueprint([Script()], tracer, devices));
+
+        Assert.Equal(VmStopReasonKind.PowerOff, reason.Kind);
+        var exits = TraceFile.Read(file).Events.Where(e => e.Kind.IsAccess()).OrderBy(e => e.TimeNs).ToList();
+        Assert.Equal(
+            [
+                ("post", AccessPath.Posted, 0x2aUL),
+                ("post", AccessPath.Posted, 0x2aUL),
+                ("irqdev", AccessPath.Inline, 0x07UL),
+                ("mmio", AccessPath.Inline, 0x04030201UL),
+                ("mmio", AccessPath.Inline, 0x04030201UL),
+                (TraceNames.Unclaimed, AccessPath.Unclaimed, 0x5aUL),
+                (TraceNames.Unclaimed, AccessPath.Unclaimed, 0xffUL),
+            ],
+            exits.Select(e => (e.Device, e.Path, e.Value)).ToList());
+        Assert.All(exits, e => Assert.InRange(e.QueuedNs, 0, e.DurationNs));
+    }
+
+    [Fact]
     public async Task A_paused_tracer_should_neither_count_nor_record_exits_until_resumed()
     {
         var file = TempFile(".jsonl");

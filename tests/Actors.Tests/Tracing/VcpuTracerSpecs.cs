@@ -114,6 +114,30 @@ public class VcpuTracerSpecs
         }
     }
 
+    [Fact]
+    public void Every_exit_kind_should_map_to_the_trace_kind_of_its_reason()
+    {
+        var expected = new Dictionary<VmExitKind, TraceEventKind>
+        {
+            [VmExitKind.IoIn] = TraceEventKind.PioIn,
+            [VmExitKind.IoOut] = TraceEventKind.PioOut,
+            [VmExitKind.MmioRead] = TraceEventKind.MmioRead,
+            [VmExitKind.MmioWrite] = TraceEventKind.MmioWrite,
+            [VmExitKind.Hlt] = TraceEventKind.Hlt,
+            [VmExitKind.Shutdown] = TraceEventKind.Shutdown,
+            [VmExitKind.SystemEvent] = TraceEventKind.SystemEvent,
+            [VmExitKind.InternalError] = TraceEventKind.InternalError,
+            [VmExitKind.FailEntry] = TraceEventKind.FailEntry,
+            [VmExitKind.Interrupted] = TraceEventKind.Interrupted,
+            [VmExitKind.Unknown] = TraceEventKind.Unknown,
+        };
+
+        Assert.Equal(Enum.GetValues<VmExitKind>().Order(), expected.Keys.Order());
+        Assert.All(expected, pair => Assert.Equal(pair.Value, VcpuTracer.KindOf(pair.Key)));
+        Assert.Equal(TraceEventKind.Unknown, VcpuTracer.KindOf((VmExitKind)200));
+        Assert.Equal(TraceEventKind.Unknown, VcpuTracer.KindOf((VmExitKind)(-1)));
+    }
+
     /// <summary>Nanoseconds in <see cref="CycleClock"/> ticks.</summary>
     private static long Ticks(double ns) => (long)Math.Round(ns / CycleClock.NanosecondsPerTick);
 }
