@@ -11,6 +11,9 @@ public static class AkkaConfig
     /// <summary>The Akka logger type name (<c>akka.loggers</c>).</summary>
     public const string LoggerTypeName = "ActorVmm.Actors.Logging.SerilogLoggerActor, ActorVmm.Actors";
 
+    /// <summary>The serializer bound to <c>System.Object</c> in place of Akka's JSON serializer (<c>akka.actor.serializers.json</c>).</summary>
+    public const string LocalOnlySerializerTypeName = "ActorVmm.Actors.Logging.LocalOnlySerializer, ActorVmm.Actors";
+
     /// <summary>Dispatcher giving each actor its own thread (vCPU actors: they block in KVM_RUN).</summary>
     public const string VcpuDispatcher = "actorvmm-dispatchers.vcpu";
 
@@ -46,6 +49,9 @@ public static class AkkaConfig
               # The VMM stops its actors itself; Terminate() need not run (and log) Akka's shutdown phases.
               coordinated-shutdown.run-by-actor-system-terminate = off
               actor {
+                # Local-only: nothing is serialized, so the default object serializer need not be Newtonsoft JSON
+                # (loaded and set up while the actor system starts). See LocalOnlySerializer.
+                serializers.json = "{{LocalOnlySerializerTypeName}}"
                 debug {
                   unhandled = {{debug}}
                   lifecycle = off
