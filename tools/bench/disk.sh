@@ -85,9 +85,9 @@ for run in $(seq 1 "$runs"); do
                 actorvmm) say "disk.sh: actorvmm options: $(actorvmm_opts)" ;;
                 qemu) say "disk.sh: qemu options: $(qemu_opts)" ;;
             esac
-            say "disk.sh: $v $(grep -a 'diskbench: queue' "$log" | tr -d '\r' | sed 's/^.*diskbench: //')"
+            say "disk.sh: $v $(grep -a "diskbench: \(queue\|cpu\)" "$log" | tr -d '\r' | sed 's/^.*diskbench: //')"
         fi
-        lines=$(grep -a 'diskbench: \(read\|write\) pass' "$log" | tr -d '\r' | sed 's/^.*diskbench: //' || true)
+        lines=$(grep -a 'diskbench: \(read\|write\|zero\) pass' "$log" | tr -d '\r' | sed 's/^.*diskbench: //' || true)
         if [ -z "$lines" ] || grep -a -q 'diskbench: .* failed' "$log"; then
             say "disk.sh: run $run $v FAILED"
             tail -n 20 "$log" "$log.err" >&2
@@ -116,7 +116,8 @@ for v in $vmms; do
         if (qr + 0 > 0 && qw + 0 > 0) printf "read %.2fx, write %.2fx QEMU", r / qr, w / qw; else print "no QEMU figures" }')
     label=$v
     [ "$v" = qemu ] && label="qemu(cache=$qemu_cache)"
-    say "summary: $(printf '%-22s' "$label") median read $r MB/s, median write $w MB/s over $n passes each ($ratio)"
+    z=$(median "$v" zero)
+    say "summary: $(printf '%-22s' "$label") median read $r MB/s, median write $w MB/s over $n passes each ($ratio); guest-only /dev/zero fill $z MB/s"
 done
 say "disk.sh: load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $ok

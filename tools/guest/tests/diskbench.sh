@@ -6,7 +6,8 @@
 # Output, one line per pass ("MB" = 10^6 bytes; reqs = requests the block layer completed for the pass):
 #   diskbench: read pass 1 256 MiB in S s = R MB/s reqs=N
 #   diskbench: write pass 1 256 MiB in S s = R MB/s reqs=N
-# and "diskbench: queue ..." once: what the driver made of the device's configuration.
+# and "diskbench: queue ..." once: what the driver made of the device's configuration; "diskbench: cpu ..." some
+# CPU flags the guest sees; "zero" passes time dd from /dev/zero to /dev/null (the guest-side work of a write pass).
 if [ ! -b /dev/vda ]; then
     echo "diskbench: no /dev/vda"
     exit 1
@@ -53,6 +54,14 @@ pass() { # label field dd-args...
         i=$((i + 1))
     done
 }
+# The guest CPU's share of a write pass: dd filling its buffer from /dev/zero, no disk (reqs stays 0).
+flags=$(grep -m1 '^flags' /proc/cpuinfo)
+have=""
+for f in erms fsrm rep_good avx2 avx512f pdpe1gb x2apic tsc_deadline_timer hypervisor; do
+    case " ${flags#*:} " in *" $f "*) have="$have $f" ;; esac
+done
+echo "diskbench: cpu$have"
+pass zero 4 if=/dev/zero of=/dev/null
 pass read 4 if=/dev/vda of=/dev/null iflag=direct
 pass write 8 if=/dev/zero of=/dev/vda oflag=direct
 sync
