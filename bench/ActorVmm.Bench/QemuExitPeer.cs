@@ -78,7 +78,7 @@ internal static class QemuExitPeer
         foreach (var arg in new[]
         {
             "-enable-kvm", "-M", "pc", "-cpu", "host", "-m", "16", "-nodefaults", "-no-user-config", "-display", "none",
-            "-bios", firmware, "-device", $"isa-debug-exit,iobase=0x{DebugExitPort:x},iosize=1",
+            "-bios", firmware, "-device", $"isa-debug-exit,iobase=0x{DebugExitPort:x},iosize=1", "-no-reboot",
         })
         {
             start.ArgumentList.Add(arg);
@@ -87,18 +87,21 @@ internal static class QemuExitPeer
         var clock = Stopwatch.StartNew();
         using var process = Process.Start(start)!;
         var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromSeconds(90)))
         {
             process.Kill();
-            Console.Error.WriteLine("kvm-exits: QEMU peer run did not finish in 5 minutes: no peer figure");
+            Console.Error.WriteLine("kvm-exits: a QEMU peer run did not finish in 90 s: no peer figure");
             return null;
         }
 
         var seconds = clock.Elapsed.TotalSeconds;
-        // isa-debug-exit: QEMU exits with (value << 1) | 1 = 1 for the loop's "out 0xf4, al" with al = 0.
-        if (process.ExitCode != 1)
+        // isa-debug-exit: QEMU exits with (value << 1) | 1 = 1 for the loop's "out 0xf4, al" with al = 0. QEMU's own
+        // failures (no KVM, a bad option) also exit 1, but say why on stderr.
+        var errors = stderr.Result.Trim() + stdout.Result.Trim();
+        if (process.ExitCode != 1 || errors.Length > 0)
         {
-            Console.Error.WriteLine($"kvm-exits: QEMU peer run exited {process.ExitCode}: {stderr.Result.Trim()}");
+            Console.Error.WriteLine($"kvm-exits: a QEMU peer run exited {process.ExitCode}: {errors}");
             return null;
         }
 
