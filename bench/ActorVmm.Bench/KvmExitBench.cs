@@ -184,7 +184,7 @@ internal static class KvmExitBench
         {
         }
 
-        return $"clock reads: CycleClock ({CycleClock.Source}, {CycleClock.Frequency / 1e6:0.0} MHz) {cycleNs:0.0} ns, Stopwatch (kernel clocksource {clocksource}) {stopwatchNs:0.0} ns";
+        return $"clock reads: CycleClock ({CycleClock.Source}{(CycleClock.UnderQemuTcg() ? ", QEMU TCG: no TSC" : "")}, {CycleClock.Frequency / 1e6:0.0} MHz) {cycleNs:0.0} ns, Stopwatch (kernel clocksource {clocksource}) {stopwatchNs:0.0} ns; statistics-only tracing times 1 exit in {new VmTracer(statistics: true).LatencySampleInterval}";
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]

@@ -22,6 +22,12 @@ public sealed class ExitStatistics
     /// <summary>Trace events dropped because the writer fell behind.</summary>
     public long Dropped { get; set; }
 
+    /// <summary>1 when every exit was timed; N when about one exit in N was (see <see cref="VmTracer"/>).</summary>
+    public int LatencySampleInterval { get; set; } = 1;
+
+    /// <summary>What one clock read cost where these were recorded (ns; 0 when unknown).</summary>
+    public double ClockReadNs { get; set; }
+
     public IReadOnlyDictionary<StatKey, LatencyCell> Cells => _cells;
 
     /// <summary>All exits of each vCPU.</summary>

@@ -46,6 +46,11 @@ public static class StatsReport
 
         var total = stats.TotalExits;
         console.WriteLine(title ?? $"VM-exit statistics: {total.ToString("N0", CultureInfo.InvariantCulture)} exits handled in user space");
+        if (stats.LatencySampleInterval > 1)
+        {
+            console.WriteLine($"Times from about 1 exit in {stats.LatencySampleInterval.ToString(CultureInfo.InvariantCulture)} (a clock read costs {stats.ClockReadNs.ToString("0", CultureInfo.InvariantCulture)} ns here); counts are exact.");
+        }
+
         Table(console, "Analyze events for all VMs, all VCPUs (by exit reason):", "VM-EXIT", ByReason(stats), total);
         Table(console, "By device:", "DEVICE", ByDevice(stats), total);
         Table(console, "By bus range:", "RANGE", ByRange(stats), total);
@@ -102,7 +107,7 @@ public static class StatsReport
             return;
         }
 
-        var time = rows.Sum(r => (double)r.Cell.TotalNs);
+        var time = rows.Sum(r => r.Cell.EstimatedTotalNs);
         var table = NewTable(caption, false);
         table.AddColumn(label);
         foreach (var column in new[] { "Samples", "Samples%", "Time%", "Min Time", "Max Time", "Avg time" })
@@ -116,8 +121,8 @@ public static class StatsReport
                 Markup.Escape(name),
                 cell.Count.ToString(CultureInfo.InvariantCulture),
                 Percent(cell.Count, total),
-                Percent(cell.TotalNs, time),
-                Us(cell.Count == 0 ? 0 : cell.MinNs),
+                Percent(cell.EstimatedTotalNs, time),
+                Us(cell.TimedCount == 0 ? 0 : cell.MinNs),
                 Us(cell.MaxNs),
                 $"{Us(cell.MeanNs)} ( +-{cell.RelativeErrorPercent.ToString("0.00", CultureInfo.InvariantCulture)}% )");
         }

@@ -35,9 +35,14 @@ public sealed class VcpuTracer
     private int _pendingCount;
     private PostedAccessInfo? _postedInfo;
     private volatile bool _paused;
+    private readonly int _sampleInterval;
+    private int _countdown = 1;
+    private uint _random;
 
-    internal VcpuTracer(VmTracer owner, int vcpu, BusMap? bus, ExitRing? ring, ExitStatistics? stats, bool paused)
+    internal VcpuTracer(VmTracer owner, int vcpu, BusMap? bus, ExitRing? ring, ExitStatistics? stats, bool paused, int sampleInterval = 1)
     {
+        _sampleInterval = Math.Max(1, sampleInterval);
+        _random = 0x9E3779B9u ^ (uint)(vcpu + 1) * 0x85EBCA6Bu;
         _owner = owner;
         Vcpu = vcpu;
         _bus = bus;
@@ -62,6 +67,56 @@ public sealed class VcpuTracer
     /// <see cref="BeginExit"/> does): where the thread's device endpoints report posted accesses.
     /// </summary>
     public void BindToCurrentThread() => _postedInfo = PostedAccessInfo.Current;
+
+    /// <summary>
+    /// Whether to time the next exit: always, unless the VM's tracer samples latency (a slow clock), then about one
+    /// exit in <see cref="VmTracer.LatencySampleInterval"/>, at random intervals (so a periodic guest pattern cannot
+    /// line up with the sampling). An exit not timed is handled, then recorded with <see cref="ExitUntimed"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TimeNext()
+    {
+        if (--_countdown > 0)
+        {
+            return false;
+        }
+
+        _countdown = _sampleInterval == 1 ? 1 : NextInterval();
+        return true;
+    }
+
+    /// <summary>Counts one handled exit that was not timed (see <see cref="TimeNext"/>).</summary>
+    public void ExitUntimed(in VmExit exit)
+    {
+        var kind = KindOf(exit.Kind);
+        var address = kind <= TraceEventKind.PioOut ? exit.Port : kind <= TraceEventKind.MmioWrite ? exit.Address : exit.Detail;
+        var slot = (int)(((address * 0x9E3779B97F4A7C15UL) >> 58) ^ (ulong)kind) & (RouteSlots - 1);
+        if (!_routes[slot].Matches(kind, address))
+        {
+            Resolve(slot, kind, address);
+        }
+
+        if (_stats is not null)
+        {
+            _pending[_pendingCount] = new Pending(-1, slot);
+            if (++_pendingCount == PendingCapacity)
+            {
+                Flush();
+            }
+        }
+    }
+
+    /// <summary>Uniform in 1 .. 2N-1 (mean N), from a per-vCPU xorshift generator.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int NextInterval()
+    {
+        var x = _random;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        _random = x;
+        return 1 + (int)(x % (uint)(2 * _sampleInterval - 1));
+    }
 
     /// <summary>Call right before an exit is handled.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -138,7 +193,15 @@ public sealed class VcpuTracer
         for (var i = 0; i < n; i++)
         {
             var pending = _pending[i];
-            _cells[pending.Slot]?.Record(ToNs(pending.Ticks));
+            var cell = _cells[pending.Slot];
+            if (pending.Ticks < 0)
+            {
+                cell?.RecordUntimed();
+            }
+            else
+            {
+                cell?.Record(ToNs(pending.Ticks));
+            }
         }
     }
 

@@ -46,9 +46,16 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
     /// <param name="statistics">Keep counters and latency histograms.</param>
     /// <param name="writer">Where trace events go; null for none.</param>
     /// <param name="buffer">Events each vCPU ring (and the device channel) holds before dropping.</param>
-    public VmTracer(bool statistics, ITraceEventWriter? writer = null, int buffer = 65536)
+    /// <param name="latencySampleInterval">
+    /// Time about one exit in this many (counts stay exact); null: every exit, unless only statistics are kept and
+    /// a clock read costs more than <see cref="SlowClockNs"/> here, then <see cref="SlowClockSampleInterval"/>.
+    /// A trace to a file times every exit (each event has its start and duration).
+    /// </param>
+    public VmTracer(bool statistics, ITraceEventWriter? writer = null, int buffer = 65536, int? latencySampleInterval = null)
     {
         StatisticsEnabled = statistics;
+        LatencySampleInterval = writer is not null ? 1
+            : Math.Max(1, latencySampleInterval ?? (CycleClock.ReadCostNanoseconds > SlowClockNs ? SlowClockSampleInterval : 1));
         _writer = writer;
         _buffer = Math.Max(1, buffer);
         OriginTicks = CycleClock.Now();
@@ -72,7 +79,16 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
         }
     }
 
+    /// <summary>A clock read slower than this (ns) makes statistics-only tracing sample latency.</summary>
+    public const double SlowClockNs = 250;
+
+    /// <summary>The sampling interval statistics-only tracing uses on a slow clock.</summary>
+    public const int SlowClockSampleInterval = 16;
+
     public bool StatisticsEnabled { get; }
+
+    /// <summary>1: every exit is timed; N: about one exit in N is (exits are all counted either way).</summary>
+    public int LatencySampleInterval { get; }
 
     public bool TracingEnabled => _writer is not null;
 
@@ -132,7 +148,7 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
                 _vcpuStats.Add(stats);
             }
 
-            var tracer = new VcpuTracer(this, vcpu, bus, ring, stats, _paused);
+            var tracer = new VcpuTracer(this, vcpu, bus, ring, stats, _paused, LatencySampleInterval);
             _vcpus.Add(tracer);
             return tracer;
         }
@@ -185,6 +201,8 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
         }
 
         merged.Dropped = Dropped;
+        merged.LatencySampleInterval = LatencySampleInterval;
+        merged.ClockReadNs = CycleClock.ReadCostNanoseconds;
         return merged;
     }
 

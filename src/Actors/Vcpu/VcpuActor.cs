@@ -289,6 +289,14 @@ public sealed class VcpuActor : UntypedActor
             return Handle(exit);
         }
 
+        if (!tracer.TimeNext())
+        {
+            tracer.BeginExit();
+            var untimed = Handle(exit);
+            tracer.ExitUntimed(exit);
+            return untimed;
+        }
+
         var start = CycleClock.Now();
         tracer.BeginExit();
         var result = Handle(exit);

@@ -1,6 +1,8 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 using ActorVmm.Kvm.Interop;
 
 namespace ActorVmm.Kvm.Timing;
@@ -17,6 +19,12 @@ namespace ActorVmm.Kvm.Timing;
 /// <see cref="NanosecondsPerTick"/>/<see cref="Frequency"/> call calibrates (about 20 ms, sleeping): touch it before a
 /// hot path starts. <c>ACTORVMM_CLOCK=stopwatch</c> in the environment forces Stopwatch.
 /// </para>
+/// <para>
+/// Under QEMU's TCG (CPUID hypervisor signature "TCGTCGTCGTCG", as in the project's nested runner) the TSC is not
+/// used: there, RDTSC from user space while KVM runs nested guests froze or panicked the emulated machine's kernel
+/// (2 of 3 benchmark runs on the TSC against 0 of 2 on Stopwatch; the runner's kernel on the TSC clocksource stalled
+/// likewise). <see cref="ReadCostNanoseconds"/> tells callers what a read costs, so they can read it less often.
+/// </para>
 /// </summary>
 public static class CycleClock
 {
@@ -30,6 +38,7 @@ public static class CycleClock
     private static readonly Lock CalibrationLock = new();
     private static double _nsPerTick;
     private static long _frequency;
+    private static double _readCostNs;
 
     /// <summary>"tsc" or "stopwatch": what <see cref="Now"/> reads.</summary>
     public static string Source => ReadTsc != 0 ? "tsc" : "stopwatch";
@@ -72,6 +81,32 @@ public static class CycleClock
         }
     }
 
+    /// <summary>What one <see cref="Now"/> costs here, measured at calibration (ns).</summary>
+    public static double ReadCostNanoseconds
+    {
+        get
+        {
+            Calibrate();
+            return _readCostNs;
+        }
+    }
+
+    /// <summary>Whether the CPU says it runs under QEMU's TCG (the emulator, not KVM).</summary>
+    public static bool UnderQemuTcg()
+    {
+        if (!X86Base.IsSupported)
+        {
+            return false;
+        }
+
+        var (_, ebx, ecx, edx) = X86Base.CpuId(0x4000_0000, 0);
+        Span<byte> signature = stackalloc byte[12];
+        BinaryPrimitives.WriteInt32LittleEndian(signature, ebx);
+        BinaryPrimitives.WriteInt32LittleEndian(signature[4..], ecx);
+        BinaryPrimitives.WriteInt32LittleEndian(signature[8..], edx);
+        return signature.SequenceEqual("TCGTCGTCGTCG"u8);
+    }
+
     /// <summary>Converts a tick difference to nanoseconds.</summary>
     public static long ToNanoseconds(long ticks) => (long)(ticks * NanosecondsPerTick);
 
@@ -104,8 +139,24 @@ public static class CycleClock
             }
 
             _nsPerTick = 1e9 / frequency;
+            _readCostNs = MeasureReadCost();
             Volatile.Write(ref _frequency, frequency);
         }
+    }
+
+    private static double MeasureReadCost()
+    {
+        const int reads = 2000;
+        long sink = 0;
+        var started = Stopwatch.GetTimestamp();
+        for (var i = 0; i < reads; i++)
+        {
+            sink += Now();
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started).TotalNanoseconds;
+        GC.KeepAlive(sink);
+        return elapsed / reads;
     }
 
     /// <summary>A (Stopwatch, TSC) pair, the TSC read between two Stopwatch reads and matched to their midpoint.</summary>
@@ -117,12 +168,13 @@ public static class CycleClock
         return (before + (after - before) / 2, tsc);
     }
 
-    /// <summary>Maps the RDTSC stub and returns its address, or 0 (not x86-64, ACTORVMM_CLOCK=stopwatch, or mapping refused).</summary>
+    /// <summary>Maps the RDTSC stub and returns its address, or 0 (not x86-64, ACTORVMM_CLOCK=stopwatch, QEMU TCG, or mapping refused).</summary>
     private static nint CreateReadTsc()
     {
         if (RuntimeInformation.ProcessArchitecture != Architecture.X64
             || !OperatingSystem.IsLinux()
-            || string.Equals(Environment.GetEnvironmentVariable("ACTORVMM_CLOCK"), "stopwatch", StringComparison.OrdinalIgnoreCase))
+            || string.Equals(Environment.GetEnvironmentVariable("ACTORVMM_CLOCK"), "stopwatch", StringComparison.OrdinalIgnoreCase)
+            || UnderQemuTcg())
         {
             return 0;
         }

@@ -171,6 +171,22 @@ public class ExitTracingSpec : TestKit
     }
 
     [Fact]
+    public async Task Statistics_with_sampled_latency_should_still_count_every_exit()
+    {
+        var tracer = new VmTracer(statistics: true, latencySampleInterval: 3);
+
+        await RunAsync(Sys, Blueprint(TwoVcpus(), tracer));
+
+        var stats = tracer.Statistics();
+        Assert.Equal(16, stats.TotalExits);
+        var byReason = StatsReport.ByReason(stats).ToDictionary(r => r.Event, r => r.Cell.Count);
+        Assert.Equal(new Dictionary<string, long> { ["pio_out"] = 6, ["pio_in"] = 4, ["mmio_write"] = 2, ["mmio_read"] = 2, ["hlt"] = 1, ["interrupted"] = 1 }, byReason);
+        var timed = stats.Cells.Values.Sum(c => c.TimedCount);
+        Assert.InRange(timed, 2, 15); // each vCPU times its first exit; about one in three after that
+        Assert.Equal(3, stats.LatencySampleInterval);
+    }
+
+    [Fact]
     public async Task Chrome_trace_should_parse_and_show_vcpu_and_device_tracks_with_exit_slices_and_interrupts()
     {
         var file = TempFile(".json");

@@ -138,6 +138,83 @@ public class VcpuTracerSpecs
         Assert.Equal(TraceEventKind.Unknown, VcpuTracer.KindOf((VmExitKind)(-1)));
     }
 
+    [Fact]
+    public void Sampled_latency_should_count_every_exit_and_time_about_one_in_the_interval()
+    {
+        var tracer = new VmTracer(statistics: true, latencySampleInterval: 8);
+        var vcpu = tracer.ForVcpu(0, new BusBuilder().Build());
+        const int exits = 16_000;
+        var timed = 0;
+        var ticks = Ticks(2000);
+
+        for (var i = 0; i < exits; i++)
+        {
+            var exit = new VmExit(i % 2 == 0 ? VmExitKind.IoOut : VmExitKind.IoIn, 0x510, 1);
+            vcpu.BeginExit();
+            if (vcpu.TimeNext())
+            {
+                timed++;
+                vcpu.Exit(exit, [0], 100, 100 + ticks);
+            }
+            else
+            {
+                vcpu.ExitUntimed(exit);
+            }
+        }
+
+        vcpu.Flush();
+        var stats = tracer.Statistics();
+        Assert.Equal(8, tracer.LatencySampleInterval);
+        Assert.Equal(exits, stats.TotalExits);
+        var cells = stats.Cells.Values.ToList();
+        Assert.Equal(timed, cells.Sum(c => c.TimedCount));
+        Assert.InRange(timed, exits / 8 * 3 / 4, exits / 8 * 5 / 4);
+        // Random intervals: the alternating out/in pattern does not line up with the sampling.
+        Assert.All(cells, c => Assert.InRange(c.TimedCount, timed / 2 * 3 / 4, timed / 2 * 5 / 4));
+        Assert.All(cells, c => Assert.Equal((long)(ticks * CycleClock.NanosecondsPerTick), (long)c.MeanNs));
+        Assert.All(cells, c => Assert.Equal(c.MeanNs * c.Count, c.EstimatedTotalNs, 3));
+        var report = new StringWriter();
+        StatsReport.Write(stats, report);
+        Assert.Contains("Times from about 1 exit in 8", report.ToString());
+        Assert.Contains(" 8000 ", report.ToString());
+    }
+
+    [Fact]
+    public void Without_sampling_every_exit_should_be_timed()
+    {
+        var tracer = new VmTracer(statistics: true, latencySampleInterval: 1);
+        var vcpu = tracer.ForVcpu(0, new BusBuilder().Build());
+
+        for (var i = 0; i < 1000; i++)
+        {
+            Assert.True(vcpu.TimeNext());
+            vcpu.BeginExit();
+            vcpu.Exit(new VmExit(VmExitKind.IoOut, 0x510, 1), [0], 0, 10);
+        }
+
+        vcpu.Flush();
+        var cell = Assert.Single(tracer.Statistics().Cells.Values);
+        Assert.Equal(1000, cell.Count);
+        Assert.Equal(1000, cell.TimedCount);
+        Assert.DoesNotContain("Times from about", WriteReport(tracer.Statistics()));
+    }
+
+    [Fact]
+    public async Task A_trace_to_a_file_should_time_every_exit_even_on_a_slow_clock()
+    {
+        var tracer = new VmTracer(statistics: true, JsonlTraceWriter.Create(TempFile(".jsonl"), "t"), latencySampleInterval: 16);
+        await tracer.CompleteAsync();
+
+        Assert.Equal(1, tracer.LatencySampleInterval);
+    }
+
+    private static string WriteReport(ExitStatistics stats)
+    {
+        var text = new StringWriter();
+        StatsReport.Write(stats, text);
+        return text.ToString();
+    }
+
     /// <summary>Nanoseconds in <see cref="CycleClock"/> ticks.</summary>
     private static long Ticks(double ns) => (long)Math.Round(ns / CycleClock.NanosecondsPerTick);
 }
