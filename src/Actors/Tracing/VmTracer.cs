@@ -295,6 +295,8 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
     {
         var writer = _writer!;
         Exception? failure = null;
+        // Background work: it must never take a CPU from a vCPU thread (it falls behind and drops instead).
+        ActorVmm.Kvm.Host.ThreadScheduling.TryRunCurrentThreadWhenIdle();
         try
         {
             while (true)
