@@ -105,9 +105,18 @@ internal sealed class ExitRing
     /// (published to the consumer by the tail write that follows the producer's store into it).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private ExitRecord[] NewSegment(long index) =>
-        Interlocked.CompareExchange(ref _segments[index >> _segmentShift], new ExitRecord[_segmentMask + 1], null)
-        ?? _segments[index >> _segmentShift]!;
+    private ExitRecord[] NewSegment(long index)
+    {
+        // Written through once here, so its pages are faulted in by whoever prepares it (the writer thread), not by
+        // the vCPU on its first record in each page (a fresh array's pages may be untouched zero pages).
+        var segment = new ExitRecord[_segmentMask + 1];
+        for (var i = 0; i < segment.Length; i += 64)
+        {
+            segment[i].Count = 0;
+        }
+
+        return Interlocked.CompareExchange(ref _segments[index >> _segmentShift], segment, null) ?? _segments[index >> _segmentShift]!;
+    }
 
     /// <summary>A counter alone on its cache line, so producer and consumer do not false-share.</summary>
     [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 128)]
