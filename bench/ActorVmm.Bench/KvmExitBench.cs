@@ -64,7 +64,9 @@ internal static class KvmExitBench
         Console.WriteLine(ClockCosts());
         if (interleaved)
         {
-            var code = RunInterleaved(system, modes[1..], loops, rounds, jsonl, chrome);
+            // --statistics-only: just that mode against tracing off (more chunk pairs in the same time).
+            var traced = args.Contains("--statistics-only") ? modes[1..2] : modes[1..];
+            var code = RunInterleaved(system, traced, loops, rounds, jsonl, chrome);
             PrintPeer(peer, loops);
             return code;
         }

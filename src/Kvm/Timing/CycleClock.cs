@@ -21,9 +21,10 @@ namespace ActorVmm.Kvm.Timing;
 /// </para>
 /// <para>
 /// Under QEMU's TCG (CPUID hypervisor signature "TCGTCGTCGTCG", as in the project's nested runner) the TSC is not
-/// used: there, RDTSC from user space while KVM runs nested guests froze or panicked the emulated machine's kernel
-/// (2 of 3 benchmark runs on the TSC against 0 of 2 on Stopwatch; the runner's kernel on the TSC clocksource stalled
-/// likewise). <see cref="ReadCostNanoseconds"/> tells callers what a read costs, so they can read it less often.
+/// used, as a precaution: there, long exit benchmarks that read the TSC from user space while KVM ran nested guests
+/// froze or panicked the emulated machine's kernel (2 of 3 runs against 0 of 2 on Stopwatch; the runner's kernel on
+/// the TSC clocksource stalled likewise), though one freeze was later seen without RDTSC too, so it is at most one
+/// trigger. <see cref="ReadCostNanoseconds"/> tells callers what a read costs, so they can read it less often.
 /// </para>
 /// </summary>
 public static class CycleClock
