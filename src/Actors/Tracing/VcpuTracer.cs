@@ -86,6 +86,7 @@ public sealed class VcpuTracer
     }
 
     /// <summary>Counts one handled exit that was not timed (see <see cref="TimeNext"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void ExitUntimed(in VmExit exit)
     {
         var kind = KindOf(exit.Kind);

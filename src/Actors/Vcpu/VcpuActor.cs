@@ -291,7 +291,7 @@ public sealed class VcpuActor : UntypedActor
 
         if (!tracer.TimeNext())
         {
-            tracer.BeginExit();
+            // Only statistics sample (a trace times every exit): no posted-access bookkeeping needed.
             var untimed = Handle(exit);
             tracer.ExitUntimed(exit);
             return untimed;
