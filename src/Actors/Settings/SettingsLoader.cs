@@ -311,11 +311,16 @@ public static class SettingsLoader
                 throw Fail(bufferPath, $"must be a power of two: {buffer}");
             }
 
+            const string samplePath = "actorvmm.tracing.latency-sample";
+            int? sample = string.Equals(String(samplePath), "auto", StringComparison.OrdinalIgnoreCase)
+                ? null
+                : Int(samplePath, 1, TracingSettings.MaxLatencySample);
             return new TracingSettings(
                 Bool("actorvmm.tracing.stats"),
                 OptionalString("actorvmm.tracing.trace-file"),
                 Enum<TraceFormat>("actorvmm.tracing.trace-format"),
-                buffer);
+                buffer,
+                sample);
         }
 
         private HoconValue Value(string path) =>

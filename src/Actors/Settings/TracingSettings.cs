@@ -15,8 +15,14 @@ public enum TraceFormat
 /// <param name="TraceFile">Trace output file; null for no trace.</param>
 /// <param name="TraceFormat">Trace file format.</param>
 /// <param name="Buffer">Trace events buffered in memory (a power of two, 1024..16777216).</param>
-public sealed record TracingSettings(bool Stats, string? TraceFile, TraceFormat TraceFormat, int Buffer)
+/// <param name="LatencySample">
+/// With statistics only: time about one exit in this many (1: every exit); null ("auto"): every exit, or one in 16
+/// where a clock read is slow. A trace to a file always times every exit.
+/// </param>
+public sealed record TracingSettings(bool Stats, string? TraceFile, TraceFormat TraceFormat, int Buffer, int? LatencySample = null)
 {
+    public const int MaxLatencySample = 65536;
+
     public const int MinBuffer = 1024;
     public const int MaxBuffer = 1 << 24;
 

@@ -23,7 +23,7 @@ public static class TracingSetup
             : settings.TraceFormat == TraceFormat.Jsonl
                 ? JsonlTraceWriter.Create(file, vmName)
                 : ChromeTraceWriter.Create(file, vmName);
-        return new VmTracer(settings.Stats, writer, settings.Buffer);
+        return new VmTracer(settings.Stats, writer, settings.Buffer, settings.LatencySample);
     }
 
     /// <summary>

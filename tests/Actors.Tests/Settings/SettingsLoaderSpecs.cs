@@ -135,6 +135,15 @@ public class SettingsLoaderSpecs
     }
 
     [Fact]
+    public void Latency_sampling_should_default_to_auto_and_take_a_number()
+    {
+        Assert.Null(SettingsLoader.Parse("actorvmm.vm.cpus = 1", "vm.conf").Tracing.LatencySample);
+        Assert.Equal(1, SettingsLoader.Parse("actorvmm.tracing.latency-sample = 1", "vm.conf").Tracing.LatencySample);
+        Assert.Equal(64, SettingsLoader.Parse("actorvmm.tracing.latency-sample = 64", "vm.conf").Tracing.LatencySample);
+        Assert.Null(SettingsLoader.Parse("actorvmm.tracing.latency-sample = AUTO", "vm.conf").Tracing.LatencySample);
+    }
+
+    [Fact]
     public void Partial_VM_file_should_keep_reference_values_for_the_rest()
     {
         var s = SettingsLoader.Parse("actorvmm.vm.cpus = 2", "vm.conf");
@@ -200,6 +209,8 @@ public class SettingsLoaderSpecs
     [InlineData("actorvmm.vm.cpus = 0", "actorvmm.vm.cpus", "must be an integer from 1 to 254")]
     [InlineData("actorvmm.vm.cpus = 255", "actorvmm.vm.cpus", "must be an integer from 1 to 254")]
     [InlineData("actorvmm.vm.cpus = two", "actorvmm.vm.cpus", "must be an integer")]
+    [InlineData("actorvmm.tracing.latency-sample = 0", "actorvmm.tracing.latency-sample", "must be an integer from 1 to 65536: 0")]
+    [InlineData("actorvmm.tracing.latency-sample = sometimes", "actorvmm.tracing.latency-sample", "must be an integer from 1 to 65536")]
     [InlineData("actorvmm.vm.cpus = 1.5", "actorvmm.vm.cpus", "must be an integer")]
     [InlineData("actorvmm.devices.read-timeout = banana", "actorvmm.devices.read-timeout", "must be a positive duration")]
     [InlineData("actorvmm.devices.read-timeout = 0s", "actorvmm.devices.read-timeout", "must be a positive duration")]

@@ -1,4 +1,5 @@
 using ActorVmm.Actors.Bus;
+using ActorVmm.Actors.Settings;
 using ActorVmm.Actors.Tracing;
 using ActorVmm.Kvm;
 using ActorVmm.Kvm.Timing;
@@ -206,6 +207,19 @@ public class VcpuTracerSpecs
         await tracer.CompleteAsync();
 
         Assert.Equal(1, tracer.LatencySampleInterval);
+    }
+
+    [Fact]
+    public void The_tracing_settings_should_choose_the_latency_sampling()
+    {
+        var every = TracingSetup.Create(TracingSettings.Default with { Stats = true, LatencySample = 1 }, "vm")!;
+        var sampled = TracingSetup.Create(TracingSettings.Default with { Stats = true, LatencySample = 32 }, "vm")!;
+        var auto = TracingSetup.Create(TracingSettings.Default with { Stats = true }, "vm")!;
+
+        Assert.Equal(1, every.LatencySampleInterval);
+        Assert.Equal(32, sampled.LatencySampleInterval);
+        var expected = CycleClock.ReadCostNanoseconds > VmTracer.SlowClockNs ? VmTracer.SlowClockSampleInterval : 1;
+        Assert.Equal(expected, auto.LatencySampleInterval);
     }
 
     private static string WriteReport(ExitStatistics stats)
