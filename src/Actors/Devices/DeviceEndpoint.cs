@@ -318,9 +318,7 @@ public sealed class DeviceEndpoint
         buffer.Clear();
         data[..Math.Min(data.Length, 8)].CopyTo(buffer);
         Interlocked.Increment(ref _pending);
-        var traceInfo = PostedAccessInfo.Current;
-        traceInfo.Posted = true;
-        traceInfo.QueuedTicks = 0;
+        PostedAccessInfo.MarkPosted();
         actor.Tell(new DeviceIo.Write(offset, BinaryPrimitives.ReadUInt64LittleEndian(buffer), Math.Min(data.Length, 8)));
     }
 
@@ -391,9 +389,7 @@ public sealed class DeviceEndpoint
         var slot = ReplySlot.Current;
         var ticket = slot.Begin();
         var postedAt = ActorVmm.Kvm.Timing.CycleClock.Now();
-        var traceInfo = PostedAccessInfo.Current;
-        traceInfo.Posted = true;
-        traceInfo.QueuedTicks = 0;
+        var traceInfo = PostedAccessInfo.MarkPosted();
         Interlocked.Increment(ref _pending);
         actor.Tell(new DeviceIo.Read(offset, data.Length, slot, ticket));
 

@@ -14,6 +14,15 @@ internal sealed class PostedAccessInfo
     /// <summary>The calling thread's instance.</summary>
     public static PostedAccessInfo Current => t_current ??= new PostedAccessInfo();
 
+    /// <summary>Notes on the calling thread's instance that its access is being posted (nothing queued yet).</summary>
+    public static PostedAccessInfo MarkPosted()
+    {
+        var info = Current;
+        info.Posted = true;
+        info.QueuedTicks = 0;
+        return info;
+    }
+
     public bool Posted;
 
     /// <summary><see cref="ActorVmm.Kvm.Timing.CycleClock"/> ticks a posted read queued (0 for writes).</summary>

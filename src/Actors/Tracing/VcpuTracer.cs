@@ -24,6 +24,9 @@ public sealed class VcpuTracer
     /// <summary>Handling times buffered before they go into the statistics cells.</summary>
     internal const int PendingCapacity = 128;
 
+    /// <summary>The buffered "handling time" of an exit that was counted but not timed.</summary>
+    private const long Untimed = -1;
+
     private readonly VmTracer _owner;
     private readonly BusMap? _bus;
     private readonly ExitRing? _ring;
@@ -90,21 +93,7 @@ public sealed class VcpuTracer
     public void ExitUntimed(in VmExit exit)
     {
         var kind = KindOf(exit.Kind);
-        var address = kind <= TraceEventKind.PioOut ? exit.Port : kind <= TraceEventKind.MmioWrite ? exit.Address : exit.Detail;
-        var slot = (int)(((address * 0x9E3779B97F4A7C15UL) >> 58) ^ (ulong)kind) & (RouteSlots - 1);
-        if (!_routes[slot].Matches(kind, address))
-        {
-            Resolve(slot, kind, address);
-        }
-
-        if (_stats is not null)
-        {
-            _pending[_pendingCount] = new Pending(-1, slot);
-            if (++_pendingCount == PendingCapacity)
-            {
-                Flush();
-            }
-        }
+        Note(Untimed, Slot(kind, AddressOf(exit, kind)));
     }
 
     /// <summary>Uniform in 1 .. 2N-1 (mean N), from a per-vCPU xorshift generator.</summary>
@@ -133,23 +122,10 @@ public sealed class VcpuTracer
     public void Exit(in VmExit exit, ReadOnlySpan<byte> data, long startTicks, long endTicks)
     {
         var kind = KindOf(exit.Kind);
-        var address = kind <= TraceEventKind.PioOut ? exit.Port : kind <= TraceEventKind.MmioWrite ? exit.Address : exit.Detail;
-        var slot = (int)(((address * 0x9E3779B97F4A7C15UL) >> 58) ^ (ulong)kind) & (RouteSlots - 1);
-        if (!_routes[slot].Matches(kind, address))
-        {
-            Resolve(slot, kind, address);
-        }
-
+        var address = AddressOf(exit, kind);
+        var slot = Slot(kind, address);
         var durationTicks = endTicks - startTicks;
-        if (_stats is not null)
-        {
-            _pending[_pendingCount] = new Pending(durationTicks, slot);
-            if (++_pendingCount == PendingCapacity)
-            {
-                Flush();
-            }
-        }
-
+        Note(durationTicks, slot);
         if (_ring is not null)
         {
             Record(in exit, data, startTicks, durationTicks, kind, address, slot);
@@ -195,7 +171,7 @@ public sealed class VcpuTracer
         {
             var pending = _pending[i];
             var cell = _cells[pending.Slot];
-            if (pending.Ticks < 0)
+            if (pending.Ticks == Untimed)
             {
                 cell?.RecordUntimed();
             }
@@ -243,6 +219,40 @@ public sealed class VcpuTracer
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private long ToNs(long ticks) => (long)(ticks * _nsPerTick);
+
+    /// <summary>What an exit is about: its port (PIO), its address (MMIO) or its detail (other exits).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong AddressOf(in VmExit exit, TraceEventKind kind) =>
+        kind <= TraceEventKind.PioOut ? exit.Port : kind <= TraceEventKind.MmioWrite ? exit.Address : exit.Detail;
+
+    /// <summary>The route cache slot that holds (kind, address), resolved into it on a miss.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int Slot(TraceEventKind kind, ulong address)
+    {
+        var slot = (int)(((address * 0x9E3779B97F4A7C15UL) >> 58) ^ (ulong)kind) & (RouteSlots - 1);
+        if (!_routes[slot].Matches(kind, address))
+        {
+            Resolve(slot, kind, address);
+        }
+
+        return slot;
+    }
+
+    /// <summary>Buffers one handling time (or <see cref="Untimed"/>) for the slot's statistics cell.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Note(long ticks, int slot)
+    {
+        if (_stats is null)
+        {
+            return;
+        }
+
+        _pending[_pendingCount] = new Pending(ticks, slot);
+        if (++_pendingCount == PendingCapacity)
+        {
+            Flush();
+        }
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void Resolve(int slot, TraceEventKind kind, ulong address)
