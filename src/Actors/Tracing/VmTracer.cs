@@ -290,7 +290,7 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
         DurationNs = ToNs(r.DurationTicks),
     };
 
-    /// <summary>The writer thread: drains every ring and the device channel in turn, sleeps <see cref="IdleWaitMs"/> when all are empty.</summary>
+    /// <summary>The writer thread: drains every ring and the device channel in turn, then sleeps <see cref="IdleWaitMs"/> unless one had a backlog.</summary>
     private void WriterMain()
     {
         var writer = _writer!;
@@ -303,19 +303,27 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
             {
                 var stopping = _stopping;
                 var any = false;
+                var backlog = false;
                 foreach (var (ring, vcpu) in Volatile.Read(ref _rings))
                 {
-                    any |= DrainRing(writer, ring, vcpu);
+                    var n = DrainRing(writer, ring, vcpu);
+                    any |= n > 0;
+                    backlog |= n == DrainBatch;
                     ring.PrepareAhead();
                 }
 
-                for (var i = 0; i < DrainBatch && _deviceEvents!.Reader.TryRead(out var e); i++)
+                var events = 0;
+                for (; events < DrainBatch && _deviceEvents!.Reader.TryRead(out var e); events++)
                 {
                     writer.Write(in e);
-                    any = true;
                 }
 
-                if (any)
+                any |= events > 0;
+                backlog |= events == DrainBatch;
+                // Work in bursts: go on at once only with a backlog (or to empty the buffers when stopping). Chasing
+                // each new record as it arrives would keep this thread awake all the time for a few records per pass,
+                // on a CPU a vCPU or a device actor may need (a ring holds far more than IdleWaitMs of exits).
+                if (backlog || (stopping && any))
                 {
                     continue;
                 }
@@ -356,13 +364,13 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
         }
     }
 
-    /// <summary>Writes up to <see cref="DrainBatch"/> records in place, releasing their slots as it goes.</summary>
-    private bool DrainRing(ITraceEventWriter writer, ExitRing ring, int vcpu)
+    /// <summary>Writes up to <see cref="DrainBatch"/> records in place, releasing their slots as it goes; returns how many.</summary>
+    private int DrainRing(ITraceEventWriter writer, ExitRing ring, int vcpu)
     {
         var n = Math.Min(ring.Available(out var head), DrainBatch);
         if (n <= 0)
         {
-            return false;
+            return 0;
         }
 
         var names = Volatile.Read(ref _deviceNames);
@@ -382,6 +390,6 @@ public sealed class VmTracer : ITraceSink, IAsyncDisposable
         }
 
         ring.Release(head + n);
-        return true;
+        return n;
     }
 }

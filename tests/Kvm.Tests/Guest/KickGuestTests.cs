@@ -66,6 +66,7 @@ public class KickGuestTests
         var vcpu = vm.CreateVcpu(0);
         using var interrupted = new SemaphoreSlim(0);
         using var stop = new ManualResetEventSlim();
+        using var ready = new ManualResetEventSlim();
         var others = new List<VmExit>();
         Exception? error = null;
         var thread = new Thread(() =>
@@ -84,6 +85,7 @@ public class KickGuestTests
                     else
                     {
                         others.Add(exit);
+                        ready.Set();
                     }
                 }
             }
@@ -91,10 +93,13 @@ public class KickGuestTests
             {
                 error = e;
                 interrupted.Release(kicks);
+                ready.Set();
             }
         })
         { IsBackground = true };
         thread.Start();
+        // Kick the spinning guest, not one that has not run yet (on a single CPU the kicks could all come first).
+        Assert.True(ready.Wait(TestVm.Watchdog, TestContext.Current.CancellationToken), "the guest never said it was ready");
 
         var acknowledged = 0;
         for (var i = 0; i < kicks; i++)
