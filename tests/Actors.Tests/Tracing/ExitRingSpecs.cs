@@ -13,17 +13,25 @@ public class ExitRingSpecs
         var written = 0L;
         var allocated = 0L;
 
+        var refused = 0;
+
         // Four segments' worth, the consumer draining and preparing ahead after every half segment (as the writer does).
+        // The first half (segment 0, made by the constructor) is not counted: it also runs the code for the first time,
+        // and a first call may allocate on this thread for reasons of the runtime's own (seen once in CI: 7,928 bytes).
         for (var half = 0; half < 8; half++)
         {
             var before = GC.GetAllocatedBytesForCurrentThread();
             for (var i = 0; i < ExitRing.SegmentSize / 2; i++)
             {
-                Assert.True(ring.TryWrite(record));
+                refused += ring.TryWrite(record) ? 0 : 1;
                 written++;
             }
 
-            allocated += GC.GetAllocatedBytesForCurrentThread() - before;
+            if (half > 0)
+            {
+                allocated += GC.GetAllocatedBytesForCurrentThread() - before;
+            }
+
             var consumer = new Thread(() =>
             {
                 var n = ring.Available(out var head);
@@ -35,6 +43,7 @@ public class ExitRingSpecs
         }
 
         Assert.Equal(0, allocated);
+        Assert.Equal(0, refused);
         Assert.Equal(0, ring.Dropped);
         Assert.Equal(0, ring.Available(out var end));
         Assert.Equal(written, end);
