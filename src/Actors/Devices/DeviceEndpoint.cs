@@ -240,8 +240,6 @@ public sealed class DeviceEndpoint
     internal Tracing.ITraceSink? Trace { get; set; }
 
     /// <summary>One guest read of 1..8 bytes at <paramref name="offset"/> in the device's range. Never throws.</summary>
-    // Every device access: JIT fully optimised at once (tier-0 code is several times slower).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Read(ulong offset, Span<byte> data)
     {
         if (ServeFailStopped(offset, data, default, isRead: true))
@@ -279,8 +277,6 @@ public sealed class DeviceEndpoint
     }
 
     /// <summary>One guest write of 1..8 bytes. Never throws; may complete after it returns (posted).</summary>
-    // Every device access: JIT fully optimised at once (tier-0 code is several times slower).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Write(ulong offset, ReadOnlySpan<byte> data)
     {
         if (ServeFailStopped(offset, default, data, isRead: false))
@@ -322,8 +318,6 @@ public sealed class DeviceEndpoint
         actor.Tell(new DeviceIo.Write(offset, BinaryPrimitives.ReadUInt64LittleEndian(buffer), Math.Min(data.Length, 8)));
     }
 
-    // Every device access: JIT fully optimised at once (tier-0 code is several times slower).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool TryEnterInline(out IBusDevice device)
     {
         device = _device!;

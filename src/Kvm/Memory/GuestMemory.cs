@@ -8,6 +8,9 @@ namespace ActorVmm.Kvm.Memory;
 /// Guest RAM: anonymous mappings, one per region. Every access is bounds-checked against the regions and
 /// refused with a <see cref="GuestMemoryException"/>; nothing a guest supplies can reach outside the mappings.
 /// </summary>
+// No MethodImplOptions.AggressiveOptimization on the hot accessors: it keeps a method out of the ReadyToRun image, so
+// the published build JIT-compiled each one at start-up (under the nested runner, part of ~0.75 s of JIT while the
+// kernel was loaded); ReadyToRun code is optimised, and tiering recompiles the hot ones.
 public sealed class GuestMemory : IDisposable
 {
     public const ulong PageSize = 4096;
@@ -127,8 +130,6 @@ public sealed class GuestMemory : IDisposable
     }
 
     /// <summary>True when [address, address + length) lies wholly in guest RAM (possibly across adjacent regions).</summary>
-    // Hot on every device data access: JIT fully optimised at once (tier-0 code is several times slower).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool IsValidRange(GuestAddress address, ulong length)
     {
         if (!address.TryAdd(length, out _))
@@ -155,8 +156,6 @@ public sealed class GuestMemory : IDisposable
     }
 
     /// <summary>The region holding <paramref name="address"/>, or null.</summary>
-    // Hot on every device data access: JIT fully optimised at once (tier-0 code is several times slower).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public GuestMemoryRegion? FindRegion(GuestAddress address)
     {
         var lo = 0;
@@ -198,8 +197,6 @@ public sealed class GuestMemory : IDisposable
         }
     }
 
-    // Hot on every device data access: JIT fully optimised at once (tier-0 code is several times slower).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryRead(GuestAddress address, Span<byte> destination)
     {
         if (!IsValidRange(address, (ulong)destination.Length))
@@ -222,8 +219,6 @@ public sealed class GuestMemory : IDisposable
         return true;
     }
 
-    // Hot on every device data access: JIT fully optimised at once (tier-0 code is several times slower).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryWrite(GuestAddress address, ReadOnlySpan<byte> source)
     {
         if (!IsValidRange(address, (ulong)source.Length))
@@ -265,8 +260,6 @@ public sealed class GuestMemory : IDisposable
     /// A span straight onto guest RAM for zero-copy device I/O. The range must lie in one region.
     /// The span is valid only while this object is alive; the guest may change it concurrently.
     /// </summary>
-    // Hot on every device data access: JIT fully optimised at once (tier-0 code is several times slower).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public Span<byte> GetSpan(GuestAddress address, int length)
     {
         var region = FindRegion(address);
@@ -283,8 +276,6 @@ public sealed class GuestMemory : IDisposable
     /// <see cref="GetSpan"/> as a <see cref="Memory{T}"/> (for vectored I/O: <c>RandomAccess.Read(handle, buffers, offset)</c>
     /// reads straight into guest RAM). Same checks: the range must lie in one region. Valid while this object is alive.
     /// </summary>
-    // Hot on every device data access: JIT fully optimised at once (tier-0 code is several times slower).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public Memory<byte> GetMemory(GuestAddress address, int length)
     {
         _ = GetSpan(address, length);
@@ -292,8 +283,6 @@ public sealed class GuestMemory : IDisposable
     }
 
     /// <summary>Host address of a checked range inside one region (throws like <see cref="GetSpan"/>).</summary>
-    // Hot on every device data access: JIT fully optimised at once (tier-0 code is several times slower).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal nint HostAddressOf(GuestAddress address, int length)
     {
         var region = FindRegion(address);
@@ -365,8 +354,6 @@ public sealed class GuestMemory : IDisposable
         return ref MemoryMarshal.GetReference(MemoryMarshal.Cast<byte, T>(GetSpan(address, (int)size)));
     }
 
-    // Hot on every device data access: JIT fully optimised at once (tier-0 code is several times slower).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private (nint Host, int Length) Chunk(GuestAddress cursor, int remaining)
     {
         var region = FindRegion(cursor)!;
@@ -375,8 +362,6 @@ public sealed class GuestMemory : IDisposable
         return (region.HostAddress + (nint)offsetInRegion, chunk);
     }
 
-    // Hot on every device data access: JIT fully optimised at once (tier-0 code is several times slower).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private Span<byte> HostSpan(nint host, int length)
     {
         if (Volatile.Read(ref _disposed) != 0)
