@@ -179,10 +179,11 @@ public static class CycleClock
     /// <summary>Maps the RDTSC stub and returns its address, or 0 (not x86-64, ACTORVMM_CLOCK=stopwatch, QEMU TCG without ACTORVMM_CLOCK=tsc, or mapping refused).</summary>
     private static nint CreateReadTsc()
     {
+        var choice = Environment.GetEnvironmentVariable("ACTORVMM_CLOCK");
         if (RuntimeInformation.ProcessArchitecture != Architecture.X64
             || !OperatingSystem.IsLinux()
-            || string.Equals(Environment.GetEnvironmentVariable("ACTORVMM_CLOCK"), "stopwatch", StringComparison.OrdinalIgnoreCase)
-            || (UnderQemuTcg() && !string.Equals(Environment.GetEnvironmentVariable("ACTORVMM_CLOCK"), "tsc", StringComparison.OrdinalIgnoreCase)))
+            || string.Equals(choice, "stopwatch", StringComparison.OrdinalIgnoreCase)
+            || (UnderQemuTcg() && !string.Equals(choice, "tsc", StringComparison.OrdinalIgnoreCase)))
         {
             return 0;
         }
