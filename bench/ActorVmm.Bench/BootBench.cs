@@ -112,22 +112,29 @@ internal static class BootBench
                 firstRunMs = double.Parse(number, CultureInfo.InvariantCulture);
             }
         };
-        process.BeginErrorReadLine();
-        string? line;
-        while ((line = process.StandardOutput.ReadLine()) is not null)
+        process.OutputDataReceived += (_, e) =>
         {
-            if (initMs is null && line.Contains(InitLine, StringComparison.Ordinal))
+            if (initMs is null && e.Data is not null && e.Data.Contains(InitLine, StringComparison.Ordinal))
             {
                 initMs = clock.Elapsed.TotalMilliseconds;
                 memory = MemoryExcludingGuest(process.Id, guestBytes);
             }
-        }
+        };
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
 
+        // A VMM that stalls (a peer once did, inside the nested runner) is killed after five minutes: the boot counts
+        // as failed (no exit code 0) instead of the benchmark waiting for ever on its output.
         if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
         {
+            Console.Error.WriteLine($"boot: {Path.GetFileName(file)} did not exit within 5 minutes; killed");
             process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+            return new BootResult(initMs, clock.Elapsed.TotalMilliseconds, firstRunMs, memory, -1);
         }
 
+        // Exited: this overload also waits for the redirected output to reach its end.
+        process.WaitForExit();
         return new BootResult(initMs, clock.Elapsed.TotalMilliseconds, firstRunMs, memory, process.ExitCode);
     }
 

@@ -39,6 +39,7 @@ internal static class KvmExitBench
         var interleaved = args.Contains("--interleaved");
         var peer = !args.Contains("--no-peer");
         var rounds = 5;
+        var warmupRounds = 1;
         for (var i = 0; i < args.Length - 1; i++)
         {
             switch (args[i])
@@ -48,6 +49,9 @@ internal static class KvmExitBench
                     break;
                 case "--rounds":
                     rounds = int.Parse(args[i + 1]);
+                    break;
+                case "--warmup-rounds":
+                    warmupRounds = int.Parse(args[i + 1]);
                     break;
             }
         }
@@ -66,7 +70,7 @@ internal static class KvmExitBench
         {
             // --statistics-only: just that mode against tracing off (more chunk pairs in the same time).
             var traced = args.Contains("--statistics-only") ? modes[1..2] : modes[1..];
-            var code = RunInterleaved(system, traced, loops, rounds, jsonl, chrome);
+            var code = RunInterleaved(system, traced, loops, rounds, warmupRounds, jsonl, chrome);
             PrintPeer(peer, loops);
             return code;
         }
@@ -114,11 +118,14 @@ internal static class KvmExitBench
     /// Each traced mode against tracing off inside the same run: the tracer is paused (<see cref="VmTracer.Paused"/>:
     /// exits handled exactly as untraced) on every other 1000-exit chunk, so traced and untraced chunks alternate
     /// 50-70 ms apart under the same host conditions. A traced chunk's cost is measured against the mean of its two
-    /// untraced neighbours; the median over all chunks of all rounds is printed.
+    /// untraced neighbours; the median over all chunks of all rounds is printed. The first <paramref name="warmupRounds"/>
+    /// rounds are run and printed but not counted: in the process's first seconds the runtime's background tier-1
+    /// compilation shares the CPU (on the one-CPU runner, the only one) with the vCPU, and the traced chunks, which run
+    /// more code, pay more of it.
     /// </summary>
-    private static int RunInterleaved(ActorSystem system, TracingMode[] modes, int loops, int rounds, string jsonl, string chrome)
+    private static int RunInterleaved(ActorSystem system, TracingMode[] modes, int loops, int rounds, int warmupRounds, string jsonl, string chrome)
     {
-        Console.WriteLine($"ActorVmm KVM exit benchmark, interleaved: {Environment.ProcessorCount} cores, .NET {Environment.Version}, clock {CycleClock.Source}, {2L * loops:N0} PIO exits per run (out+in), tracing paused on every other {TimestampingDevice.Chunk}-exit chunk, {rounds} rounds of {modes.Length} modes; load average {LoadAverage()}");
+        Console.WriteLine($"ActorVmm KVM exit benchmark, interleaved: {Environment.ProcessorCount} cores, .NET {Environment.Version}, clock {CycleClock.Source}, {2L * loops:N0} PIO exits per run (out+in), tracing paused on every other {TimestampingDevice.Chunk}-exit chunk, {warmupRounds} warm-up + {rounds} rounds of {modes.Length} modes; load average {LoadAverage()}");
         foreach (var mode in modes)
         {
             RunOnce(system, Math.Min(loops, 5_000), mode.Tracer(), interleave: true);
@@ -128,21 +135,26 @@ internal static class KvmExitBench
         var tracedRates = modes.Select(_ => new List<double>()).ToArray();
         var untracedRates = modes.Select(_ => new List<double>()).ToArray();
         var dropped = new long[modes.Length];
-        for (var round = 0; round < rounds; round++)
+        for (var round = -warmupRounds; round < rounds; round++)
         {
             var line = new List<string>();
             for (var i = 0; i < modes.Length; i++)
             {
-                var m = (round + i) % modes.Length;
+                var m = ((round % modes.Length) + modes.Length + i) % modes.Length;
                 var run = RunOnce(system, loops, modes[m].Tracer(), interleave: true);
+                line.Add($"{modes[m].Name} {TracingModes.Median(run.PairedCosts) * 100:0.0}%");
+                if (round < 0)
+                {
+                    continue;
+                }
+
                 costs[m].AddRange(run.PairedCosts);
                 tracedRates[m].AddRange(run.TracedRates);
                 untracedRates[m].AddRange(run.UntracedRates);
                 dropped[m] = Math.Max(dropped[m], run.Run.Dropped);
-                line.Add($"{modes[m].Name} {TracingModes.Median(run.PairedCosts) * 100:0.0}%");
             }
 
-            Console.Error.WriteLine($"round {round + 1}/{rounds}: {string.Join("  ", line)}");
+            Console.Error.WriteLine($"{(round < 0 ? "warm-up round (not counted)" : $"round {round + 1}/{rounds}")}: {string.Join("  ", line)}");
         }
 
         Console.WriteLine($"{"mode",-26} {"traced chunks exits/s",22} {"untraced chunks exits/s",24} {"cost: median",13} {"[25%, 75%]",18} {"chunk pairs",12} {"dropped",9}");
@@ -186,7 +198,7 @@ internal static class KvmExitBench
         {
         }
 
-        return $"clock reads: CycleClock ({CycleClock.Source}{(CycleClock.UnderQemuTcg() ? ", QEMU TCG: no TSC" : "")}, {CycleClock.Frequency / 1e6:0.0} MHz) {cycleNs:0.0} ns, Stopwatch (kernel clocksource {clocksource}) {stopwatchNs:0.0} ns; statistics-only tracing times 1 exit in {new VmTracer(statistics: true).LatencySampleInterval}";
+        return $"clock reads: CycleClock ({CycleClock.Source}{(CycleClock.UnderQemuTcg() ? ", under QEMU TCG" : "")}, {CycleClock.Frequency / 1e6:0.0} MHz) {cycleNs:0.0} ns, Stopwatch (kernel clocksource {clocksource}) {stopwatchNs:0.0} ns; statistics-only tracing times 1 exit in {new VmTracer(statistics: true).LatencySampleInterval}";
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
