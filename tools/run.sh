@@ -7,5 +7,5 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 tools/setup.sh
 tools/guest/build-guest.sh artifacts/guest >/dev/null
-# The self-contained publish (tools/setup.sh) runs by its own launcher: no dotnet host resolving a framework.
+# The Native AOT publish (tools/setup.sh): one native executable.
 exec tools/nested/run-in-kvm.sh -- artifacts/actorvmm/actorvmm run "$@"

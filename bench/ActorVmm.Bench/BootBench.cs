@@ -22,8 +22,8 @@ internal static class BootBench
         var repo = FindRepo();
         var kernel = Path.Combine(repo, "artifacts/guest/bzImage");
         var initrd = Path.Combine(repo, "artifacts/guest/initramfs.cpio.gz");
-        // The ReadyToRun build tools/setup.sh publishes (what tools/run.sh runs); the plain build otherwise.
-        var actorvmm = Path.Combine(repo, "artifacts/actorvmm/actorvmm.dll");
+        // The Native AOT build tools/setup.sh publishes (what tools/run.sh runs); the plain build otherwise.
+        var actorvmm = Path.Combine(repo, "artifacts/actorvmm/actorvmm");
         if (!File.Exists(actorvmm))
         {
             actorvmm = Path.Combine(repo, "src/Host/bin/Release/net10.0/actorvmm.dll");
@@ -180,11 +180,17 @@ internal static class BootBench
     }
 
     /// <summary>
-    /// How to start actorvmm from its main assembly: a self-contained publish (its runtimeconfig lists included
-    /// frameworks) by the launcher beside it, as tools/run.sh does; a framework-dependent one through <c>dotnet</c>.
+    /// How to start actorvmm: a native executable (the Native AOT publish) as it is; from its main assembly, a
+    /// self-contained publish (its runtimeconfig lists included frameworks) by the launcher beside it, a
+    /// framework-dependent one through <c>dotnet</c>.
     /// </summary>
     private static (string File, string[] Prefix) Launcher(string dll)
     {
+        if (!dll.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
+        {
+            return (dll, []);
+        }
+
         var launcher = Path.ChangeExtension(dll, null);
         var runtimeConfig = Path.ChangeExtension(dll, ".runtimeconfig.json");
         var selfContained = File.Exists(runtimeConfig)
