@@ -184,18 +184,18 @@ internal static class BootBench
     /// self-contained publish (its runtimeconfig lists included frameworks) by the launcher beside it, a
     /// framework-dependent one through <c>dotnet</c>.
     /// </summary>
-    private static (string File, string[] Prefix) Launcher(string dll)
+    private static (string File, string[] Prefix) Launcher(string path)
     {
-        if (!dll.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
+        if (!path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
         {
-            return (dll, []);
+            return (path, []);
         }
 
-        var launcher = Path.ChangeExtension(dll, null);
-        var runtimeConfig = Path.ChangeExtension(dll, ".runtimeconfig.json");
+        var launcher = Path.ChangeExtension(path, null);
+        var runtimeConfig = Path.ChangeExtension(path, ".runtimeconfig.json");
         var selfContained = File.Exists(runtimeConfig)
             && File.ReadAllText(runtimeConfig).Contains("\"includedFrameworks\"", StringComparison.Ordinal);
-        return selfContained && File.Exists(launcher) ? (launcher, []) : ("dotnet", [dll]);
+        return selfContained && File.Exists(launcher) ? (launcher, []) : ("dotnet", [path]);
     }
 
     private static string FindRepo()

@@ -8,9 +8,9 @@ namespace ActorVmm.Kvm.Memory;
 /// Guest RAM: anonymous mappings, one per region. Every access is bounds-checked against the regions and
 /// refused with a <see cref="GuestMemoryException"/>; nothing a guest supplies can reach outside the mappings.
 /// </summary>
-// No MethodImplOptions.AggressiveOptimization on the hot accessors: it keeps a method out of the ReadyToRun image, so
-// the published build JIT-compiled each one at start-up (under the nested runner, part of ~0.75 s of JIT while the
-// kernel was loaded); ReadyToRun code is optimised, and tiering recompiles the hot ones.
+// No MethodImplOptions.AggressiveOptimization on the hot accessors: it keeps a method out of a ReadyToRun image, so a
+// ReadyToRun build JIT-compiles each one at start-up (under the nested runner, part of ~0.75 s of JIT while the kernel
+// was loaded). The published build is Native AOT (all optimised ahead of time); under the JIT, tiering recompiles them.
 public sealed class GuestMemory : IDisposable
 {
     public const ulong PageSize = 4096;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using ActorVmm.Vmm.Tests.Support;
 
 namespace ActorVmm.Vmm.Tests.Boot;
@@ -16,7 +15,7 @@ public sealed class NativeExecutableTests
     [Fact]
     public async Task Native_executable_should_boot_with_virtio_block_and_rng_on_two_vcpus_and_exit_0()
     {
-        var executable = Path.Combine(RepoRoot(), "artifacts", "actorvmm", "actorvmm");
+        var executable = Path.Combine(Checkout.Root(), "artifacts", "actorvmm", "actorvmm");
         Assert.True(File.Exists(executable), $"{executable} is missing: tools/setup.sh publishes it");
         using var image = TestImage.Create(1 << 20, "AOT-PATTERN");
         var psi = new ProcessStartInfo(executable)
@@ -62,17 +61,4 @@ public sealed class NativeExecutableTests
     }
 
     private static string Tail(string text) => text.Length <= 4000 ? text : text[^4000..];
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "ActorVmm.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("no ActorVmm.sln above " + AppContext.BaseDirectory);
-    }
 }

@@ -15,7 +15,7 @@ public sealed class TestImage : IDisposable
     /// <summary>An image of <paramref name="bytes"/> bytes whose sector 0 holds <paramref name="sector0"/> (ASCII, zero-padded).</summary>
     public static TestImage Create(long bytes, string sector0)
     {
-        var dir = System.IO.Path.Combine(RepoRoot(), "artifacts", "test-images");
+        var dir = System.IO.Path.Combine(Checkout.Root(), "artifacts", "test-images");
         Directory.CreateDirectory(dir);
         var path = System.IO.Path.Combine(dir, $"disk-{Guid.NewGuid():N}.img");
         using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write))
@@ -46,18 +46,5 @@ public sealed class TestImage : IDisposable
         catch (IOException)
         {
         }
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (Directory.Exists(System.IO.Path.Combine(dir.FullName, ".git")) || File.Exists(System.IO.Path.Combine(dir.FullName, ".git")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"no checkout above {AppContext.BaseDirectory}");
     }
 }
