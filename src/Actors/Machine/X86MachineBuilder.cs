@@ -10,6 +10,7 @@ using ActorVmm.Devices.Virtio;
 using ActorVmm.Kvm;
 using ActorVmm.Kvm.Arch;
 using ActorVmm.Kvm.Boot;
+using ActorVmm.Kvm.Host;
 using ActorVmm.Kvm.Memory;
 using ActorVmm.Kvm.X86;
 
@@ -49,6 +50,13 @@ public static class X86MachineBuilder
             var faults = new FaultInjector(settings.Faults, log: Serilog.Log.Logger);
             var models = PciDevices.OpenModels(vmSettings, io, resources, faults);
             var kvm = resources.Add(KvmSystem.Open());
+            if (KvmBackend.SoftwareBackend() is { } backend)
+            {
+                Serilog.Log.Warning(
+                    "/dev/kvm is served by {Backend}, not VT-x or AMD-V: a stock Linux kernel stalls in early boot under it; tools/nested/run-in-kvm.sh runs the VMM in the nested runner instead",
+                    backend);
+            }
+
             foreach (var cap in RequiredCaps)
             {
                 kvm.RequireExtension(cap);
