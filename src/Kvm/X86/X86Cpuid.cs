@@ -24,6 +24,13 @@ public static class X86Cpuid
     /// <summary>CPUID.1:ECX[31], "running under a hypervisor".</summary>
     public const uint HypervisorBit = 1u << 31;
 
+    /// <summary>
+    /// CPUID.1:ECX[24], the LAPIC timer's TSC-deadline mode. KVM emulates it when KVM_CAP_TSC_DEADLINE_TIMER says so,
+    /// but KVM_GET_SUPPORTED_CPUID leaves the bit clear; QEMU and Firecracker set it, and a Linux guest that sees it
+    /// skips calibrating the LAPIC timer against the PIT at boot.
+    /// </summary>
+    public const uint TscDeadlineBit = 1u << 24;
+
     /// <summary>CPUID.1:EDX[28], HTT: EBX[23:16] is valid.</summary>
     public const uint HttBit = 1u << 28;
 
@@ -38,8 +45,12 @@ public static class X86Cpuid
     private const uint LevelTypeSmt = 1;
     private const uint LevelTypeCore = 2;
 
-    /// <summary>The CPUID table for vCPU <paramref name="vcpuId"/> of <paramref name="vcpuCount"/> (APIC id = vCPU id).</summary>
-    public static KvmCpuidEntry2[] ForVcpu(ReadOnlySpan<KvmCpuidEntry2> supported, int vcpuId, int vcpuCount)
+    /// <summary>
+    /// The CPUID table for vCPU <paramref name="vcpuId"/> of <paramref name="vcpuCount"/> (APIC id = vCPU id); with
+    /// <paramref name="tscDeadlineTimer"/> (KVM_CAP_TSC_DEADLINE_TIMER) it offers the TSC-deadline timer.
+    /// </summary>
+    public static KvmCpuidEntry2[] ForVcpu(
+        ReadOnlySpan<KvmCpuidEntry2> supported, int vcpuId, int vcpuCount, bool tscDeadlineTimer = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(vcpuCount, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(vcpuId);
@@ -63,6 +74,7 @@ public static class X86Cpuid
                 case LeafFeatures:
                     e.Ebx = (e.Ebx & 0x0000_FFFF) | (apicId << 24) | ((count & 0xFF) << 16);
                     e.Ecx |= HypervisorBit;
+                    e.Ecx = tscDeadlineTimer ? e.Ecx | TscDeadlineBit : e.Ecx & ~TscDeadlineBit;
                     e.Edx = count > 1 ? e.Edx | HttBit : e.Edx & ~HttBit;
                     break;
 

@@ -55,7 +55,18 @@ public class X86CpuidTests
         Assert.NotEqual(0u, single.Ecx & X86Cpuid.HypervisorBit);
         Assert.Equal(0u, single.Edx & X86Cpuid.HttBit);
         Assert.NotEqual(0u, several.Edx & X86Cpuid.HttBit);
-        Assert.Equal(0x7ffafbffu | X86Cpuid.HypervisorBit, several.Ecx);
+        Assert.Equal((0x7ffafbffu | X86Cpuid.HypervisorBit) & ~X86Cpuid.TscDeadlineBit, several.Ecx);
+    }
+
+    [Fact]
+    public void Leaf_1_should_offer_the_tsc_deadline_timer_only_when_kvm_emulates_it()
+    {
+        var without = Get(X86Cpuid.ForVcpu(Supported(), 0, 1), 1);
+        var with = Get(X86Cpuid.ForVcpu(Supported(), 0, 1, tscDeadlineTimer: true), 1);
+
+        Assert.Equal(0u, without.Ecx & X86Cpuid.TscDeadlineBit);
+        Assert.Equal(X86Cpuid.TscDeadlineBit, with.Ecx & X86Cpuid.TscDeadlineBit);
+        Assert.Equal(without.Ecx | X86Cpuid.TscDeadlineBit, with.Ecx);
     }
 
     [Fact]

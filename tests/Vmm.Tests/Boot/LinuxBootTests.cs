@@ -16,6 +16,8 @@ public sealed class LinuxBootTests
         Assert.Contains("BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable", console);
         Assert.Contains("ActorVmm guest init: starting", console);
         Assert.Contains("boot: nproc=1", console);
+        Assert.Contains("boot: clockevent=lapic-deadline", console);
+        Assert.Contains("boot: clocksource=kvm-clock", console);
         Assert.Contains("ActorVmm guest init: done rc=0", console);
         Assert.True(reason.Kind == VmStopReasonKind.Reset, $"stopped with {reason}; console:\n{Tail(console)}");
         Assert.Equal(0, reason.ExitCode);

@@ -11,4 +11,7 @@ fi
 dmesg | grep 'BIOS-e820:' | sed 's/^.*BIOS-e820: /boot: dmesg-e820 /'
 echo "boot: modules=$(cut -d" " -f1 /proc/modules | sort | tr "\n" " ")"
 echo "boot: cmdline=$(cat /proc/cmdline)"
+# The timer the kernel chose: lapic-deadline when the VMM offers the TSC-deadline timer in CPUID.
+echo "boot: clockevent=$(cat /sys/devices/system/clockevents/clockevent0/current_device 2>/dev/null)"
+echo "boot: clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null)"
 exit 0
