@@ -3,17 +3,25 @@
 # and guest script (tools/guest/tests/diskbench.sh: busybox dd, 1 MiB blocks, iflag/oflag=direct; per guest boot
 # BENCH_PASSES read passes then BENCH_PASSES write passes of BENCH_MIB MiB each, every pass printed).
 # Needs /dev/kvm; where there is none, run it in the nested runner:
-#   dotnet build -c Release src/Host && tools/guest/build-guest.sh \
+#   tools/setup.sh && tools/guest/build-guest.sh artifacts/guest \
 #     && flock /tmp/actorvmm-nested.lock tools/nested/run-in-kvm.sh -- tools/bench/disk.sh
 # Environment: BENCH_IMG_DIR (default /tmp: inside the nested runner a RAM-backed tmpfs, so the figures measure the
 # VMMs' data path, not the 9p share), BENCH_RUNS (default 2: boots per VMM, interleaved actorvmm, qemu, actorvmm...),
 # BENCH_MIB (default 256), BENCH_PASSES (default 3), BENCH_VMMS (default "actorvmm qemu"), BENCH_OUT (a file that
-# gets a copy of the report).
+# gets a copy of the report), BENCH_ACTORVMM and BENCH_ACTORVMM_B (below).
 # The summary gives, per VMM, the median of all its passes (every run) for read and for write, and the ratio to QEMU.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 guest=$repo/artifacts/guest
-vmm=$repo/src/Host/bin/Release/net10.0/actorvmm.dll
+# The VMM under test: BENCH_ACTORVMM, else the Native AOT executable tools/setup.sh publishes (what tools/run.sh runs),
+# else the JIT build. BENCH_ACTORVMM_B names a second build, run as VMM "actorvmm-b" for an A/B in the same run.
+if [ -n "${BENCH_ACTORVMM:-}" ]; then
+    vmm=$BENCH_ACTORVMM
+elif [ -x "$repo/artifacts/actorvmm/actorvmm" ]; then
+    vmm=$repo/artifacts/actorvmm/actorvmm
+else
+    vmm=$repo/src/Host/bin/Release/net10.0/actorvmm.dll
+fi
 imgdir=${BENCH_IMG_DIR:-/tmp}
 runs=${BENCH_RUNS:-2}
 mib=${BENCH_MIB:-256}
@@ -23,7 +31,7 @@ out=${BENCH_OUT:-/dev/null}
 cmdline="console=ttyS0 reboot=k panic=-1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd no_timer_check tsc=reliable actorvmm.script=diskbench diskbench.mib=$mib diskbench.passes=$passes"
 
 [ -e /dev/kvm ] || { echo "disk.sh: no /dev/kvm: run it through tools/nested/run-in-kvm.sh" >&2; exit 2; }
-[ -f "$vmm" ] || { echo "disk.sh: $vmm missing: dotnet build -c Release src/Host" >&2; exit 2; }
+[ -f "$vmm" ] || { echo "disk.sh: $vmm missing: tools/setup.sh builds it" >&2; exit 2; }
 [ -f "$guest/bzImage" ] || { echo "disk.sh: no default guest: tools/guest/build-guest.sh" >&2; exit 2; }
 command -v qemu-system-x86_64 >/dev/null || { echo "disk.sh: qemu-system-x86_64 missing (apt-get install qemu-system-x86)" >&2; exit 2; }
 
@@ -49,9 +57,11 @@ actorvmm_opts() {
     echo "run --memory 512M --cpus 1 --disk $img"
 }
 
-run_actorvmm() {
+run_actorvmm() { # [executable or dll]
+    local exe=${1:-$vmm} launcher=()
+    case "$exe" in *.dll) launcher=(dotnet) ;; esac
     # shellcheck disable=SC2046
-    timeout 600 dotnet "$vmm" $(actorvmm_opts) --serial "file:$log" --cmdline "$cmdline" \
+    timeout 600 "${launcher[@]}" "$exe" $(actorvmm_opts) --serial "file:$log" --cmdline "$cmdline" \
         --kernel "$guest/bzImage" --initrd "$guest/initramfs.cpio.gz" </dev/null >/dev/null 2>"$log.err" || true
 }
 
@@ -77,12 +87,14 @@ for run in $(seq 1 "$runs"); do
         : > "$log"
         case "$v" in
             actorvmm) run_actorvmm; label=actorvmm ;;
+            actorvmm-b) run_actorvmm "${BENCH_ACTORVMM_B:?BENCH_ACTORVMM_B names the second build}"; label=actorvmm-b ;;
             qemu) run_qemu; label="qemu" ;;
             *) echo "disk.sh: unknown VMM $v" >&2; exit 2 ;;
         esac
         if [ "$run" = 1 ]; then
             case "$v" in
-                actorvmm) say "disk.sh: actorvmm options: $(actorvmm_opts)" ;;
+                actorvmm) say "disk.sh: actorvmm $vmm options: $(actorvmm_opts)" ;;
+                actorvmm-b) say "disk.sh: actorvmm-b $BENCH_ACTORVMM_B options: $(actorvmm_opts)" ;;
                 qemu) say "disk.sh: qemu options: $(qemu_opts)" ;;
             esac
             say "disk.sh: $v $(grep -a "diskbench: \(queue\|cpu\)" "$log" | tr -d '\r' | sed 's/^.*diskbench: //')"
