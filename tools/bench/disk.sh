@@ -115,8 +115,7 @@ for run in $(seq 1 "$runs"); do
 done
 
 median() { # vmm kind
-    awk -v v="$1" -v k="$2" '$1 == v && $2 == k { print $3 }' "$results" | sort -g \
-        | awk '{ a[NR] = $1 } END { if (NR == 0) print "NaN"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+    awk -v v="$1" -v k="$2" '$1 == v && $2 == k { print $3 }' "$results" | sort -g | awk -v empty=NaN -f "$repo/tools/bench/median.awk"
 }
 qr=$(median qemu read)
 qw=$(median qemu write)

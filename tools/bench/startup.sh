@@ -27,7 +27,7 @@ now_ns() { date +%s%N; }
 first_run_ms() {
     awk -v s="$1" '/KVM_RUN/ { printf "%.1f\n", ($2 * 1e9 - s) / 1e6; exit }' "$trace"
 }
-strace_run() { # start_ns, command...
+strace_run() { # command...: its ioctls, time-stamped, into $trace
     timeout -s INT "$wait_s" strace -f -ttt -e trace=ioctl -e signal=none -o "$trace" "$@" </dev/null >/dev/null 2>&1 || true
 }
 
@@ -46,6 +46,5 @@ for run in $(seq 1 "$runs"); do
     printf '%-4s %22s %22s %22s\n' "$run" "${probe:-none}" "${ours:-none}" "${peer:-none}"
     echo "${probe:-NaN} ${ours:-NaN} ${peer:-NaN}" >> "$results"
 done
-median() { awk -v c="$1" '$c != "NaN" { print $c }' "$results" | sort -g \
-    | awk '{ a[NR] = $1 } END { if (NR == 0) print "none"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+median() { awk -v c="$1" '$c != "NaN" { print $c }' "$results" | sort -g | awk -v empty=none -f "$repo/tools/bench/median.awk"; }
 printf '%-4s %22s %22s %22s\n' med "$(median 1)" "$(median 2)" "$(median 3)"
