@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Text;
+using ActorVmm.Kvm.Host;
 using ActorVmm.Kvm.Memory;
 using Microsoft.Win32.SafeHandles;
 
@@ -10,6 +11,9 @@ namespace ActorVmm.Devices.Virtio;
 /// virtio-blk (device id 2) over a raw image file: one request queue, IN / OUT / FLUSH / GET_ID. Out-of-range
 /// sectors, partial sectors and host I/O failures complete with VIRTIO_BLK_S_IOERR; other request types with
 /// VIRTIO_BLK_S_UNSUPP. Read-only images advertise VIRTIO_BLK_F_RO and fail writes with IOERR.
+/// Writable images also take DISCARD (a hole punched in the image; a no-op where the host file system cannot) and
+/// WRITE_ZEROES (a hole when the guest allows unmapping, else a zeroed allocated range; written zeroes as the last
+/// resort), as QEMU's virtio-blk does.
 /// <para>
 /// Data goes straight between the image and guest RAM: one preadv/pwritev over views of the request's buffers
 /// (<see cref="GuestMemory.GetMemory"/>, bounds-checked, split at RAM region boundaries), no bounce buffer.
@@ -27,11 +31,30 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
     public const ulong FeatureReadOnly = 1UL << 5;
     public const ulong FeatureBlkSize = 1UL << 6;
     public const ulong FeatureFlush = 1UL << 9;
+    public const ulong FeatureDiscard = 1UL << 13;
+    public const ulong FeatureWriteZeroes = 1UL << 14;
 
     public const uint RequestIn = 0;
     public const uint RequestOut = 1;
     public const uint RequestFlush = 4;
     public const uint RequestGetId = 8;
+    public const uint RequestDiscard = 11;
+    public const uint RequestWriteZeroes = 13;
+
+    /// <summary>Flag of a write-zeroes range: the device may deallocate it.</summary>
+    public const uint RangeFlagUnmap = 1;
+
+    /// <summary>Largest range, in sectors, of one discard or write-zeroes segment (512 MiB).</summary>
+    public const uint MaxRangeSectors = 1U << 20;
+
+    /// <summary>Most ranges in one discard request (Linux sends up to 256).</summary>
+    public const uint MaxDiscardSegments = 32;
+
+    /// <summary>Discard alignment and granularity, in sectors (4 KiB: a page of the host's page cache).</summary>
+    public const uint DiscardAlignmentSectors = 8;
+
+    /// <summary>Bytes of one discard / write-zeroes range (le64 sector, le32 num_sectors, le32 flags).</summary>
+    public const int RangeLength = 16;
 
     public const byte StatusOk = 0;
     public const byte StatusIoError = 1;
@@ -117,7 +140,7 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
 
     public ulong AvailableFeatures =>
         VirtioFeatures.TransportDefault | FeatureSizeMax | FeatureSegMax | FeatureFlush | FeatureBlkSize
-        | (ReadOnly ? FeatureReadOnly : 0);
+        | (ReadOnly ? FeatureReadOnly : FeatureDiscard | FeatureWriteZeroes);
 
     public int QueueCount => 1;
 
@@ -133,6 +156,16 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(config[8..], _sizeMax);
         BinaryPrimitives.WriteUInt32LittleEndian(config[12..], (uint)(MaxQueueSize - 2));
         BinaryPrimitives.WriteUInt32LittleEndian(config[20..], SectorSize);
+        if (!ReadOnly)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(config[36..], MaxRangeSectors); // max_discard_sectors
+            BinaryPrimitives.WriteUInt32LittleEndian(config[40..], MaxDiscardSegments); // max_discard_seg
+            BinaryPrimitives.WriteUInt32LittleEndian(config[44..], DiscardAlignmentSectors); // discard_sector_alignment
+            BinaryPrimitives.WriteUInt32LittleEndian(config[48..], MaxRangeSectors); // max_write_zeroes_sectors
+            BinaryPrimitives.WriteUInt32LittleEndian(config[52..], 1); // max_write_zeroes_seg
+            config[56] = 1; // write_zeroes_may_unmap
+        }
+
         config.Slice((int)offset, data.Length).CopyTo(data);
     }
 
@@ -233,7 +266,7 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
         byte status;
         try
         {
-            if (failIo && type is RequestIn or RequestOut or RequestFlush)
+            if (failIo && type is RequestIn or RequestOut or RequestFlush or RequestDiscard or RequestWriteZeroes)
             {
                 throw new IOException("injected I/O error");
             }
@@ -253,6 +286,9 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
                     }
 
                     status = StatusOk;
+                    break;
+                case RequestDiscard or RequestWriteZeroes:
+                    status = ReadOnly ? StatusIoError : ServeRanges(chain, queue, memory, type == RequestDiscard);
                     break;
                 case RequestGetId:
                     written = (uint)chain.Write(memory, 0, _serial.AsSpan(0, (int)Math.Min((ulong)IdLength, statusOffset)));
@@ -277,6 +313,98 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
         chain.Write(memory, statusOffset, [status]);
         return written + 1;
     }
+
+    /// <summary>
+    /// DISCARD or WRITE_ZEROES: the request's data is one or more 16-byte ranges. Status UNSUPP for a flag we do not
+    /// know (or unmap on a discard), IOERR for a malformed list, too many ranges, a range too long or off the disk.
+    /// Every range is checked before any is served.
+    /// </summary>
+    private byte ServeRanges(DescriptorChain chain, Virtqueue queue, GuestMemory memory, bool discard)
+    {
+        var dataLength = chain.ReadableLength - HeaderLength;
+        var maxSegments = discard ? MaxDiscardSegments : 1UL;
+        if (dataLength == 0 || dataLength % RangeLength != 0 || dataLength / RangeLength > maxSegments)
+        {
+            queue.ReportGuestError(discard ? "virtio-blk discard with a malformed range list" : "virtio-blk write-zeroes with a malformed range list");
+            return StatusIoError;
+        }
+
+        var count = (int)(dataLength / RangeLength);
+        Span<byte> raw = stackalloc byte[(int)MaxDiscardSegments * RangeLength];
+        raw = raw[..(count * RangeLength)];
+        if (chain.Read(memory, HeaderLength, raw) != raw.Length)
+        {
+            return StatusIoError;
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            var range = raw.Slice(i * RangeLength, RangeLength);
+            var flags = BinaryPrimitives.ReadUInt32LittleEndian(range[12..]);
+            if ((flags & ~RangeFlagUnmap) != 0 || (discard && flags != 0))
+            {
+                return StatusUnsupported;
+            }
+
+            var sectors = BinaryPrimitives.ReadUInt32LittleEndian(range[8..]);
+            if (sectors > MaxRangeSectors || !InRange(BinaryPrimitives.ReadUInt64LittleEndian(range), (ulong)sectors * SectorSize))
+            {
+                return StatusIoError;
+            }
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            var range = raw.Slice(i * RangeLength, RangeLength);
+            var offset = (long)(BinaryPrimitives.ReadUInt64LittleEndian(range) * SectorSize);
+            var length = (long)BinaryPrimitives.ReadUInt32LittleEndian(range[8..]) * SectorSize;
+            if (length == 0)
+            {
+                continue;
+            }
+
+            if (discard)
+            {
+                // A hint: where the file system cannot punch holes, nothing is freed and the data stays.
+                FileSpace.TryPunchHole(_handle, offset, length);
+            }
+            else
+            {
+                ZeroRange(offset, length, unmap: (BinaryPrimitives.ReadUInt32LittleEndian(range[12..]) & RangeFlagUnmap) != 0);
+            }
+        }
+
+        return StatusOk;
+    }
+
+    /// <summary>Makes [offset, offset + length) of the image read as zeroes, by the cheapest means the host has.</summary>
+    private void ZeroRange(long offset, long length, bool unmap)
+    {
+        if (unmap && FileSpace.TryPunchHole(_handle, offset, length))
+        {
+            return;
+        }
+
+        if (FileSpace.TryZeroRange(_handle, offset, length))
+        {
+            return;
+        }
+
+        // tmpfs has no ZERO_RANGE: a hole, then the range allocated again, is the same to the guest.
+        if (FileSpace.TryPunchHole(_handle, offset, length))
+        {
+            FileSpace.TryAllocate(_handle, offset, length);
+            return;
+        }
+
+        for (var done = 0L; done < length; done += ZeroBlock.Length)
+        {
+            RandomAccess.Write(_handle, ZeroBlock.AsSpan(0, (int)Math.Min(ZeroBlock.Length, length - done)), offset + done);
+        }
+    }
+
+    /// <summary>Source of written zeroes where the host file system cannot zero a range itself.</summary>
+    private static readonly byte[] ZeroBlock = new byte[1 << 16];
 
     private bool InRange(ulong sector, ulong length) =>
         length % SectorSize == 0 && sector <= CapacitySectors && length / SectorSize <= CapacitySectors - sector;

@@ -7,39 +7,8 @@ using static ActorVmm.Devices.Tests.Virtio.MockVirtqueue;
 
 namespace ActorVmm.Devices.Tests.Virtio;
 
-public sealed class VirtioBlockDeviceTests : IDisposable
+public sealed class VirtioBlockDeviceTests : VirtioBlockTestBase
 {
-    private const int Sectors = 64;
-
-    private readonly TestMemory _ram = new();
-    private readonly string _image;
-    private readonly List<IDisposable> _owned = [];
-    private MockVirtqueue _queue = null!;
-    private VirtioPciDriver _driver = null!;
-
-    public VirtioBlockDeviceTests()
-    {
-        _image = Path.Combine(Path.GetTempPath(), $"actorvmm-blk-{Guid.NewGuid():N}.img");
-        var content = new byte[Sectors * 512];
-        for (var i = 0; i < content.Length; i++)
-        {
-            content[i] = (byte)(i / 512);
-        }
-
-        File.WriteAllBytes(_image, content);
-    }
-
-    public void Dispose()
-    {
-        foreach (var d in _owned)
-        {
-            d.Dispose();
-        }
-
-        _ram.Dispose();
-        File.Delete(_image);
-    }
-
     [Fact]
     public void Config_should_report_capacity_in_sectors_and_segment_limits()
     {
@@ -59,16 +28,16 @@ public sealed class VirtioBlockDeviceTests : IDisposable
     }
 
     [Fact]
-    public void Read_should_return_the_sectors_from_the_image()
+    public void Read_should_return_the_sectors_from_theImagePath()
     {
         Attach();
-        var data = _ram.Allocate(1024);
+        var data = Ram.Allocate(1024);
 
         var (status, used) = Request(VirtioBlockDevice.RequestIn, 5, inData: (data, 1024));
 
         Assert.Equal(VirtioBlockDevice.StatusOk, status);
         Assert.Equal(1025u, used);
-        var bytes = _ram.ReadBytes(data, 1024);
+        var bytes = Ram.ReadBytes(data, 1024);
         Assert.All(bytes[..512], b => Assert.Equal(5, b));
         Assert.All(bytes[512..], b => Assert.Equal(6, b));
     }
@@ -78,20 +47,20 @@ public sealed class VirtioBlockDeviceTests : IDisposable
     {
         Attach();
         var header = Header(VirtioBlockDevice.RequestIn, 2);
-        var a = _ram.Allocate(512);
-        var b = _ram.Allocate(512);
-        var status = _ram.Allocate(1);
-        _queue.AddIndirectChain(_ram.Allocate(64), Buf.Readable(header, 16), Buf.Writable(a, 512), Buf.Writable(b, 512), Buf.Writable(status, 1));
+        var a = Ram.Allocate(512);
+        var b = Ram.Allocate(512);
+        var status = Ram.Allocate(1);
+        Queue.AddIndirectChain(Ram.Allocate(64), Buf.Readable(header, 16), Buf.Writable(a, 512), Buf.Writable(b, 512), Buf.Writable(status, 1));
 
-        _driver.Notify(0);
+        Driver.Notify(0);
 
-        Assert.Equal(VirtioBlockDevice.StatusOk, _ram.ReadBytes(status, 1)[0]);
-        Assert.All(_ram.ReadBytes(a, 512), x => Assert.Equal(2, x));
-        Assert.All(_ram.ReadBytes(b, 512), x => Assert.Equal(3, x));
+        Assert.Equal(VirtioBlockDevice.StatusOk, Ram.ReadBytes(status, 1)[0]);
+        Assert.All(Ram.ReadBytes(a, 512), x => Assert.Equal(2, x));
+        Assert.All(Ram.ReadBytes(b, 512), x => Assert.Equal(3, x));
     }
 
     [Fact]
-    public void Write_then_flush_should_reach_the_image_file()
+    public void Write_then_flush_should_reach_theImagePath_file()
     {
         var blk = Attach();
         var payload = Enumerable.Repeat((byte)0xAB, 512).ToArray();
@@ -103,7 +72,7 @@ public sealed class VirtioBlockDeviceTests : IDisposable
         Assert.Equal(VirtioBlockDevice.StatusOk, writeStatus);
         Assert.Equal(1u, writeUsed);
         Assert.Equal(VirtioBlockDevice.StatusOk, flushStatus);
-        var file = File.ReadAllBytes(_image);
+        var file = File.ReadAllBytes(ImagePath);
         Assert.All(file.AsSpan(10 * 512, 512).ToArray(), b => Assert.Equal(0xAB, b));
         Assert.All(file.AsSpan(11 * 512, 512).ToArray(), b => Assert.Equal(11, b));
     }
@@ -112,7 +81,7 @@ public sealed class VirtioBlockDeviceTests : IDisposable
     public void Get_id_should_return_the_20_byte_serial()
     {
         Attach(serial: "disk-serial-1");
-        var id = _ram.Allocate(20);
+        var id = Ram.Allocate(20);
 
         var (status, used) = Request(VirtioBlockDevice.RequestGetId, 0, inData: (id, 20));
 
@@ -120,11 +89,11 @@ public sealed class VirtioBlockDeviceTests : IDisposable
         Assert.Equal(21u, used);
         var expected = new byte[20];
         Encoding.ASCII.GetBytes("disk-serial-1").CopyTo(expected, 0);
-        Assert.Equal(expected, _ram.ReadBytes(id, 20));
+        Assert.Equal(expected, Ram.ReadBytes(id, 20));
     }
 
     [Fact]
-    public void Read_only_image_should_advertise_ro_and_fail_writes_with_ioerr()
+    public void Read_onlyImagePath_should_advertise_ro_and_fail_writes_with_ioerr()
     {
         var blk = Attach(readOnly: true);
 
@@ -133,7 +102,7 @@ public sealed class VirtioBlockDeviceTests : IDisposable
 
         Assert.NotEqual(0UL, blk.AvailableFeatures & VirtioBlockDevice.FeatureReadOnly);
         Assert.Equal(VirtioBlockDevice.StatusIoError, status);
-        Assert.All(File.ReadAllBytes(_image).AsSpan(0, 512).ToArray(), b => Assert.Equal(0, b));
+        Assert.All(File.ReadAllBytes(ImagePath).AsSpan(0, 512).ToArray(), b => Assert.Equal(0, b));
     }
 
     [Theory]
@@ -145,14 +114,14 @@ public sealed class VirtioBlockDeviceTests : IDisposable
     {
         Attach();
 
-        var (status, used) = Request(VirtioBlockDevice.RequestIn, sector, inData: (_ram.Allocate((ulong)length), (uint)length));
+        var (status, used) = Request(VirtioBlockDevice.RequestIn, sector, inData: (Ram.Allocate((ulong)length), (uint)length));
 
         Assert.Equal(VirtioBlockDevice.StatusIoError, status);
         Assert.Equal(1u, used);
     }
 
     [Fact]
-    public void Out_of_range_write_should_fail_with_ioerr_and_not_grow_the_image()
+    public void Out_of_range_write_should_fail_with_ioerr_and_not_grow_theImagePath()
     {
         var blk = Attach();
 
@@ -160,7 +129,7 @@ public sealed class VirtioBlockDeviceTests : IDisposable
         blk.Dispose();
 
         Assert.Equal(VirtioBlockDevice.StatusIoError, status);
-        Assert.Equal(Sectors * 512, new FileInfo(_image).Length);
+        Assert.Equal(Sectors * 512, new FileInfo(ImagePath).Length);
     }
 
     [Fact]
@@ -177,12 +146,12 @@ public sealed class VirtioBlockDeviceTests : IDisposable
     public void Request_without_status_byte_should_be_completed_empty_and_counted()
     {
         Attach();
-        _queue.AddChain(Buf.Readable(Header(VirtioBlockDevice.RequestIn, 0), 16));
+        Queue.AddChain(Buf.Readable(Header(VirtioBlockDevice.RequestIn, 0), 16));
 
-        _driver.Notify(0);
+        Driver.Notify(0);
 
-        Assert.Equal((0u, 0u), _queue.ReadUsed(0));
-        Assert.Equal(1, _device!.Stats.GuestErrors);
+        Assert.Equal((0u, 0u), Queue.ReadUsed(0));
+        Assert.Equal(1, Device!.Stats.GuestErrors);
     }
 
     [Fact]
@@ -190,86 +159,42 @@ public sealed class VirtioBlockDeviceTests : IDisposable
     {
         Attach();
         var header = Header(VirtioBlockDevice.RequestIn, 7);
-        var data = _ram.Allocate(512);
-        var status = _ram.Allocate(1);
-        _queue.AddChain(Buf.Readable(header, 4), Buf.Readable(new GuestAddress(header.Value + 4), 12), Buf.Writable(data, 512), Buf.Writable(status, 1));
+        var data = Ram.Allocate(512);
+        var status = Ram.Allocate(1);
+        Queue.AddChain(Buf.Readable(header, 4), Buf.Readable(new GuestAddress(header.Value + 4), 12), Buf.Writable(data, 512), Buf.Writable(status, 1));
 
-        _driver.Notify(0);
+        Driver.Notify(0);
 
-        Assert.Equal(VirtioBlockDevice.StatusOk, _ram.ReadBytes(status, 1)[0]);
-        Assert.All(_ram.ReadBytes(data, 512), b => Assert.Equal(7, b));
+        Assert.Equal(VirtioBlockDevice.StatusOk, Ram.ReadBytes(status, 1)[0]);
+        Assert.All(Ram.ReadBytes(data, 512), b => Assert.Equal(7, b));
     }
 
     [Fact]
-    public void Opening_a_missing_image_should_say_so()
+    public void Opening_a_missingImagePath_should_say_so()
     {
-        var ex = Assert.Throws<VirtioBlockException>(() => new VirtioBlockDevice(_image + ".missing"));
+        var ex = Assert.Throws<VirtioBlockException>(() => new VirtioBlockDevice(ImagePath + ".missing"));
 
         Assert.Contains("does not exist", ex.Message);
         Assert.DoesNotContain('\n', ex.Message);
     }
 
     [Fact]
-    public void Opening_an_empty_image_should_say_so()
+    public void Opening_an_emptyImagePath_should_say_so()
     {
-        File.WriteAllBytes(_image, []);
+        File.WriteAllBytes(ImagePath, []);
 
-        var ex = Assert.Throws<VirtioBlockException>(() => new VirtioBlockDevice(_image));
+        var ex = Assert.Throws<VirtioBlockException>(() => new VirtioBlockDevice(ImagePath));
 
         Assert.Contains("empty", ex.Message);
     }
 
     [Fact]
-    public void Opening_an_image_of_partial_sectors_should_say_so()
+    public void Opening_anImagePath_of_partial_sectors_should_say_so()
     {
-        File.WriteAllBytes(_image, new byte[1000]);
+        File.WriteAllBytes(ImagePath, new byte[1000]);
 
-        var ex = Assert.Throws<VirtioBlockException>(() => new VirtioBlockDevice(_image));
+        var ex = Assert.Throws<VirtioBlockException>(() => new VirtioBlockDevice(ImagePath));
 
         Assert.Contains("not a multiple of 512", ex.Message);
-    }
-
-    private VirtioPciDevice? _device;
-
-    private VirtioBlockDevice Attach(bool readOnly = false, string? serial = null)
-    {
-        var blk = new VirtioBlockDevice(_image, readOnly, serial);
-        _owned.Add(blk);
-        _device = new VirtioPciDevice("disk0", blk, _ram.Memory, new RecordingInterruptLine(), 0xE000_0000, 10);
-        _driver = new VirtioPciDriver(_device);
-        _queue = new MockVirtqueue(_ram.Memory, TestMemory.RingBase(0), 256);
-        _driver.Initialize(_queue);
-        return blk;
-    }
-
-    private GuestAddress Header(uint type, ulong sector)
-    {
-        var header = new byte[16];
-        BinaryPrimitives.WriteUInt32LittleEndian(header, type);
-        BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(8), sector);
-        return _ram.AllocateFilled(header);
-    }
-
-    private (byte Status, uint Used) Request(uint type, ulong sector, byte[]? outData = null, (GuestAddress Address, uint Length)? inData = null)
-    {
-        var buffers = new List<Buf> { Buf.Readable(Header(type, sector), 16) };
-        if (outData is not null)
-        {
-            buffers.Add(Buf.Readable(_ram.AllocateFilled(outData), (uint)outData.Length));
-        }
-
-        if (inData is { } d)
-        {
-            buffers.Add(Buf.Writable(d.Address, d.Length));
-        }
-
-        var status = _ram.Allocate(1);
-        _ram.Memory.Write(status, (byte)0xEE);
-        buffers.Add(Buf.Writable(status, 1));
-        var position = _queue.UsedIdx;
-        _queue.AddChain([.. buffers]);
-        _driver.Notify(0);
-        Assert.Equal(position + 1, _queue.UsedIdx);
-        return (_ram.ReadBytes(status, 1)[0], _queue.ReadUsed(position).Length);
     }
 }

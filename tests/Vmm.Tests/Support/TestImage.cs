@@ -12,10 +12,13 @@ public sealed class TestImage : IDisposable
 
     public string Path { get; }
 
-    /// <summary>An image of <paramref name="bytes"/> bytes whose sector 0 holds <paramref name="sector0"/> (ASCII, zero-padded).</summary>
-    public static TestImage Create(long bytes, string sector0)
+    /// <summary>
+    /// An image of <paramref name="bytes"/> bytes whose sector 0 holds <paramref name="sector0"/> (ASCII, zero-padded),
+    /// in <paramref name="directory"/> (default artifacts/test-images).
+    /// </summary>
+    public static TestImage Create(long bytes, string sector0, string? directory = null)
     {
-        var dir = System.IO.Path.Combine(Checkout.Root(), "artifacts", "test-images");
+        var dir = directory ?? System.IO.Path.Combine(Checkout.Root(), "artifacts", "test-images");
         Directory.CreateDirectory(dir);
         var path = System.IO.Path.Combine(dir, $"disk-{Guid.NewGuid():N}.img");
         using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write))

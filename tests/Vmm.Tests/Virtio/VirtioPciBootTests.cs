@@ -1,5 +1,7 @@
 using ActorVmm.Actors.Settings;
 using ActorVmm.Actors.Vm;
+using ActorVmm.Devices.Virtio;
+using ActorVmm.Kvm.Host;
 using ActorVmm.Vmm.Tests.Support;
 
 namespace ActorVmm.Vmm.Tests.Virtio;
@@ -20,7 +22,8 @@ public sealed class VirtioGuestFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        Image = TestImage.Create(ImageBytes, Pattern);
+        // In the temporary directory (a tmpfs inside the nested runner, which punches holes; the 9p share does not).
+        Image = TestImage.Create(ImageBytes, Pattern, Path.GetTempPath());
         Outcome = await VirtioBoot.RunAsync(cpus: 1, Image.Path);
     }
 
@@ -71,6 +74,17 @@ public sealed class VirtioPciBootTests(VirtioGuestFixture guest) : IClassFixture
         Assert.Equal("rc=0", guest.Outcome.Value("virtio: vda wrote"));
         Assert.Equal($"GUEST:{guest.Pattern}", guest.Image.ReadText(4096, 512));
         Assert.Equal(guest.Pattern, guest.Image.ReadText(0, 512)); // sector 0 untouched
+    }
+
+    [Fact]
+    public void Guest_discard_should_reach_the_host_image_as_a_hole()
+    {
+        Assert.Equal($"{VirtioBlockDevice.MaxRangeSectors * 512L} write_zeroes_max_bytes={VirtioBlockDevice.MaxRangeSectors * 512L}",
+            guest.Outcome.Value("virtio: vda discard_max_bytes="));
+        Assert.Equal("0", guest.Outcome.Value("virtio: vda discard rc="));
+        var punches = FileSpace.PunchesHoles(Path.GetDirectoryName(guest.Image.Path)!);
+        // Where the host cannot free a range, a discard changes nothing: the guest's marker is still there.
+        Assert.Equal(punches ? string.Empty : "DISCARD-ME", guest.Image.ReadText(16384, 16384));
     }
 
     [Fact]

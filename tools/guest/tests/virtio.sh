@@ -1,6 +1,7 @@
 #!/bin/sh
 # virtio over PCI, as the stock kernel's drivers see it: PCI functions and their IRQs, then per device present:
-#   /dev/vda  — print the host's pattern from sector 0, write "GUEST:<pattern>" to sector 8 (offset 4096), sync
+#   /dev/vda  — print the host's pattern from sector 0, write "GUEST:<pattern>" to sector 8 (offset 4096), sync;
+#               write "DISCARD-ME" to sector 32, sync, and discard sectors 32-63 (blkdiscard)
 #   /dev/hvc0 — write a line carrying this boot's id (the host finds it in the virtio console's output)
 #   /dev/hwrng — read 16 bytes
 # Every line starts with "virtio: " so the host-side test can pick them out of the serial console.
@@ -25,6 +26,13 @@ if [ -b /dev/vda ]; then
         sync
         say "vda wrote rc=$rc"
         say "vda reread=$(dd if=/dev/vda bs=512 skip=8 count=1 iflag=direct 2>/dev/null | tr -d '\000\n')"
+        q=/sys/block/vda/queue
+        say "vda discard_max_bytes=$(cat $q/discard_max_bytes) write_zeroes_max_bytes=$(cat $q/write_zeroes_max_bytes)"
+        # Sectors 32-63 (16 KiB at 16384): a marker written and synced, then discarded (the host checks the image).
+        printf 'DISCARD-ME' | dd of=/dev/vda bs=512 seek=32 count=1 conv=sync,notrunc 2>/dev/null
+        sync
+        blkdiscard -o 16384 -l 16384 /dev/vda
+        say "vda discard rc=$?"
     fi
 fi
 
