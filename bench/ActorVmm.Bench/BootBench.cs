@@ -8,16 +8,20 @@ namespace ActorVmm.Bench;
 /// (<c>-enable-kvm -M pc -cpu host</c>) in the same run. Per VMM: wall time from process start to the guest
 /// init's first line and to process exit, and the VMM's resident memory excluding guest RAM (sampled from
 /// /proc/PID/smaps when the init line appears). For ActorVmm also the start-up time to the first KVM_RUN.
+/// <c>--verbose</c> boots without <c>quiet</c>, so the kernel log crosses the serial console as it does under
+/// <c>tools/run.sh</c> and the tests; <c>--actorvmm-b PATH</c> adds a second ActorVmm build (an A/B in one run).
 /// Needs /dev/kvm: run it through tools/nested/run-in-kvm.sh where there is none.
 /// </summary>
 internal static class BootBench
 {
     private const string InitLine = "ActorVmm guest init: starting";
-    private const string Cmdline = "console=ttyS0 reboot=k panic=-1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd no_timer_check tsc=reliable quiet";
+    private const string BaseCmdline = "console=ttyS0 reboot=k panic=-1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd no_timer_check tsc=reliable";
 
     public static int Run(string[] args)
     {
         var runs = 3;
+        var verbose = false;
+        string? actorvmmB = null;
         var memoryMiB = 256;
         var repo = FindRepo();
         var kernel = Path.Combine(repo, "artifacts/guest/bzImage");
@@ -29,27 +33,50 @@ internal static class BootBench
             actorvmm = Path.Combine(repo, "src/Host/bin/Release/net10.0/actorvmm.dll");
         }
 
-        for (var i = 0; i < args.Length - 1; i++)
+        for (var i = 0; i < args.Length; i++)
         {
+            if (args[i] == "--verbose")
+            {
+                verbose = true;
+                continue;
+            }
+
+            if (i == args.Length - 1)
+            {
+                break;
+            }
+
             switch (args[i])
             {
                 case "--runs": runs = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--kernel": kernel = args[++i]; break;
                 case "--initrd": initrd = args[++i]; break;
                 case "--actorvmm": actorvmm = args[++i]; break;
+                case "--actorvmm-b": actorvmmB = args[++i]; break;
             }
         }
 
         // A self-contained publish (tools/setup.sh) runs by its own launcher, as tools/run.sh runs it.
-        var (actorvmmFile, actorvmmPrefix) = Launcher(actorvmm);
-        var vmms = new (string Name, string File, string[] Args)[]
+        var cmdline = verbose ? BaseCmdline : $"{BaseCmdline} quiet";
+        (string Name, string File, string[] Args) ActorVmm(string name, string path)
         {
-            ("ActorVmm", actorvmmFile, [.. actorvmmPrefix, "run", "--kernel", kernel, "--initrd", initrd, "--memory", $"{memoryMiB}M", "--cmdline", Cmdline, "--serial", "stdio"]),
-            ("QEMU", "qemu-system-x86_64", ["-enable-kvm", "-M", "pc", "-cpu", "host", "-m", $"{memoryMiB}", "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-monitor", "none", "-kernel", kernel, "-initrd", initrd, "-append", Cmdline]),
-        };
+            var (file, prefix) = Launcher(path);
+            return (name, file, [.. prefix, "run", "--kernel", kernel, "--initrd", initrd, "--memory", $"{memoryMiB}M", "--cmdline", cmdline, "--serial", "stdio"]);
+        }
 
-        Console.WriteLine($"boot benchmark: {runs} runs each, interleaved, {memoryMiB} MiB guest, kernel {kernel}, actorvmm {actorvmm}");
-        Console.WriteLine($"{"VMM",-9} {"run",3} {"init line ms",12} {"exit ms",9} {"first KVM_RUN ms",16} {"RSS excl. guest MiB",20} {"private MiB",11} {"anon MiB",8} {"exit code",9}");
+        var vmms = new List<(string Name, string File, string[] Args)>
+        {
+            ActorVmm("ActorVmm", actorvmm),
+            ("QEMU", "qemu-system-x86_64", ["-enable-kvm", "-M", "pc", "-cpu", "host", "-m", $"{memoryMiB}", "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-monitor", "none", "-kernel", kernel, "-initrd", initrd, "-append", cmdline]),
+        };
+        if (actorvmmB is not null)
+        {
+            vmms.Insert(1, ActorVmm("ActorVmm-B", actorvmmB));
+        }
+
+        Console.WriteLine($"boot benchmark: {runs} runs each, interleaved, {memoryMiB} MiB guest, kernel {kernel}, actorvmm {actorvmm}{(actorvmmB is null ? string.Empty : $", actorvmm-b {actorvmmB}")}");
+        Console.WriteLine($"boot benchmark: kernel command line: {cmdline}");
+        Console.WriteLine($"{"VMM",-10} {"run",3} {"init line ms",12} {"exit ms",9} {"first KVM_RUN ms",16} {"RSS excl. guest MiB",20} {"private MiB",11} {"anon MiB",8} {"exit code",9}");
         var failures = 0;
         var results = vmms.ToDictionary(v => v.Name, _ => new List<BootResult>());
         // Interleaved (A, B, A, B, ...) so that a change in the machine's load hits both VMMs alike.
@@ -60,13 +87,13 @@ internal static class BootBench
                 var result = BootOnce(file, vmmArgs, (ulong)memoryMiB << 20);
                 results[name].Add(result);
                 failures += result.InitMs is null || result.ExitCode != 0 ? 1 : 0;
-                Console.WriteLine($"{name,-9} {run,3} {Fmt(result.InitMs),12} {result.ExitMs,9:F0} {Fmt(result.FirstRunMs),16} {Fmt(result.Memory?.RssMiB),20} {Fmt(result.Memory?.PrivateMiB),11} {Fmt(result.Memory?.AnonMiB),8} {result.ExitCode,9}");
+                Console.WriteLine($"{name,-10} {run,3} {Fmt(result.InitMs),12} {result.ExitMs,9:F0} {Fmt(result.FirstRunMs),16} {Fmt(result.Memory?.RssMiB),20} {Fmt(result.Memory?.PrivateMiB),11} {Fmt(result.Memory?.AnonMiB),8} {result.ExitCode,9}");
             }
         }
 
         foreach (var (name, list) in results)
         {
-            Console.WriteLine($"{name,-9} {"med",3} {Fmt(Median(list.Select(r => r.InitMs))),12} {Median(list.Select(r => (double?)r.ExitMs)),9:F0} {Fmt(Median(list.Select(r => r.FirstRunMs))),16} {Fmt(Median(list.Select(r => r.Memory?.RssMiB))),20} {Fmt(Median(list.Select(r => r.Memory?.PrivateMiB))),11} {Fmt(Median(list.Select(r => r.Memory?.AnonMiB))),8}");
+            Console.WriteLine($"{name,-10} {"med",3} {Fmt(Median(list.Select(r => r.InitMs))),12} {Median(list.Select(r => (double?)r.ExitMs)),9:F0} {Fmt(Median(list.Select(r => r.FirstRunMs))),16} {Fmt(Median(list.Select(r => r.Memory?.RssMiB))),20} {Fmt(Median(list.Select(r => r.Memory?.PrivateMiB))),11} {Fmt(Median(list.Select(r => r.Memory?.AnonMiB))),8}");
         }
 
         return failures == 0 ? 0 : 1;

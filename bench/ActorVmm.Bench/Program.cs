@@ -12,6 +12,6 @@ return args.FirstOrDefault() switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: ActorVmm.Bench pio [--reads N] [--pinned] | restart [--restarts N] | boot [--runs N] [--kernel K] [--initrd I] [--actorvmm DLL] | replay [--exits N (1000000)] [--rounds N (9)] [--trace FILE] [--clock-only] | kvm-exits [--loops N (10000: 2N exits a run)] [--rounds N (5)] [--clock-only] [--interleaved [--statistics-only] [--warmup-rounds N (1)]] [--no-peer]");
+    Console.Error.WriteLine("usage: ActorVmm.Bench pio [--reads N] [--pinned] | restart [--restarts N] | boot [--runs N] [--kernel K] [--initrd I] [--actorvmm DLL] [--actorvmm-b DLL] [--verbose] | replay [--exits N (1000000)] [--rounds N (9)] [--trace FILE] [--clock-only] | kvm-exits [--loops N (10000: 2N exits a run)] [--rounds N (5)] [--clock-only] [--interleaved [--statistics-only] [--warmup-rounds N (1)]] [--no-peer]");
     return 2;
 }

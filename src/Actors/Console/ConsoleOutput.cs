@@ -5,23 +5,30 @@ namespace ActorVmm.Actors.GuestConsole;
 /// serving a vCPU's byte-at-a-time UART writes — on the host terminal or disk.
 /// </summary>
 /// <remarks>
-/// <see cref="Write"/> appends to an in-memory buffer under a short lock and wakes a drain task, which swaps the
-/// buffer out and writes it to the stream in one call, then flushes. Bytes written while the drain task is busy
-/// coalesce into its next write, so a UART's one-byte writes cost one memcpy each instead of one syscall each,
-/// and a slow terminal (or one paused with Ctrl-S) only delays output. A bounded <c>Channel&lt;byte[]&gt;</c> was
-/// rejected: one array per guest byte, and no coalescing. The buffer is bounded (<see cref="MaxPending"/>); beyond it,
-/// output is dropped and counted in <see cref="DroppedBytes"/>, as a UART without flow control would lose it.
+/// <see cref="Write"/> appends to an in-memory buffer under a short lock and wakes a writer thread of its own
+/// (<c>console-out</c>), which waits <see cref="CoalesceDelay"/> for more bytes, swaps the buffer out and writes it to
+/// the stream in one blocking call, then flushes. Bytes written meanwhile coalesce into its next write, so a UART's
+/// one-byte writes cost one memcpy each instead of one syscall and one thread wake-up each, and a slow terminal (or
+/// one paused with Ctrl-S) only delays output. The writer is a plain thread rather than thread-pool work: a pool
+/// worker spins (sched_yield) after every work item before it sleeps, and under a kernel log's stream of bytes that
+/// took as much CPU as the vCPU itself on a one-CPU host (tools/bench: perf inside the nested runner). A bounded
+/// <c>Channel&lt;byte[]&gt;</c> was rejected: one array per guest byte, and no coalescing. The buffer is bounded
+/// (<see cref="MaxPending"/>); beyond it, output is dropped and counted in <see cref="DroppedBytes"/>, as a UART
+/// without flow control would lose it.
 /// </remarks>
 public sealed class ConsoleOutput : IDisposable, IAsyncDisposable
 {
     /// <summary>Bytes held while the stream is slow before output is dropped.</summary>
     public const int DefaultMaxPending = 1 << 20;
 
+    /// <summary>How long the writer lets output gather after the first byte before it writes (a UART FIFO's worth).</summary>
+    public static readonly TimeSpan DefaultCoalesceDelay = TimeSpan.FromMilliseconds(2);
+
     private readonly Stream _stream;
     private readonly bool _ownsStream;
-    private readonly Lock _lock = new();
-    private readonly SemaphoreSlim _signal = new(0, 1);
-    private readonly Task _drain;
+    private readonly object _lock = new();
+    private readonly Thread _writer;
+    private readonly TaskCompletionSource _writerExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private MemoryStream _pending = new();
     private MemoryStream _spare = new();
     private readonly List<TaskCompletionSource> _flushWaiters = [];
@@ -32,18 +39,24 @@ public sealed class ConsoleOutput : IDisposable, IAsyncDisposable
     private Exception? _writeError;
 
     /// <summary>Wraps <paramref name="stream"/>; <paramref name="ownsStream"/> disposes it with this sink.</summary>
-    public ConsoleOutput(Stream stream, bool ownsStream, int maxPending = DefaultMaxPending)
+    public ConsoleOutput(Stream stream, bool ownsStream, int maxPending = DefaultMaxPending, TimeSpan? coalesceDelay = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxPending, 1);
         _stream = stream;
         _ownsStream = ownsStream;
         MaxPending = maxPending;
-        _drain = Task.Run(DrainAsync);
+        CoalesceDelay = coalesceDelay ?? DefaultCoalesceDelay;
+        ArgumentOutOfRangeException.ThrowIfLessThan(CoalesceDelay, TimeSpan.Zero, nameof(coalesceDelay));
+        _writer = new Thread(WriterLoop) { IsBackground = true, Name = "console-out" };
+        _writer.Start();
     }
 
     /// <summary>Bytes held while the stream is slow before output is dropped.</summary>
     public int MaxPending { get; }
+
+    /// <summary>How long the writer lets output gather after the first byte before it writes.</summary>
+    public TimeSpan CoalesceDelay { get; }
 
     /// <summary>Bytes dropped because the stream fell more than <see cref="MaxPending"/> behind, or failed.</summary>
     public long DroppedBytes => Interlocked.Read(ref _dropped);
@@ -89,7 +102,6 @@ public sealed class ConsoleOutput : IDisposable, IAsyncDisposable
             return;
         }
 
-        bool wake;
         lock (_lock)
         {
             if (_completed || _writeError is not null)
@@ -110,13 +122,12 @@ public sealed class ConsoleOutput : IDisposable, IAsyncDisposable
                 return;
             }
 
-            wake = _pending.Length == 0;
+            var wake = _pending.Length == 0;
             _pending.Write(data[..take]);
-        }
-
-        if (wake)
-        {
-            Wake();
+            if (wake)
+            {
+                Monitor.Pulse(_lock);
+            }
         }
     }
 
@@ -139,74 +150,83 @@ public sealed class ConsoleOutput : IDisposable, IAsyncDisposable
         }
     }
 
-    private void Wake()
+    private void WriterLoop()
     {
         try
         {
-            _signal.Release();
+            while (true)
+            {
+                lock (_lock)
+                {
+                    while (_pending.Length == 0 && !_completed)
+                    {
+                        Monitor.Wait(_lock);
+                    }
+                }
+
+                if (CoalesceDelay > TimeSpan.Zero)
+                {
+                    Thread.Sleep(CoalesceDelay);
+                }
+
+                if (!DrainPending())
+                {
+                    return;
+                }
+            }
         }
-        catch (SemaphoreFullException)
+        finally
         {
-            // Already signalled: the drain task will see the new bytes.
+            _writerExited.TrySetResult();
         }
     }
 
-    private async Task DrainAsync()
+    /// <summary>Writes batches until nothing is pending; false once the sink is completed and empty.</summary>
+    private bool DrainPending()
     {
         while (true)
         {
-            await _signal.WaitAsync().ConfigureAwait(false);
-            while (true)
+            MemoryStream batch;
+            lock (_lock)
             {
-                MemoryStream batch;
-                bool completed;
-                lock (_lock)
+                if (_pending.Length == 0)
                 {
-                    completed = _completed;
-                    if (_pending.Length == 0)
+                    _busy = false;
+                    foreach (var waiter in _flushWaiters)
                     {
-                        _busy = false;
-                        foreach (var waiter in _flushWaiters)
-                        {
-                            waiter.TrySetResult();
-                        }
-
-                        _flushWaiters.Clear();
-                        if (completed)
-                        {
-                            return;
-                        }
-
-                        break;
+                        waiter.TrySetResult();
                     }
 
-                    batch = _pending;
-                    _pending = _spare;
-                    _spare = batch;
-                    _busy = true;
+                    _flushWaiters.Clear();
+                    return !_completed;
                 }
 
-                try
+                batch = _pending;
+                _pending = _spare;
+                _spare = batch;
+                _busy = true;
+            }
+
+            try
+            {
+                if (_writeError is null)
                 {
-                    if (_writeError is null)
-                    {
-                        await _stream.WriteAsync(batch.GetBuffer().AsMemory(0, (int)batch.Length)).ConfigureAwait(false);
-                        await _stream.FlushAsync().ConfigureAwait(false);
-                        Interlocked.Add(ref _written, batch.Length);
-                    }
-                    else
-                    {
-                        Interlocked.Add(ref _dropped, batch.Length);
-                    }
+                    _stream.Write(batch.GetBuffer(), 0, (int)batch.Length);
+                    _stream.Flush();
+                    Interlocked.Add(ref _written, batch.Length);
                 }
-                catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException or UnauthorizedAccessException)
+                else
                 {
                     Interlocked.Add(ref _dropped, batch.Length);
-                    Volatile.Write(ref _writeError, e);
                 }
-
-                batch.SetLength(0);
             }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException or UnauthorizedAccessException)
+            {
+                Interlocked.Add(ref _dropped, batch.Length);
+                Volatile.Write(ref _writeError, e);
+            }
+
+            batch.SetLength(0);
         }
     }
 
@@ -221,11 +241,11 @@ public sealed class ConsoleOutput : IDisposable, IAsyncDisposable
             }
 
             _completed = true;
+            Monitor.Pulse(_lock);
         }
 
-        Wake();
-        await Task.WhenAny(_drain, Task.Delay(timeout)).ConfigureAwait(false);
-        if (_ownsStream && _drain.IsCompleted)
+        await Task.WhenAny(_writerExited.Task, Task.Delay(timeout)).ConfigureAwait(false);
+        if (_ownsStream && _writerExited.Task.IsCompleted)
         {
             await _stream.DisposeAsync().ConfigureAwait(false);
         }

@@ -107,6 +107,50 @@ public sealed class ConsoleOutputSpecs : IDisposable
         Assert.Equal(5, output.DroppedBytes);
     }
 
+    [Fact]
+    public async Task Output_should_be_written_by_its_own_thread_not_a_pool_worker()
+    {
+        var stream = new RecordingStream();
+        var output = new ConsoleOutput(stream, ownsStream: false);
+
+        output.Write("x"u8);
+        await output.FlushAsync();
+
+        Assert.Equal([("console-out", false)], stream.Writers);
+        await output.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Byte_at_a_time_output_should_coalesce_into_few_stream_writes()
+    {
+        var stream = new RecordingStream();
+        var output = new ConsoleOutput(stream, ownsStream: false, coalesceDelay: TimeSpan.FromMilliseconds(300));
+
+        for (var i = 0; i < 200; i++)
+        {
+            output.WriteByte((byte)('a' + (i % 26)));
+        }
+
+        await output.FlushAsync();
+
+        Assert.Equal(200, stream.Bytes);
+        Assert.InRange(stream.Writers.Count, 1, 2);
+        await output.DisposeAsync();
+    }
+
+    private sealed class RecordingStream : MemoryStream
+    {
+        public List<(string? Name, bool Pool)> Writers { get; } = [];
+
+        public int Bytes { get; private set; }
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            Writers.Add((Thread.CurrentThread.Name, Thread.CurrentThread.IsThreadPoolThread));
+            Bytes += count;
+        }
+    }
+
     private sealed class BlockingStream : Stream
     {
         public ManualResetEventSlim Entered { get; } = new();
