@@ -21,8 +21,12 @@ public sealed class ConsoleOutput : IDisposable, IAsyncDisposable
     /// <summary>Bytes held while the stream is slow before output is dropped.</summary>
     public const int DefaultMaxPending = 1 << 20;
 
-    /// <summary>How long the writer lets output gather after the first byte before it writes (a UART FIFO's worth).</summary>
-    public static readonly TimeSpan DefaultCoalesceDelay = TimeSpan.FromMilliseconds(2);
+    /// <summary>
+    /// How long the writer lets output gather after the first byte before it writes: short enough that echo still
+    /// looks immediate, long enough that a kernel log costs a few hundred writes a second, not one per line or byte.
+    /// A verbose boot in the nested runner reached init in 28.3 s with 10 ms against 38.3 s with 2 ms (medians of 3).
+    /// </summary>
+    public static readonly TimeSpan DefaultCoalesceDelay = TimeSpan.FromMilliseconds(10);
 
     private readonly Stream _stream;
     private readonly bool _ownsStream;
