@@ -52,6 +52,7 @@ public sealed class ConsoleOutput : IDisposable, IAsyncDisposable
         MaxPending = maxPending;
         CoalesceDelay = coalesceDelay ?? DefaultCoalesceDelay;
         ArgumentOutOfRangeException.ThrowIfLessThan(CoalesceDelay, TimeSpan.Zero, nameof(coalesceDelay));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(CoalesceDelay, TimeSpan.FromSeconds(1), nameof(coalesceDelay));
         _writer = new Thread(WriterLoop) { IsBackground = true, Name = "console-out" };
         _writer.Start();
     }

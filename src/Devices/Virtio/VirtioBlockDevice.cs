@@ -69,6 +69,9 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
     /// <summary>Buffers per preadv/pwritev call (Linux's IOV_MAX).</summary>
     private const int MaxVectors = 1024;
 
+    /// <summary>Source of written zeroes where the host file system cannot zero a range itself.</summary>
+    private static readonly byte[] ZeroBlock = new byte[1 << 16];
+
     private readonly FileStream _file;
     private readonly SafeFileHandle _handle;
     private readonly byte[] _serial = new byte[IdLength];
@@ -334,6 +337,7 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
         raw = raw[..(count * RangeLength)];
         if (chain.Read(memory, HeaderLength, raw) != raw.Length)
         {
+            queue.ReportGuestError("virtio-blk range list not readable");
             return StatusIoError;
         }
 
@@ -402,9 +406,6 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
             RandomAccess.Write(_handle, ZeroBlock.AsSpan(0, (int)Math.Min(ZeroBlock.Length, length - done)), offset + done);
         }
     }
-
-    /// <summary>Source of written zeroes where the host file system cannot zero a range itself.</summary>
-    private static readonly byte[] ZeroBlock = new byte[1 << 16];
 
     private bool InRange(ulong sector, ulong length) =>
         length % SectorSize == 0 && sector <= CapacitySectors && length / SectorSize <= CapacitySectors - sector;
