@@ -9,7 +9,8 @@
 # VMMs' data path, not the 9p share), BENCH_RUNS (default 2: boots per VMM, interleaved actorvmm, qemu, actorvmm...),
 # BENCH_MIB (default 256), BENCH_PASSES (default 3), BENCH_VMMS (default "actorvmm qemu"), BENCH_OUT (a file that
 # gets a copy of the report), BENCH_ACTORVMM and BENCH_ACTORVMM_B (below).
-# The summary gives, per VMM, the median of all its passes (every run) for read and for write, and the ratio to QEMU.
+# The summary gives, per VMM, the median of all its passes (every run) for read and for write, and the ratio to QEMU;
+# then, run by run, each VMM's median against QEMU's in the same run: runs won and the geometric mean of the ratios.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 guest=$repo/artifacts/guest
@@ -108,8 +109,8 @@ for run in $(seq 1 "$runs"); do
         fi
         while IFS= read -r l; do
             say "run $run $(printf '%-8s' "$v") $l"
-            # results: vmm kind MB/s
-            echo "$v $(echo "$l" | awk '{ print $1, $(NF - 2) }')" >> "$results"
+            # results: vmm kind MB/s run
+            echo "$v $(echo "$l" | awk '{ print $1, $(NF - 2) }') $run" >> "$results"
         done <<< "$lines"
     done
 done
@@ -129,6 +130,14 @@ for v in $vmms; do
     [ "$v" = qemu ] && label="qemu(cache=$qemu_cache)"
     z=$(median "$v" zero)
     say "summary: $(printf '%-22s' "$label") median read $r MB/s, median write $w MB/s over $n passes each ($ratio); guest-only /dev/zero fill $z MB/s"
+done
+# Paired: each run's median against QEMU's in the same run (tools/bench/paired.awk).
+for v in $vmms; do
+    [ "$v" = qemu ] && continue
+    case " $vmms " in *" qemu "*) ;; *) break ;; esac
+    for k in read write; do
+        say "paired: $(printf '%-22s' "$v") $(printf '%-5s' "$k") $(awk -v v="$v" -v k="$k" -f "$repo/tools/bench/paired.awk" "$results")"
+    done
 done
 say "disk.sh: load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $ok
