@@ -31,7 +31,6 @@ public sealed class ConsoleOutput : IDisposable, IAsyncDisposable
     private readonly Stream _stream;
     private readonly bool _ownsStream;
     private readonly object _lock = new();
-    private readonly Thread _writer;
     private readonly TaskCompletionSource _writerExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private MemoryStream _pending = new();
     private MemoryStream _spare = new();
@@ -53,8 +52,7 @@ public sealed class ConsoleOutput : IDisposable, IAsyncDisposable
         CoalesceDelay = coalesceDelay ?? DefaultCoalesceDelay;
         ArgumentOutOfRangeException.ThrowIfLessThan(CoalesceDelay, TimeSpan.Zero, nameof(coalesceDelay));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(CoalesceDelay, TimeSpan.FromSeconds(1), nameof(coalesceDelay));
-        _writer = new Thread(WriterLoop) { IsBackground = true, Name = "console-out" };
-        _writer.Start();
+        new Thread(WriterLoop) { IsBackground = true, Name = "console-out" }.Start();
     }
 
     /// <summary>Bytes held while the stream is slow before output is dropped.</summary>

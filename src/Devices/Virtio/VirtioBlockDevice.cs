@@ -341,32 +341,30 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
             return StatusIoError;
         }
 
+        Span<BlockRange> ranges = stackalloc BlockRange[count];
         for (var i = 0; i < count; i++)
         {
-            var range = raw.Slice(i * RangeLength, RangeLength);
-            var flags = BinaryPrimitives.ReadUInt32LittleEndian(range[12..]);
-            if ((flags & ~RangeFlagUnmap) != 0 || (discard && flags != 0))
+            var range = ranges[i] = BlockRange.Parse(raw.Slice(i * RangeLength, RangeLength));
+            if ((range.Flags & ~RangeFlagUnmap) != 0 || (discard && range.Flags != 0))
             {
                 return StatusUnsupported;
             }
 
-            var sectors = BinaryPrimitives.ReadUInt32LittleEndian(range[8..]);
-            if (sectors > MaxRangeSectors || !InRange(BinaryPrimitives.ReadUInt64LittleEndian(range), (ulong)sectors * SectorSize))
+            if (range.Sectors > MaxRangeSectors || !InRange(range.Sector, (ulong)range.Sectors * SectorSize))
             {
                 return StatusIoError;
             }
         }
 
-        for (var i = 0; i < count; i++)
+        foreach (var range in ranges)
         {
-            var range = raw.Slice(i * RangeLength, RangeLength);
-            var offset = (long)(BinaryPrimitives.ReadUInt64LittleEndian(range) * SectorSize);
-            var length = (long)BinaryPrimitives.ReadUInt32LittleEndian(range[8..]) * SectorSize;
-            if (length == 0)
+            if (range.Sectors == 0)
             {
                 continue;
             }
 
+            var offset = (long)(range.Sector * SectorSize);
+            var length = (long)range.Sectors * SectorSize;
             if (discard)
             {
                 // A hint: where the file system cannot punch holes, nothing is freed and the data stays.
@@ -374,11 +372,20 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
             }
             else
             {
-                ZeroRange(offset, length, unmap: (BinaryPrimitives.ReadUInt32LittleEndian(range[12..]) & RangeFlagUnmap) != 0);
+                ZeroRange(offset, length, unmap: (range.Flags & RangeFlagUnmap) != 0);
             }
         }
 
         return StatusOk;
+    }
+
+    /// <summary>One discard / write-zeroes range as the guest wrote it (struct virtio_blk_discard_write_zeroes).</summary>
+    private readonly record struct BlockRange(ulong Sector, uint Sectors, uint Flags)
+    {
+        public static BlockRange Parse(ReadOnlySpan<byte> raw) => new(
+            BinaryPrimitives.ReadUInt64LittleEndian(raw),
+            BinaryPrimitives.ReadUInt32LittleEndian(raw[8..]),
+            BinaryPrimitives.ReadUInt32LittleEndian(raw[12..]));
     }
 
     /// <summary>Makes [offset, offset + length) of the image read as zeroes, by the cheapest means the host has.</summary>

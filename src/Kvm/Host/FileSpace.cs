@@ -16,10 +16,6 @@ public static partial class FileSpace
     private const int PunchHole = 0x02;
     private const int ZeroRange = 0x10;
 
-    private const int ENoDev = 19;
-    private const int ENoSys = 38;
-    private const int EOpNotSupp = 95;
-
     /// <summary>Deallocates [offset, offset + length): reads of it return zeroes afterwards.</summary>
     public static bool TryPunchHole(SafeFileHandle file, long offset, long length) =>
         Call(file, PunchHole | KeepSize, offset, length, "punch a hole in");
@@ -70,7 +66,7 @@ public static partial class FileSpace
             {
                 case Libc.EIntr:
                     continue;
-                case EOpNotSupp or ENoDev or ENoSys:
+                case Libc.EOpNotSupp or Libc.ENoDev or Libc.ENoSys:
                     return false;
                 default:
                     throw new IOException(

@@ -43,6 +43,9 @@ internal static partial class Libc
     public const int EAcces = 13;
     public const int ENoEnt = 2;
     public const int ESrch = 3;
+    public const int ENoDev = 19;
+    public const int ENoSys = 38;
+    public const int EOpNotSupp = 95;
 
     [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
     public static partial nint Mmap(nint addr, nuint length, int prot, int flags, int fd, long offset);
