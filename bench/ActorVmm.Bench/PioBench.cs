@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using ActorVmm.Actors.Bus;
-using ActorVmm.Actors.Devices;
+using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Irq;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Host.Settings;
 using ActorVmm.Actors.Vm;
 using Akka.Actor;
 using Akka.Configuration;

@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using ActorVmm.Actors.Bus;
-using ActorVmm.Actors.Devices;
+using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Faults;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Host.Settings;
 using ActorVmm.Actors.Supervision;
 using ActorVmm.Actors.Vm;
 using ActorVmm.Devices;
@@ -22,7 +23,7 @@ internal static class RestartBench
         var restarts = args.Length >= 2 && args[0] == "--restarts" ? int.Parse(args[1]) : 200;
         var config = ConfigurationFactory.ParseString("akka.loglevel = OFF\nakka.stdout-loglevel = OFF");
         using var system = ActorSystem.Create("restart-bench", config);
-        var injector = new FaultInjector([FaultPlan.Parse("reg0:crash,offset=1")], log: Serilog.Core.Logger.None);
+        var injector = new FaultInjector([FaultPlan.Parse("reg0:crash,offset=1")]);
         var blueprint = injector.Wrap(new DeviceBlueprint("reg0", _ => new StatefulRegister("reg0"), [BusRange.Pio(0x100, 2)]));
         var endpoint = new DeviceEndpoint("reg0", new DeviceSettings(TimeSpan.FromSeconds(5)), inline: blueprint.Inline);
         var supervision = new SupervisionSettings(int.MaxValue, TimeSpan.FromMinutes(1), RestartStateSource.Saved, BudgetExceededPolicy.StopVm, new Dictionary<string, SupervisionAction> { ["default"] = SupervisionAction.Restart });

@@ -1,4 +1,5 @@
 using ActorVmm.Actors.Tracing;
+using ActorVmm.Host.Tracing;
 
 namespace ActorVmm.Bench;
 

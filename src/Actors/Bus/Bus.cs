@@ -1,4 +1,4 @@
-using ActorVmm.Actors.Devices;
+using ActorVmm.Actors.Endpoints;
 
 namespace ActorVmm.Actors.Bus;
 

@@ -4,6 +4,7 @@ using ActorVmm.Actors.Settings;
 using ActorVmm.Actors.Vm;
 using ActorVmm.Devices;
 using ActorVmm.Devices.Virtio;
+using Akka.Event;
 
 namespace ActorVmm.Actors.Faults;
 
@@ -34,20 +35,17 @@ public sealed class FaultInjector
     private readonly Dictionary<string, List<FaultSchedule>> _schedules = new(StringComparer.Ordinal);
     private readonly Dictionary<string, BlockRequestFaults> _blocks = new(StringComparer.Ordinal);
     private readonly Action<TimeSpan> _sleep;
-    private readonly Serilog.ILogger? _log;
 
     /// <param name="plans">The VM's fault plans (e.g. <c>settings.Faults</c>).</param>
     /// <param name="counters">Where faults are counted; a new one when null.</param>
     /// <param name="time">The clock for after=DURATION (tests: a manual one).</param>
     /// <param name="sleep">How a delay waits (tests: a recorder); default: spin below 1 ms, sleep above.</param>
-    /// <param name="log">Serilog logger; default <see cref="Serilog.Log.Logger"/> at the time of each event.</param>
-    public FaultInjector(IEnumerable<FaultPlan> plans, FaultCounters? counters = null, TimeProvider? time = null, Action<TimeSpan>? sleep = null, Serilog.ILogger? log = null)
+    public FaultInjector(IEnumerable<FaultPlan> plans, FaultCounters? counters = null, TimeProvider? time = null, Action<TimeSpan>? sleep = null)
     {
         ArgumentNullException.ThrowIfNull(plans);
         Plans = plans.ToList();
         Counters = counters ?? new FaultCounters();
         _sleep = sleep ?? DefaultSleep;
-        _log = log;
         foreach (var plan in Plans)
         {
             if (!_schedules.TryGetValue(plan.Device, out var list))
@@ -153,9 +151,9 @@ public sealed class FaultInjector
     {
         Counters.CountInjected(plan.Device, plan.Kind);
         FaultObserved?.Invoke(plan.Device, plan.Kind);
-        Log.ForContext(LogProperties.Device, plan.Device)
-            .ForContext("FaultKind", FaultPlan.KindName(plan.Kind))
-            .Information(
+        Log.ForDevice(plan.Device)
+            .WithContext("FaultKind", FaultPlan.KindName(plan.Kind))
+            .Info(
                 offset is { } o ? "Injected {FaultKind} fault into {Device} at offset {Offset} ({Plan})" : "Injected {FaultKind} fault into {Device} ({Plan})",
                 FaultPlan.KindName(plan.Kind),
                 plan.Device,
@@ -166,13 +164,14 @@ public sealed class FaultInjector
     internal void Retried(string device, ushort position)
     {
         Counters.CountRetried(device);
-        Log.ForContext(LogProperties.Device, device)
-            .Information("Retrying the {Device} request at ring position {Position} after an injected crash (exempt from fault plans)", device, position);
+        Log.ForDevice(device)
+            .Info("Retrying the {Device} request at ring position {Position} after an injected crash (exempt from fault plans)", device, position);
     }
 
     internal void Sleep(TimeSpan delay) => _sleep(delay);
 
-    private Serilog.ILogger Log => _log ?? Serilog.Log.Logger;
+    /// <summary>Where injected faults are logged: the VM's actor system once it runs (set before the VM starts).</summary>
+    public ILoggingAdapter Log { get; set; } = NoLogger.Instance;
 
     private static bool IsRequestLevel(FaultPlan plan) =>
         plan.Kind is FaultKind.Crash or FaultKind.Delay or FaultKind.IoError && plan.Trigger.Kind != FaultTriggerKind.Offset;

@@ -1,5 +1,5 @@
 using System.Text;
-using ActorVmm.Actors.Devices;
+using ActorVmm.Actors.Endpoints;
 
 namespace ActorVmm.Actors.Faults;
 

@@ -1,4 +1,4 @@
-using ActorVmm.Actors.Devices;
+using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Logging;
 using ActorVmm.Actors.Settings;
 using ActorVmm.Actors.Vm;

@@ -3,49 +3,38 @@ using System.Diagnostics;
 namespace ActorVmm.Actors.Vcpu;
 
 /// <summary>
-/// Records when the first vCPU of the process is about to enter KVM_RUN, for the start-up benchmark. With
-/// <c>ACTORVMM_STARTUP_REPORT=1</c> it prints one line to stderr: milliseconds from process start to that moment.
+/// Start-up timing for the start-up benchmark: when the program enables it (<c>ACTORVMM_STARTUP_REPORT=1</c>), each
+/// phase and the first KVM_RUN of the process print one line, milliseconds since process start. Off by default.
 /// </summary>
 public static class StartupProbe
 {
-    private static long _firstRunTicks;
+    private static TextWriter? _report;
+    private static int _firstRunSeen;
 
-    /// <summary>Time from process start to the first KVM_RUN, once it happened.</summary>
-    public static TimeSpan? FirstRun
-    {
-        get
-        {
-            var ticks = Interlocked.Read(ref _firstRunTicks);
-            return ticks == 0 ? null : TimeSpan.FromTicks(ticks);
-        }
-    }
+    /// <summary>Reports to <paramref name="report"/> from now on (called once, by the program, before any VM starts).</summary>
+    public static void Enable(TextWriter report) => _report = report;
 
-    /// <summary>With <c>ACTORVMM_STARTUP_REPORT=1</c>, prints how long after process start <paramref name="phase"/> ended.</summary>
+    /// <summary>Reports how long after process start <paramref name="phase"/> ended.</summary>
     public static void Mark(string phase)
     {
-        if (Environment.GetEnvironmentVariable("ACTORVMM_STARTUP_REPORT") == "1")
+        if (_report is { } report)
         {
-            var elapsed = DateTime.Now - Process.GetCurrentProcess().StartTime;
-            Console.Error.WriteLine($"actorvmm: startup: {phase} {elapsed.TotalMilliseconds:F1} ms after process start{Runtime()}");
+            report.WriteLine($"actorvmm: startup: {phase} {SinceStart().TotalMilliseconds:F1} ms after process start{Runtime()}");
         }
     }
 
+    /// <summary>Reports the first KVM_RUN of the process (later calls do nothing).</summary>
     public static void MarkFirstRun()
     {
-        if (Interlocked.Read(ref _firstRunTicks) != 0)
+        if (_report is not null && Interlocked.Exchange(ref _firstRunSeen, 1) == 0)
         {
-            return;
-        }
-
-        var elapsed = DateTime.Now - Process.GetCurrentProcess().StartTime;
-        if (Interlocked.CompareExchange(ref _firstRunTicks, Math.Max(1, elapsed.Ticks), 0) == 0
-            && Environment.GetEnvironmentVariable("ACTORVMM_STARTUP_REPORT") == "1")
-        {
-            Console.Error.WriteLine($"actorvmm: startup: first KVM_RUN {elapsed.TotalMilliseconds:F1} ms after process start{Runtime()}");
+            Mark("first KVM_RUN");
         }
     }
 
-    // What the runtime spent so far: methods compiled at run time (not precompiled by ReadyToRun) and assemblies loaded.
+    private static TimeSpan SinceStart() => DateTime.Now - Process.GetCurrentProcess().StartTime;
+
+    // What the runtime spent so far: methods compiled at run time and assemblies loaded.
     private static string Runtime() =>
         $" (JIT: {System.Runtime.JitInfo.GetCompiledMethodCount()} methods in {System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds:F0} ms;"
         + $" {AppDomain.CurrentDomain.GetAssemblies().Length} assemblies)";

@@ -1,5 +1,5 @@
 using ActorVmm.Actors.Bus;
-using ActorVmm.Actors.Devices;
+using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Irq;
 using ActorVmm.Actors.Supervision;
 using ActorVmm.Actors.Vcpu;

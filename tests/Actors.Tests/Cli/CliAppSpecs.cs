@@ -1,6 +1,7 @@
-using ActorVmm.Actors.Cli;
-using ActorVmm.Actors.GuestConsole;
+using ActorVmm.Host.Cli;
+using ActorVmm.Host.GuestConsole;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Host.Settings;
 using Xunit;
 
 namespace ActorVmm.Actors.Tests.Cli;
@@ -194,19 +195,10 @@ public sealed class CliAppSpecs : IDisposable
     [Fact]
     public void Run_without_a_registered_runner_should_fail_with_one_line()
     {
-        var previous = CliApp.DefaultRunner;
-        CliApp.DefaultRunner = null;
-        try
-        {
-            var code = CliApp.Run(["run", "--log-level", "off"], runner: null, _out, _err);
+        var code = CliApp.Run(["run", "--log-level", "off"], runner: null, _out, _err);
 
-            Assert.Equal(CliApp.ExitFailure, code);
-            Assert.Contains("no VM runner", OneErrorLine());
-        }
-        finally
-        {
-            CliApp.DefaultRunner = previous;
-        }
+        Assert.Equal(CliApp.ExitFailure, code);
+        Assert.Contains("no VM runner", OneErrorLine());
     }
 
     [Fact]

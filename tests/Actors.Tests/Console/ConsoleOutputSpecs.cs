@@ -1,5 +1,5 @@
 using System.Text;
-using ActorVmm.Actors.GuestConsole;
+using ActorVmm.Host.GuestConsole;
 using Xunit;
 
 namespace ActorVmm.Actors.Tests.Console;

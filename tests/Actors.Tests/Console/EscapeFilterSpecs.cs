@@ -1,4 +1,4 @@
-using ActorVmm.Actors.GuestConsole;
+using ActorVmm.Host.GuestConsole;
 using Xunit;
 
 namespace ActorVmm.Actors.Tests.Console;

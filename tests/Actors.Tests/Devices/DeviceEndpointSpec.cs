@@ -1,5 +1,6 @@
-using ActorVmm.Actors.Devices;
+using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Host.Settings;
 using ActorVmm.Actors.Tests.Fakes;
 using ActorVmm.Devices;
 using Akka.Actor;

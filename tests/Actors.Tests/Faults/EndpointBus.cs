@@ -1,4 +1,4 @@
-using ActorVmm.Actors.Devices;
+using ActorVmm.Actors.Endpoints;
 using ActorVmm.Devices;
 
 namespace ActorVmm.Actors.Tests.Faults;

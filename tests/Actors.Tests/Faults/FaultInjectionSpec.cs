@@ -1,7 +1,8 @@
 using ActorVmm.Actors.Bus;
-using ActorVmm.Actors.Devices;
+using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Faults;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Host.Settings;
 using ActorVmm.Actors.Supervision;
 using ActorVmm.Actors.Tests.Fakes;
 using ActorVmm.Actors.Vm;

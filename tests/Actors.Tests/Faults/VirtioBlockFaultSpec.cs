@@ -1,7 +1,8 @@
 using System.Buffers.Binary;
-using ActorVmm.Actors.Devices;
+using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Faults;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Host.Settings;
 using ActorVmm.Actors.Supervision;
 using ActorVmm.Devices.Virtio;
 using ActorVmm.Kvm.Memory;

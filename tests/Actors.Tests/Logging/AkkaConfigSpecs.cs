@@ -1,5 +1,7 @@
 using ActorVmm.Actors.Logging;
+using ActorVmm.Host.Logging;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Host.Settings;
 using Xunit;
 
 namespace ActorVmm.Actors.Tests.Logging;
@@ -21,16 +23,7 @@ public class AkkaConfigSpecs
         Assert.Equal([AkkaConfig.LoggerTypeName], config.GetStringList("akka.loggers"));
         Assert.Equal(akkaLevel, config.GetString("akka.loglevel"));
         Assert.Equal("OFF", config.GetString("akka.stdout-loglevel"));
-        Assert.Equal(typeof(SerilogLoggerActor), Type.GetType(AkkaConfig.LoggerTypeName));
+        Assert.Equal(typeof(Akka.Logger.Serilog.SerilogLogger), Type.GetType(AkkaConfig.LoggerTypeName));
     }
 
-    [Fact]
-    public void Dispatchers_should_be_defined()
-    {
-        var config = AkkaConfig.Build(SettingsLoader.Reference);
-
-        Assert.Equal("PinnedDispatcher", config.GetString(AkkaConfig.VcpuDispatcher + ".type"));
-        Assert.Equal("Dispatcher", config.GetString(AkkaConfig.DeviceDispatcher + ".type"));
-        Assert.Equal("ForkJoinDispatcher", config.GetString(AkkaConfig.BlockingIoDispatcher + ".type"));
-    }
 }

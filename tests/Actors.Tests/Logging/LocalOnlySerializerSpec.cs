@@ -1,5 +1,7 @@
 using ActorVmm.Actors.Logging;
+using ActorVmm.Host.Logging;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Host.Settings;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using Xunit;
@@ -10,7 +12,7 @@ namespace ActorVmm.Actors.Tests.Logging;
 public sealed class LocalOnlySerializerSpec : TestKit
 {
     public LocalOnlySerializerSpec()
-        : base(AkkaConfig.CreateSetup(SettingsLoader.Reference, Serilog.Core.Logger.None), "local-only")
+        : base(AkkaConfig.Build(SettingsLoader.Reference), "local-only")
     {
     }
 

@@ -1,5 +1,7 @@
 using ActorVmm.Actors.Logging;
+using ActorVmm.Host.Logging;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Host.Settings;
 using Xunit;
 
 namespace ActorVmm.Actors.Tests.Logging;

@@ -1,5 +1,6 @@
-using ActorVmm.Actors.GuestConsole;
+using ActorVmm.Host.GuestConsole;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Host.Settings;
 using Xunit;
 
 namespace ActorVmm.Actors.Tests.Settings;

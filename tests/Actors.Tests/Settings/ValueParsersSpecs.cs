@@ -1,4 +1,5 @@
 using ActorVmm.Actors.Settings;
+using ActorVmm.Host.Settings;
 using Xunit;
 
 namespace ActorVmm.Actors.Tests.Settings;

@@ -1,4 +1,5 @@
 using ActorVmm.Actors.Tracing;
+using ActorVmm.Host.Tracing;
 using Xunit;
 
 namespace ActorVmm.Actors.Tests.Tracing;

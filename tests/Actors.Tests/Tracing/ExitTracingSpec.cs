@@ -1,8 +1,9 @@
 using System.Text.Json;
 using ActorVmm.Actors.Bus;
-using ActorVmm.Actors.Cli;
+using ActorVmm.Host.Cli;
 using ActorVmm.Actors.Tests.Fakes;
 using ActorVmm.Actors.Tracing;
+using ActorVmm.Host.Tracing;
 using ActorVmm.Actors.Vm;
 using ActorVmm.Kvm;
 using Akka.TestKit.Xunit2;

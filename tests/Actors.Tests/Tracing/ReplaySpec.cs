@@ -1,5 +1,6 @@
 using ActorVmm.Actors.Tests.Fakes;
 using ActorVmm.Actors.Tracing;
+using ActorVmm.Host.Tracing;
 using ActorVmm.Actors.Vm;
 using Akka.TestKit.Xunit2;
 using Xunit;

@@ -1,8 +1,10 @@
 using ActorVmm.Actors.Bus;
 using ActorVmm.Actors.Irq;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Host.Settings;
 using ActorVmm.Actors.Tests.Fakes;
 using ActorVmm.Actors.Tracing;
+using ActorVmm.Host.Tracing;
 using ActorVmm.Actors.Vm;
 using ActorVmm.Devices;
 using ActorVmm.Kvm;

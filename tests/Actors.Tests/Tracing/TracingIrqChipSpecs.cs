@@ -1,5 +1,6 @@
 using ActorVmm.Actors.Irq;
 using ActorVmm.Actors.Tracing;
+using ActorVmm.Host.Tracing;
 using ActorVmm.Devices;
 using Xunit;
 

@@ -1,6 +1,8 @@
 using ActorVmm.Actors.Bus;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Host.Settings;
 using ActorVmm.Actors.Tracing;
+using ActorVmm.Host.Tracing;
 using ActorVmm.Kvm;
 using ActorVmm.Kvm.Timing;
 using Xunit;

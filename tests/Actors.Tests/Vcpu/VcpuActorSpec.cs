@@ -1,6 +1,7 @@
 using ActorVmm.Actors.Bus;
-using ActorVmm.Actors.Devices;
+using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Host.Settings;
 using ActorVmm.Actors.Tests.Fakes;
 using ActorVmm.Actors.Vcpu;
 using ActorVmm.Actors.Vm;

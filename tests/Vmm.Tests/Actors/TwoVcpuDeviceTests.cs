@@ -1,6 +1,7 @@
 using ActorVmm.Actors.Bus;
 using ActorVmm.Actors.Irq;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Host.Settings;
 using ActorVmm.Actors.Vm;
 using ActorVmm.Devices;
 using ActorVmm.Vmm.Tests.Support;

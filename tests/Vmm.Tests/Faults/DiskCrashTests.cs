@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using ActorVmm.Actors.Faults;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Host.Settings;
 using ActorVmm.Actors.Vm;
 using ActorVmm.Vmm.Tests.Support;
 

@@ -1,5 +1,6 @@
-using ActorVmm.Actors.Machine;
+using ActorVmm.Host.Machine;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Host.Settings;
 using ActorVmm.Actors.Vm;
 using Akka.Actor;
 using Akka.Configuration;

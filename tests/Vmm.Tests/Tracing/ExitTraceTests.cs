@@ -1,7 +1,9 @@
 using ActorVmm.Actors.Bus;
 using ActorVmm.Actors.Irq;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Host.Settings;
 using ActorVmm.Actors.Tracing;
+using ActorVmm.Host.Tracing;
 using ActorVmm.Actors.Vm;
 using ActorVmm.Devices;
 using ActorVmm.Vmm.Tests.Support;

@@ -1,4 +1,5 @@
 using ActorVmm.Actors.Settings;
+using ActorVmm.Host.Settings;
 using ActorVmm.Actors.Vm;
 using ActorVmm.Devices.Virtio;
 using ActorVmm.Kvm.Host;

@@ -1,4 +1,0 @@
-namespace ActorVmm.Actors.GuestConsole;
-
-/// <summary>The host end of a console cannot be opened (e.g. a serial output file that is not writable).</summary>
-public sealed class ConsoleException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,0 +1,169 @@
+using ActorVmm.Actors.Bus;
+using ActorVmm.Kvm;
+
+namespace ActorVmm.Actors.Virtio;
+
+/// <summary>
+/// The virtqueue notifications of one VM, off the vCPU threads. Each queue has an eventfd registered as a KVM
+/// ioeventfd on its notify register, so a guest kick completes inside KVM without a VM exit to us. One thread per
+/// queue (<c>notify-DEVICE-qN</c>, blocked in poll, no CPU while idle) waits on its eventfd and, on a kick, writes
+/// the queue index to the notify register through the VM's bus — the same path a vCPU's MMIO write would take:
+/// through the device's <see cref="Devices.DeviceEndpoint"/>, one access at a time, under supervision. The queue
+/// processing (file I/O for virtio-blk) thus runs on the notifier thread or on the device actor, never on a vCPU.
+/// Device-initiated work (console input, rate limiter refills) is signalled into the same eventfds.
+/// </summary>
+public sealed class QueueNotifiers : IDisposable
+{
+    private readonly List<Entry> _entries = [];
+    private readonly Lock _sync = new();
+    private volatile bool _disposed;
+    private bool _started;
+
+    /// <summary>Kicks forwarded to the devices so far (all queues).</summary>
+    public long Kicks => Interlocked.Read(ref _kicks);
+
+    private long _kicks;
+
+    /// <summary>Number of queues watched.</summary>
+    public int Count => _entries.Count;
+
+    /// <summary>
+    /// Adds queue <paramref name="queue"/> of device <paramref name="device"/> whose notify register is at guest
+    /// address <paramref name="address"/>; registers its eventfd as an ioeventfd for 2-byte writes there
+    /// (Linux's virtio-pci driver writes the queue index as a 16-bit value). Returns a handle to signal it.
+    /// </summary>
+    internal int Add(VirtualMachine vm, string device, int queue, ulong address)
+    {
+        var fd = EventFd.Create();
+        try
+        {
+            vm.RegisterIoeventfd(fd, address, 2, pio: false);
+        }
+        catch
+        {
+            fd.Dispose();
+            throw;
+        }
+
+        _entries.Add(new Entry(device, queue, address, fd));
+        return _entries.Count - 1;
+    }
+
+    /// <summary>Asks for queue processing as if the guest had kicked (safe from any thread, never blocks).</summary>
+    internal void Signal(int handle)
+    {
+        if (_disposed || (uint)handle >= (uint)_entries.Count)
+        {
+            return;
+        }
+
+        try
+        {
+            _entries[handle].Fd.Write(1);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The VM is going away.
+        }
+    }
+
+    /// <summary>Starts the notifier threads; kicks go to <paramref name="bus"/> (the VM's bus). Once only.</summary>
+    public void Start(Bus.Bus bus)
+    {
+        ArgumentNullException.ThrowIfNull(bus);
+        lock (_sync)
+        {
+            if (_started || _disposed)
+            {
+                return;
+            }
+
+            _started = true;
+            foreach (var entry in _entries)
+            {
+                entry.Thread = new Thread(() => Loop(entry, bus))
+                {
+                    IsBackground = true,
+                    Name = $"notify-{entry.Device}-q{entry.Queue}",
+                };
+                entry.Thread.Start();
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_sync)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+        }
+
+        foreach (var entry in _entries)
+        {
+            try
+            {
+                entry.Fd.Write(1); // wake the thread so it sees _disposed
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+
+        foreach (var entry in _entries)
+        {
+            if (entry.Thread is null || entry.Thread.Join(TimeSpan.FromSeconds(5)))
+            {
+                // KVM keeps its own reference to a registered ioeventfd; closing ours is safe.
+                entry.Fd.Dispose();
+            }
+        }
+    }
+
+    private void Loop(Entry entry, Bus.Bus bus)
+    {
+        Span<byte> value = [(byte)entry.Queue, (byte)(entry.Queue >> 8)];
+        while (!_disposed)
+        {
+            try
+            {
+                if (!entry.Fd.TryRead(out _))
+                {
+                    entry.Fd.WaitReadable(-1);
+                    continue;
+                }
+            }
+            catch (Exception ex) when (ex is ObjectDisposedException or KvmException)
+            {
+                return;
+            }
+
+            if (_disposed)
+            {
+                return;
+            }
+
+            Interlocked.Increment(ref _kicks);
+
+            // Never throws: the endpoint catches device failures and hands them to the device's supervisor.
+            bus.Write(BusSpace.Mmio, entry.Address, value);
+        }
+    }
+
+    private sealed class Entry(string device, int queue, ulong address, EventFd fd)
+    {
+        public string Device { get; } = device;
+
+        public int Queue { get; } = queue;
+
+        public ulong Address { get; } = address;
+
+        public EventFd Fd { get; } = fd;
+
+        public Thread? Thread { get; set; }
+    }
+}

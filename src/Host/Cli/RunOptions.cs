@@ -1,0 +1,85 @@
+using System.CommandLine;
+using ActorVmm.Actors.Settings;
+using ActorVmm.Host.Settings;
+
+namespace ActorVmm.Host.Cli;
+
+/// <summary>The options of <c>actorvmm run</c> and the settings keys they override.</summary>
+internal sealed class RunOptions
+{
+    private readonly Option<string> _kernel = new("--kernel") { Description = "Kernel image (vmlinux or bzImage); default: the embedded default guest", HelpName = "FILE" };
+    private readonly Option<string> _initrd = new("--initrd") { Description = "Initramfs/initrd image", HelpName = "FILE" };
+    private readonly Option<string> _cmdline = new("--cmdline") { Description = "Kernel command line", HelpName = "ARGS" };
+    private readonly Option<string> _cpus = new("--cpus") { Description = "Number of vCPUs (1..254)", HelpName = "N" };
+    private readonly Option<string> _memory = new("--memory", "-m") { Description = "Guest RAM, e.g. 512M, 2G (>= 16M, multiple of 4K)", HelpName = "SIZE" };
+    private readonly Option<string> _config = new("--config", "-c") { Description = "VM file (HOCON) layered over reference.conf; options override it", HelpName = "FILE" };
+    private readonly Option<string> _serial = new("--serial") { Description = "Console host end: stdio, file:PATH or none", HelpName = "SPEC" };
+    private readonly Option<string[]> _disk = new("--disk") { Description = "virtio-blk disk image; repeat for more; ,ro for read-only", HelpName = "PATH[,ro]" };
+    private readonly Option<string> _console = new("--console") { Description = "Console device: serial (ttyS0) or virtio (hvc0)", HelpName = "serial|virtio" };
+    private readonly Option<bool> _rng = new("--rng") { Description = "Add a virtio-rng device" };
+    private readonly Option<bool> _stats = new("--stats") { Description = "Print VM-exit and device statistics at exit" };
+    private readonly Option<string> _trace = new("--trace") { Description = "Write a VM-exit trace to FILE", HelpName = "FILE" };
+    private readonly Option<string> _traceFormat = new("--trace-format") { Description = "Trace format: chrome or jsonl", HelpName = "chrome|jsonl" };
+    private readonly Option<string> _logLevel = new("--log-level") { Description = "VMM log level: debug, info, warning, error, off", HelpName = "LEVEL" };
+    private readonly Option<string> _logFile = new("--log-file") { Description = "Also append VMM logs to FILE", HelpName = "FILE" };
+    private readonly Option<string[]> _fault = new("--fault") { Description = "Inject a device fault, e.g. disk0:crash,every=100; repeat for more", HelpName = "DEVICE:KIND[,every=N|,p=P,seed=S|,after=DURATION|,offset=O]" };
+
+    public void AddTo(Command command)
+    {
+        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _config, _serial, _disk, _console, _rng, _stats, _trace, _traceFormat, _logLevel, _logFile, _fault })
+        {
+            command.Options.Add(option);
+        }
+    }
+
+    public string? ConfigFile(ParseResult result) => result.GetValue(_config);
+
+    /// <summary>The settings the given options override, in command-line precedence.</summary>
+    public IReadOnlyList<SettingOverride> ToOverrides(ParseResult result)
+    {
+        var overrides = new List<SettingOverride>();
+        void AddString(Option<string> option, string key)
+        {
+            if (result.GetResult(option) is not null && result.GetValue(option) is { } value)
+            {
+                overrides.Add(SettingOverride.String(key, value, option.Name));
+            }
+        }
+
+        AddString(_kernel, "actorvmm.vm.kernel");
+        AddString(_initrd, "actorvmm.vm.initrd");
+        AddString(_cmdline, "actorvmm.vm.cmdline");
+        AddString(_cpus, "actorvmm.vm.cpus");
+        AddString(_memory, "actorvmm.vm.memory");
+        AddString(_serial, "actorvmm.vm.serial");
+        AddString(_console, "actorvmm.vm.console");
+        AddString(_trace, "actorvmm.tracing.trace-file");
+        AddString(_traceFormat, "actorvmm.tracing.trace-format");
+        AddString(_logLevel, "actorvmm.logging.level");
+        AddString(_logFile, "actorvmm.logging.file");
+
+        if (result.GetValue(_disk) is { Length: > 0 } disks)
+        {
+            var list = "[" + string.Join(", ", disks.Select(SettingOverride.Quote)) + "]";
+            overrides.Add(new SettingOverride("actorvmm.vm.disks", list, _disk.Name));
+        }
+
+        if (result.GetValue(_fault) is { Length: > 0 } faults)
+        {
+            var list = "[" + string.Join(", ", faults.Select(SettingOverride.Quote)) + "]";
+            overrides.Add(new SettingOverride("actorvmm.faults", list, _fault.Name));
+        }
+
+        if (result.GetValue(_rng))
+        {
+            overrides.Add(SettingOverride.Boolean("actorvmm.vm.rng", true, _rng.Name));
+        }
+
+        if (result.GetValue(_stats))
+        {
+            overrides.Add(SettingOverride.Boolean("actorvmm.tracing.stats", true, _stats.Name));
+        }
+
+        return overrides;
+    }
+}

@@ -1,0 +1,46 @@
+using ActorVmm.Actors.Virtio;
+
+namespace ActorVmm.Host.Machine;
+
+/// <summary>
+/// The embedded default guest: Debian's stock kernel and the project's busybox initramfs, built by
+/// <c>tools/guest/build-guest.sh</c> into <c>artifacts/guest</c>. Found through <c>ACTORVMM_GUEST_DIR</c>, or by
+/// walking up from the executable to the checkout that built it.
+/// </summary>
+public static class DefaultGuest
+{
+    public const string KernelFile = "bzImage";
+    public const string InitrdFile = "initramfs.cpio.gz";
+
+    /// <summary>The directory holding the default guest, or null with a one-line explanation.</summary>
+    public static string? Locate(out string error)
+    {
+        error = string.Empty;
+        var fromEnv = Environment.GetEnvironmentVariable("ACTORVMM_GUEST_DIR");
+        if (!string.IsNullOrEmpty(fromEnv))
+        {
+            if (IsGuestDir(fromEnv))
+            {
+                return fromEnv;
+            }
+
+            error = $"ACTORVMM_GUEST_DIR={fromEnv} holds no {KernelFile} and {InitrdFile}";
+            return null;
+        }
+
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "artifacts", "guest");
+            if (IsGuestDir(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        error = "no default guest found: build it with tools/guest/build-guest.sh (tools/run.sh does), or pass --kernel";
+        return null;
+    }
+
+    private static bool IsGuestDir(string dir) =>
+        File.Exists(Path.Combine(dir, KernelFile)) && File.Exists(Path.Combine(dir, InitrdFile));
+}

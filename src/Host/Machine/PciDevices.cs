@@ -1,0 +1,207 @@
+using ActorVmm.Actors.Bus;
+using ActorVmm.Actors.Faults;
+using ActorVmm.Actors.Irq;
+using ActorVmm.Actors.Settings;
+using ActorVmm.Host.Settings;
+using ActorVmm.Actors.Vm;
+using ActorVmm.Devices;
+using ActorVmm.Devices.Pci;
+using ActorVmm.Devices.Virtio;
+using ActorVmm.Kvm;
+using ActorVmm.Kvm.Arch;
+using ActorVmm.Kvm.Boot;
+using ActorVmm.Kvm.Memory;
+using ActorVmm.Actors.Virtio;
+
+namespace ActorVmm.Host.Machine;
+
+/// <summary>
+/// PCI bus 0 of the machine and the virtio devices on it:
+/// <list type="bullet">
+/// <item>the host bridge (00:00.0) and type-1 configuration I/O at 0xCF8..0xCFF (device <c>pci</c>);</item>
+/// <item>one virtio-pci function per device (<c>disk0..</c>, <c>console0</c>, <c>rng0</c>), its 32 KiB memory BAR 0
+/// placed by a <see cref="PciBarAllocator"/> in <see cref="Layout.PciMmio32Start"/>.. (the 32-bit gap below the
+/// platform area: no RAM, no IOAPIC/LAPIC) and mapped on the MMIO bus as that device's range;</item>
+/// <item>INTA# of each function on a level-triggered GSI from 16 up (the I/O APIC pins no ISA IRQ uses, shared
+/// round-robin past 23), declared in the MP table as PCI interrupts (level, active low) — the fallback while the
+/// guest does not enable MSI-X;</item>
+/// <item>MSI-X with one vector per queue plus one for configuration changes (GSIs from 24 up, an irqfd each, routed
+/// as the guest programs the table), when the IRQ backend offers MSI;</item>
+/// <item>an ioeventfd per queue on its notify register (<see cref="QueueNotifiers"/>).</item>
+/// </list>
+/// BARs are programmed and valid at power-on, so Linux claims them as they are and does not reassign them. A guest
+/// that moves a BAR anyway is not followed (the bus and the ioeventfds stay at the original address; the move is
+/// counted by the slot) — documented limitation.
+/// </summary>
+internal static class PciDevices
+{
+    /// <summary>First GSI for PCI INTx: the I/O APIC inputs above the 16 ISA IRQs.</summary>
+    public const uint FirstPciGsi = 16;
+
+    /// <summary>KVM's in-kernel I/O APIC has 24 inputs.</summary>
+    public const uint PciGsiCount = 8;
+
+    /// <summary>
+    /// Builds the first instance of every virtio device model the settings ask for — disk images are opened and
+    /// checked here (missing, not writable when read-write, empty, not whole sectors, given twice), before any KVM
+    /// resource exists. Instances are owned by <paramref name="resources"/>.
+    /// </summary>
+    /// <exception cref="MachineException">A disk cannot be used (one line).</exception>
+    public static List<VirtioModel> OpenModels(VmSettings settings, MachineIo io, CompositeDisposable resources, FaultInjector faults)
+    {
+        var models = new List<VirtioModel>();
+        var seen = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < settings.Disks.Count; i++)
+        {
+            var disk = settings.Disks[i];
+            var name = $"disk{i}";
+            var full = Path.GetFullPath(disk.Path);
+            if (!seen.TryAdd(full, name))
+            {
+                throw new MachineException($"disk image '{disk.Path}' is given twice ({seen[full]} and {name})");
+            }
+
+            VirtioBlockDevice Open()
+            {
+                // Every instance (the first, and each one a restart re-opens) carries the disk's per-request faults.
+                var block = new VirtioBlockDevice(disk.Path, disk.ReadOnly, serial: name);
+                faults.AttachBlock(name, block);
+                return block;
+            }
+
+            try
+            {
+                models.Add(new VirtioModel(name, resources.Add(Open()), Open));
+            }
+            catch (VirtioBlockException e)
+            {
+                throw new MachineException($"{name}: {e.Message}", e);
+            }
+        }
+
+        if (settings.Console == ConsoleDevice.Virtio)
+        {
+            var output = io.VirtioConsole;
+            VirtioConsoleDevice Create() => new(bytes => output?.Invoke(bytes));
+            models.Add(new VirtioModel("console0", Create(), Create));
+        }
+
+        if (settings.Rng)
+        {
+            // Host randomness, rate-limited so a guest cannot drain the host's entropy source at full speed.
+            static VirtioRngDevice Create() => new(bytesPerSecond: RngBytesPerSecond);
+            models.Add(new VirtioModel("rng0", resources.Add(Create()), Create));
+        }
+
+        return models;
+    }
+
+    /// <summary>The PCI devices' blueprints and their MP-table interrupt entries.</summary>
+    public static (List<DeviceBlueprint> Devices, List<MpPciInterrupt> Interrupts) Build(
+        IReadOnlyList<VirtioModel> models,
+        VirtualMachine vm,
+        GuestMemory memory,
+        SerialInputPort console,
+        QueueNotifiers notifiers,
+        CompositeDisposable resources)
+    {
+        var root = new PciRoot();
+        var devices = new List<DeviceBlueprint>
+        {
+            new("pci", _ => new PciConfigIo(root), [BusRange.Pio(PciConfigIo.PortBase, PciConfigIo.PortCount)]),
+        };
+        var interrupts = new List<MpPciInterrupt>();
+        var bars = new PciBarAllocator(Layout.PciMmio32Start, Layout.PciMmio32Start + Layout.PciMmio32Size);
+
+        var next = 0u;
+        foreach (var (name, first, create) in models)
+        {
+            var gsi = FirstPciGsi + (next++ % PciGsiCount);
+            var bar = bars.Allocate(VirtioPciLayout.BarSize);
+            var slot = new VirtioPciSlot(name, (byte)gsi);
+            var number = root.AddDevice(slot);
+            interrupts.Add(new MpPciInterrupt((byte)number, 0, (byte)gsi));
+
+            var handles = new int[first.QueueCount];
+            for (var q = 0; q < handles.Length; q++)
+            {
+                handles[q] = notifiers.Add(vm, name, q, bar + VirtioPciDevice.NotifyOffsetOf(q));
+            }
+
+            var holder = resources.Add(new ModelHolder(first));
+            devices.Add(new DeviceBlueprint(
+                name,
+                ctx =>
+                {
+                    var model = holder.Next(create);
+                    // The IRQ actor's line carries MSI vectors too when its backend has them; else INTx only.
+                    var device = new VirtioPciDevice(
+                        ctx.Name, model, memory, ctx.Interrupt!, bar, (byte)gsi, msi: ctx.Interrupt as IMsiInterrupts)
+                    {
+                        QueueKickHandler = q =>
+                        {
+                            if ((uint)q < (uint)handles.Length)
+                            {
+                                notifiers.Signal(handles[q]);
+                            }
+                        },
+                    };
+                    slot.Attach(device);
+                    if (model is VirtioConsoleDevice virtioConsole)
+                    {
+                        console.Attach(virtioConsole);
+                    }
+
+                    return device;
+                },
+                [BusRange.Mmio(bar, VirtioPciLayout.BarSize)],
+                IrqRequest.Level(gsi) with { MsiVectors = first.QueueCount + 1 }));
+        }
+
+        return (devices, interrupts);
+    }
+
+    /// <summary>A virtio device model: its name, its first (validated) instance and how to build another.</summary>
+    internal sealed record VirtioModel(string Name, IVirtioDevice First, Func<IVirtioDevice> Create);
+
+    /// <summary>virtio-rng rate limit (bytes per second; the bucket holds one second's worth).</summary>
+    public const long RngBytesPerSecond = 1 << 20;
+
+    /// <summary>
+    /// The device model behind a virtio-pci function: the first instance is built (and validated: disk images
+    /// opened) while building the machine; each supervised restart builds a fresh one and releases the old one.
+    /// The last one is released with the VM's resources.
+    /// </summary>
+    private sealed class ModelHolder(IVirtioDevice first) : IDisposable
+    {
+        private readonly Lock _sync = new();
+        private IVirtioDevice? _pending = first;
+        private IVirtioDevice? _current;
+
+        public IVirtioDevice Next(Func<IVirtioDevice> create)
+        {
+            lock (_sync)
+            {
+                // Release the failed instance first: a disk image is opened exclusively, so the new instance
+                // could not open it while the old one still holds it.
+                (_current as IDisposable)?.Dispose();
+                _current = null;
+                var model = _pending ?? create();
+                _pending = null;
+                _current = model;
+                return model;
+            }
+        }
+
+        public void Dispose()
+        {
+            lock (_sync)
+            {
+                (_pending as IDisposable)?.Dispose();
+                (_current as IDisposable)?.Dispose();
+                _pending = null;
+                _current = null;
+            }
+        }
+    }
+}

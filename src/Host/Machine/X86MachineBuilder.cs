@@ -1,0 +1,216 @@
+using ActorVmm.Actors.Bus;
+using ActorVmm.Actors.Faults;
+using ActorVmm.Actors.Irq;
+using ActorVmm.Actors.Settings;
+using ActorVmm.Host.Settings;
+using ActorVmm.Actors.Vcpu;
+using ActorVmm.Actors.Vm;
+using ActorVmm.Devices;
+using ActorVmm.Devices.Legacy;
+using ActorVmm.Devices.Virtio;
+using ActorVmm.Kvm;
+using ActorVmm.Kvm.Arch;
+using ActorVmm.Kvm.Boot;
+using ActorVmm.Kvm.Host;
+using ActorVmm.Kvm.Memory;
+using ActorVmm.Kvm.X86;
+using ActorVmm.Actors.Virtio;
+
+namespace ActorVmm.Host.Machine;
+
+/// <summary>
+/// A VM ready to spawn: its blueprint (owning every KVM resource), the host ends of its ports, and its virtqueue
+/// notifiers (start them with the VM's bus once the VM actor exists: <see cref="QueueNotifiers.Start"/>).
+/// </summary>
+public sealed record BuiltMachine(
+    VmBlueprint Blueprint, SerialInputPort Console, KernelLoadResult Kernel, InitrdLoadResult? Initrd, QueueNotifiers Notifiers,
+    FaultInjector Faults)
+{
+    /// <summary>The module serving /dev/kvm when it is not VT-x or AMD-V (e.g. kvm_pvm); null for a hardware KVM.</summary>
+    public string? SoftwareKvm { get; init; }
+}
+
+/// <summary>
+/// Builds an x86-64 PC for KVM from settings: guest memory with the 32-bit gap, in-kernel irqchip and PIT, the
+/// kernel, initrd, zero page and MP table in memory, configured vCPUs (the BSP in long mode at the kernel's
+/// entry, the APs waiting for INIT/SIPI), the platform devices and PCI bus 0 with the virtio devices the settings
+/// ask for (<see cref="PciDevices"/>). Everything it opens is owned by the blueprint's
+/// resources, or released here when building fails.
+/// </summary>
+public static class X86MachineBuilder
+{
+    private static readonly KvmCap[] RequiredCaps =
+    [
+        KvmCap.Irqchip, KvmCap.UserMemory, KvmCap.SetTssAddr, KvmCap.ExtCpuid, KvmCap.Pit2, KvmCap.Irqfd,
+        KvmCap.Ioeventfd, KvmCap.SetIdentityMapAddr, KvmCap.IrqfdResample,
+    ];
+
+    public static BuiltMachine Build(ActorVmmSettings settings, MachineIo io, string vmName = "vm0")
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var vmSettings = settings.Vm;
+        var (kernelPath, initrdPath) = ResolveImages(vmSettings);
+        var resources = new CompositeDisposable();
+        try
+        {
+            var faults = new FaultInjector(settings.Faults);
+            var models = PciDevices.OpenModels(vmSettings, io, resources, faults);
+            var kvm = resources.Add(KvmSystem.Open());
+            var softwareKvm = KvmBackend.SoftwareBackend();
+
+            foreach (var cap in RequiredCaps)
+            {
+                kvm.RequireExtension(cap);
+            }
+
+            if (vmSettings.Cpus > kvm.MaxVcpus)
+            {
+                throw new MachineException($"{vmSettings.Cpus} vCPUs asked for, but this KVM allows at most {kvm.MaxVcpus}");
+            }
+
+            if (vmSettings.Cpus > MpTable.MaxCpus)
+            {
+                throw new MachineException($"{vmSettings.Cpus} vCPUs asked for, but the MP table holds at most {MpTable.MaxCpus}");
+            }
+
+            StartupProbe.Mark("machine: device models, /dev/kvm");
+            var vm = resources.Add(kvm.CreateVm());
+            vm.SetTssAddress(Layout.KvmTssAddress);
+            vm.SetIdentityMapAddress(Layout.KvmIdentityMapAddress);
+            vm.CreateIrqchip();
+            vm.CreatePit2();
+
+            var ram = Layout.ArchMemoryRegions(vmSettings.MemoryBytes);
+            // MADV_HUGEPAGE, as QEMU does for its RAM: on a host whose THP setting is "madvise" (Ubuntu's default,
+            // and this workplace's machine), only madvised memory gets transparent huge pages, and KVM maps a guest
+            // 2 MiB page with one nested-paging entry only when a huge page backs it. (The nested runner's kernel
+            // has THP "always": there it changed nothing measurable.)
+            var memory = GuestMemory.Create(ram, hugePages: true);
+            resources.Add(memory);
+            vm.MapMemory(memory);
+            StartupProbe.Mark("machine: VM, irqchip, guest memory");
+
+            var kernel = KernelLoader.Load(memory, kernelPath);
+            var initrd = initrdPath is null ? null : InitrdLoader.Load(memory, initrdPath, kernel);
+            ZeroPage.Write(memory, kernel, initrd, vmSettings.Cmdline, ram);
+            StartupProbe.Mark("machine: kernel and initrd loaded");
+            var console = new SerialInputPort();
+            var notifiers = resources.Add(new QueueNotifiers());
+            var (pciDevices, pciInterrupts) = PciDevices.Build(models, vm, memory, console, notifiers, resources);
+            MpTable.Write(memory, new MpTableConfig(vmSettings.Cpus) { PciInterrupts = pciInterrupts });
+            var bootState = LongModeSetup.Write(memory, kernel);
+
+            StartupProbe.Mark("machine: PCI devices, boot tables");
+            var supportedCpuid = kvm.GetSupportedCpuid();
+            var tscDeadlineTimer = kvm.CheckExtension(KvmCap.TscDeadlineTimer) > 0;
+            var vcpus = new List<IVcpu>();
+            for (var id = 0; id < vmSettings.Cpus; id++)
+            {
+                var vcpu = resources.Add(vm.CreateVcpu(id));
+                X86VcpuSetup.Configure(vcpu, supportedCpuid, vmSettings.Cpus, hasIrqchip: true, tscDeadlineTimer);
+                if (id == 0)
+                {
+                    X86BootRegisters.Apply(vcpu, bootState);
+                }
+
+                vcpus.Add(vcpu);
+            }
+
+            var devices = PlatformDevices(vmSettings, ram, io, console);
+            devices.AddRange(pciDevices);
+            faults.Validate(devices.Select(d => d.Name));
+            var blueprint = new VmBlueprint(
+                vmName,
+                vcpus,
+                faults.Wrap(devices),
+                new KvmIrqChip(vm),
+                settings.Devices,
+                settings.Supervision,
+                Resources: resources);
+            return new BuiltMachine(blueprint, console, kernel, initrd, notifiers, faults) { SoftwareKvm = softwareKvm };
+        }
+        catch (Exception ex)
+        {
+            resources.Dispose();
+            throw ex switch
+            {
+                MachineException or KvmUnavailableException => ex,
+                VirtioBlockException => new MachineException(ex.Message, ex),
+                BootException or GuestMemoryException or KvmException or IOException or UnauthorizedAccessException =>
+                    new MachineException(ex.Message, ex),
+                _ => ex,
+            };
+        }
+    }
+
+    private static (string Kernel, string? Initrd) ResolveImages(VmSettings vm)
+    {
+        if (!string.IsNullOrEmpty(vm.Kernel))
+        {
+            return (vm.Kernel, string.IsNullOrEmpty(vm.Initrd) ? null : vm.Initrd);
+        }
+
+        var dir = DefaultGuest.Locate(out var error) ?? throw new MachineException(error);
+        var initrd = string.IsNullOrEmpty(vm.Initrd) ? Path.Combine(dir, DefaultGuest.InitrdFile) : vm.Initrd;
+        return (Path.Combine(dir, DefaultGuest.KernelFile), initrd);
+    }
+
+    private static List<DeviceBlueprint> PlatformDevices(
+        VmSettings vm, IReadOnlyList<(GuestAddress Start, ulong Size)> ram, MachineIo io, SerialInputPort console)
+    {
+        var below4G = ram.Where(r => r.Start.Value < Layout.MmioGapEnd).Aggregate(0UL, (s, r) => s + r.Size);
+        var above4G = ram.Where(r => r.Start.Value >= Layout.MmioGapEnd).Aggregate(0UL, (s, r) => s + r.Size);
+        var devices = new List<DeviceBlueprint>();
+        (ushort Port, uint Irq)[] coms =
+        [
+            (LegacyPorts.Com1, LegacyPorts.Com1Irq), (LegacyPorts.Com2, LegacyPorts.Com2Irq),
+            (LegacyPorts.Com3, LegacyPorts.Com1Irq), (LegacyPorts.Com4, LegacyPorts.Com2Irq),
+        ];
+        for (var i = 0; i < coms.Length; i++)
+        {
+            var output = io.Serial(i);
+            var index = i;
+            if (output is null && i > 0)
+            {
+                continue;
+            }
+
+            devices.Add(new DeviceBlueprint(
+                $"serial{i}",
+                ctx =>
+                {
+                    var serial = new Serial16550(ctx.Name, ctx.Interrupt!, output ?? (_ => { }));
+                    if (index == 0)
+                    {
+                        console.Attach(serial);
+                    }
+
+                    return serial;
+                },
+                [BusRange.Pio(coms[i].Port, (ushort)Serial16550.RangeSize)],
+                IrqRequest.Edge(coms[i].Irq)));
+        }
+
+        devices.Add(new DeviceBlueprint(
+            "i8042",
+            ctx => new I8042(ctx.Name, () => ctx.Vm.RequestStop(
+                new VmStopReason(VmStopReasonKind.Reset, "the guest reset the machine (i8042 command 0xfe)")), ctx.Interrupt),
+            [BusRange.Pio(LegacyPorts.I8042, (ushort)I8042.RangeSize)],
+            IrqRequest.Edge(LegacyPorts.KeyboardIrq)));
+        devices.Add(new DeviceBlueprint(
+            "cmos",
+            ctx => new Cmos(ctx.Name, below4G, above4G),
+            [BusRange.Pio(LegacyPorts.Cmos, (ushort)Cmos.RangeSize)]));
+        devices.Add(new DeviceBlueprint(
+            "fast-a20",
+            ctx => new FastA20Gate(ctx.Name, () => ctx.Vm.RequestStop(
+                new VmStopReason(VmStopReasonKind.Reset, "the guest reset the machine (port 0x92 fast reset)"))),
+            [BusRange.Pio(LegacyPorts.FastA20, (ushort)FastA20Gate.RangeSize)]));
+        foreach (var (name, port) in new[] { ("post", LegacyPorts.PostCode), ("port-ed", LegacyPorts.IoDelayAlt), ("dma-page87", LegacyPorts.DmaPage87) })
+        {
+            devices.Add(new DeviceBlueprint(name, ctx => new PortSink(ctx.Name), [BusRange.Pio(port, 1)]));
+        }
+
+        return devices;
+    }
+}
