@@ -15,7 +15,7 @@ if [ -x tools/guest/build-guest.sh ]; then
     tools/guest/build-guest.sh artifacts/guest >/dev/null || { echo "test: building the guest image failed" >&2; status=1; }
 fi
 
-v3_projects=(Kvm Devices Vmm)
+v3_projects=(Kvm Devices Vmm Architecture)
 # Projects with Category=Kvm tests; each must produce KVM results or the summary counts a failure.
 export ACTORVMM_KVM_PROJECTS="Kvm Vmm"
 bin() { echo "tests/$1.Tests/bin/Release/net10.0/ActorVmm.$1.Tests.dll"; }
