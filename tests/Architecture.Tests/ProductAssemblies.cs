@@ -13,8 +13,8 @@ internal static class ProductAssemblies
     [
         new("Kvm", typeof(ActorVmm.Kvm.KvmSystem).Assembly, "ActorVmm.Kvm"),
         new("Devices", typeof(ActorVmm.Devices.DeviceStats).Assembly, "ActorVmm.Devices"),
-        new("Actors", typeof(ActorVmm.Actors.Cli.CliApp).Assembly, "ActorVmm.Actors"),
-        new("Host", Assembly.Load(new AssemblyName("actorvmm")), "ActorVmm.Host"),
+        new("Actors", typeof(ActorVmm.Actors.Vm.VmActor).Assembly, "ActorVmm.Actors"),
+        new("Host", typeof(ActorVmm.Host.Cli.CliApp).Assembly, "ActorVmm.Host"),
     ];
 
     private static readonly Lazy<DependencyScan> _scan =
