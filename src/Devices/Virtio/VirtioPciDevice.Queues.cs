@@ -42,7 +42,8 @@ public sealed partial class VirtioPciDevice
 
     /// <summary>
     /// Queue <paramref name="queueIndex"/> was kicked (an ioeventfd, or the device asking for another pass): the same
-    /// as the guest's notify write for it. An index out of range counts as a guest error.
+    /// as the guest's notify write for it. An index the device lacks counts as an unhandled write, like a notify
+    /// write past the last queue.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void NotifyQueue(int queueIndex)
@@ -58,7 +59,7 @@ public sealed partial class VirtioPciDevice
     {
         if ((uint)queueIndex >= (uint)_queues.Length)
         {
-            Stats.CountGuestError();
+            Stats.CountUnhandledWrite();
             return;
         }
 

@@ -57,7 +57,8 @@ public sealed class VirtioPciQueueNotifyTests : IDisposable
         }
 
         Assert.Equal(1, notifiable.QueueCount);
-        Assert.Equal(garbage.Length, rig.Device.Stats.GuestErrors);
+        Assert.Equal(garbage.Length, rig.Device.Stats.UnhandledWrites);
+        Assert.Equal(0, rig.Device.Stats.GuestErrors);
         Assert.Equal(0, rig.Queue.UsedIdx);
         Assert.False(rig.Line.Level);
         Assert.Equal(0, rig.Device.Isr);
