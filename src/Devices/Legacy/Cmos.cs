@@ -3,15 +3,13 @@ using System.Collections.Immutable;
 namespace ActorVmm.Devices.Legacy;
 
 /// <summary>
-/// The MC146818 RTC / CMOS RAM at ports 0x70 (offset 0: index, bit 7 = NMI disable, masked off) and 0x71 (offset
-/// 1: data), like crosvm's and QEMU's: 128 bytes of CMOS, time and date read from an injected clock (UTC), in BCD
-/// unless status register B's DM bit says binary, in 24-hour mode unless B's 24/12 bit is cleared, and the memory
-/// size bytes firmware-less guests and Linux's early code look at.
+/// The MC146818 RTC / CMOS RAM at ports 0x70 (offset 0: index; bit 7, NMI disable, is masked off) and 0x71 (offset
+/// 1: data), like crosvm's and QEMU's: 128 bytes of CMOS, time and date from an injected clock (UTC) in BCD or
+/// binary and 24- or 12-hour mode as status register B says, and the memory size bytes Linux's early code reads.
 /// <para>
-/// What it does not do (said plainly rather than pretended): no interrupts (periodic, alarm or update-ended; status
-/// C always reads 0, bits written to B are stored but raise nothing), and writes to the time registers are dropped
-/// (counted as unhandled writes): the clock always follows the injected clock, as in crosvm.
-/// Used from one thread at a time (the device actor).
+/// No interrupts (status C reads 0; bits written to B are stored but raise nothing), and writes to the time
+/// registers are dropped and counted as unhandled: the clock follows the injected clock, as in crosvm. Used from
+/// one thread at a time (the device actor).
 /// </para>
 /// </summary>
 public sealed class Cmos : IBusDevice, IStatefulDevice

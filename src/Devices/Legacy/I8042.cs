@@ -3,21 +3,18 @@ using System.Collections.Immutable;
 namespace ActorVmm.Devices.Legacy;
 
 /// <summary>
-/// A minimal i8042 keyboard controller, like Firecracker's: enough for a stock Linux kernel to probe it, reboot
-/// through it (command 0xFE) and talk to a keyboard that acknowledges everything; no scancodes, no AUX (mouse)
-/// port. Guests should get <c>i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd</c> on the command line (as
-/// Firecracker's do): without an AUX port Linux's AUX loop test (0xD3) otherwise waits for its timeout.
+/// A minimal i8042 keyboard controller, like Firecracker's: enough for Linux to probe it, reboot through it and talk
+/// to a keyboard that acknowledges everything; no scancodes, no AUX (mouse) port, so guests should get
+/// <c>i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd</c> (else Linux's AUX loop test waits for its timeout).
 /// <para>
-/// Mapped as ONE window at <see cref="LegacyPorts.I8042"/> (0x60) of <see cref="RangeSize"/> (5) ports, as in
-/// Firecracker: offset 0 = port 0x60 (data), offset 4 = port 0x64 (status on read, command on write). Port 0x61,
-/// inside that window, is system control port B and is answered here by an embedded <see cref="SystemControlPortB"/>
-/// (so no second device has to be mapped inside the window); offsets 2 and 3 (0x62, 0x63) are unhandled.
+/// One window at <see cref="LegacyPorts.I8042"/> of <see cref="RangeSize"/> ports: offset 0 is data (0x60), offset
+/// 4 status / command (0x64); offset 1 (0x61) is answered by an embedded <see cref="SystemControlPortB"/>, offsets
+/// 2 and 3 are unhandled.
 /// </para>
 /// <para>
-/// Reset: command 0xFE (pulse output port bit 0, the way Linux reboots with <c>reboot=k</c>, its default fallback),
-/// any other pulse command 0xF0-0xFF with bit 0 clear, and writing the output port (0xD1) with bit 0 (the CPU reset
-/// line) clear, as QEMU does, call <c>onReset</c> once per command. It is called synchronously on the device's
-/// thread and must not block or throw: post a message. Used from one thread at a time (the device actor).
+/// Reset: command 0xFE (Linux's <c>reboot=k</c>), any other pulse command 0xF0-0xFF with bit 0 clear, and an output
+/// port write (0xD1) with bit 0 clear, as QEMU does, each call <c>onReset</c> once, synchronously on the device's
+/// thread: it must not block or throw. Used from one thread at a time (the device actor).
 /// </para>
 /// </summary>
 public sealed class I8042 : IBusDevice, IStatefulDevice

@@ -4,98 +4,28 @@ namespace ActorVmm.Devices.Legacy;
 
 /// <summary>
 /// A 16550A UART, the serial console of a stock Linux guest (ttyS0 at <see cref="LegacyPorts.Com1"/>, IRQ 4), in
-/// the spirit of Firecracker's / rust-vmm vm-superio's serial: 8 byte-wide registers, a bounded input FIFO,
-/// instant transmission (THR and the shift register are always empty), RDA/THRE/line-status/modem-status
+/// the spirit of rust-vmm vm-superio's serial: 8 byte-wide registers (<c>Serial16550.Registers.cs</c>), a bounded
+/// input FIFO, instant transmission (THR and the shift register are always empty), RDA/THRE/line-status/modem-status
 /// interrupts with 16550 IIR priorities, loopback, and the divisor latch (stored, no effect).
 /// <para>
-/// Threads: <see cref="Read"/>, <see cref="Write"/>, <see cref="SaveState"/>, <see cref="RestoreState"/> and
-/// <see cref="Reset"/> are called by one thread at a time (the device actor); <see cref="EnqueueInput"/> may be
-/// called from any thread (stdin). All state is guarded by one private lock; the output sink and the interrupt
-/// line are called outside it.
+/// Threads: one caller at a time for the bus side, save/restore and reset (the device actor);
+/// <see cref="EnqueueInput"/> from any thread (stdin). State is guarded by one private lock; the output sink and the
+/// interrupt line are called outside it.
 /// </para>
 /// <para>
-/// Interrupts are edges (<see cref="IInterruptLine.Trigger"/>), as Firecracker and crosvm do: both give their
-/// serial an irqfd without resample, which on KVM's in-kernel irqchip is a 1→0 pulse on the GSI. ISA IRQ 4 is
-/// edge-triggered in the IOAPIC/PIC (the MP table/MADT default for ISA), and Linux's 8250 driver is written for
-/// edge-triggered ISA lines: its handler loops until IIR reads "no interrupt", so one edge per newly raised
-/// condition is enough. The device triggers when an enabled interrupt source becomes pending that was not pending
-/// before (e.g. THRE re-armed by a THR write after the driver read IIR), and on every input arrival while RDA is
-/// enabled, so an edge lost while the guest had the pin masked cannot leave input stuck forever. MCR OUT2 does
-/// not gate the line (as in Firecracker and QEMU).
+/// Interrupts are edges (<see cref="IInterruptLine.Trigger"/>), as in Firecracker and crosvm: ISA IRQ 4 is
+/// edge-triggered and Linux's 8250 handler loops until IIR reads "no interrupt". An edge goes out when an enabled
+/// source becomes pending, and on every input arrival while RDA is enabled so that an edge lost while the pin was
+/// masked cannot leave input stuck. MCR OUT2 does not gate the line (as in Firecracker and QEMU).
 /// </para>
 /// </summary>
-public sealed class Serial16550 : IBusDevice, IStatefulDevice
+public sealed partial class Serial16550 : IBusDevice, IStatefulDevice
 {
     /// <summary>Number of ports the device occupies (base..base+7).</summary>
     public const ulong RangeSize = 8;
 
     /// <summary>Bytes of input held for the guest; more is dropped and counted as an overrun.</summary>
     public const int InputFifoCapacity = 64;
-
-    // Register offsets. Offsets 0 and 1 are the divisor latch while LCR.DLAB is set.
-    public const ulong DataOffset = 0;          // read: RBR, write: THR; DLL when DLAB
-    public const ulong InterruptEnableOffset = 1; // IER; DLM when DLAB
-    public const ulong InterruptIdOffset = 2;   // read: IIR
-    public const ulong FifoControlOffset = 2;   // write: FCR
-    public const ulong LineControlOffset = 3;   // LCR
-    public const ulong ModemControlOffset = 4;  // MCR
-    public const ulong LineStatusOffset = 5;    // LSR
-    public const ulong ModemStatusOffset = 6;   // MSR
-    public const ulong ScratchOffset = 7;       // SCR
-
-    // IER bits. Only the four 16550 sources exist; the other bits read back as 0 (Linux probes bit 6 for XScale).
-    public const byte IerReceivedData = 0x01;
-    public const byte IerTransmitterEmpty = 0x02;
-    public const byte IerLineStatus = 0x04;
-    public const byte IerModemStatus = 0x08;
-    public const byte IerValidBits = 0x0f;
-
-    // IIR values (bits 3..0) and the FIFO-enabled bits 7..6.
-    public const byte IirNoInterrupt = 0x01;
-    public const byte IirModemStatus = 0x00;
-    public const byte IirTransmitterEmpty = 0x02;
-    public const byte IirReceivedData = 0x04;
-    public const byte IirLineStatus = 0x06;
-    public const byte IirFifoEnabled = 0xc0;
-
-    // FCR bits.
-    public const byte FcrEnableFifo = 0x01;
-    public const byte FcrClearReceive = 0x02;
-    public const byte FcrClearTransmit = 0x04;
-
-    // LCR bits.
-    public const byte LcrDivisorLatchAccess = 0x80;
-
-    // MCR bits.
-    public const byte McrDtr = 0x01;
-    public const byte McrRts = 0x02;
-    public const byte McrOut1 = 0x04;
-    public const byte McrOut2 = 0x08;
-    public const byte McrLoopback = 0x10;
-    public const byte McrValidBits = 0x1f;
-
-    // LSR bits.
-    public const byte LsrDataReady = 0x01;
-    public const byte LsrOverrun = 0x02;
-    public const byte LsrTransmitterHoldingEmpty = 0x20;
-    public const byte LsrTransmitterEmpty = 0x40;
-
-    // MSR bits: deltas in 3..0, line states in 7..4.
-    public const byte MsrDeltaCts = 0x01;
-    public const byte MsrDeltaDsr = 0x02;
-    public const byte MsrTrailingEdgeRi = 0x04;
-    public const byte MsrDeltaDcd = 0x08;
-    public const byte MsrCts = 0x10;
-    public const byte MsrDsr = 0x20;
-    public const byte MsrRi = 0x40;
-    public const byte MsrDcd = 0x80;
-
-    // Power-on values, as vm-superio: 8N1, OUT2 set, 9600 baud, a "connected" modem outside loopback.
-    public const byte DefaultLineControl = 0x03;
-    public const byte DefaultModemControl = McrOut2;
-    public const byte DefaultDivisorLow = 0x0c;
-    public const byte DefaultDivisorHigh = 0x00;
-    public const byte ExternalModemLines = MsrDcd | MsrDsr | MsrCts;
 
     // Interrupt sources, one bit each, for edge detection.
     private const int SourceLineStatus = 1;
@@ -106,9 +36,7 @@ public sealed class Serial16550 : IBusDevice, IStatefulDevice
     private readonly Lock _lock = new();
     private readonly IInterruptLine _interrupt;
     private readonly SerialOutput _output;
-    private readonly byte[] _fifo = new byte[InputFifoCapacity];
-    private int _fifoHead;
-    private int _fifoCount;
+    private readonly SerialInputFifo _fifo = new(InputFifoCapacity);
 
     private byte _ier;
     private byte _lcr;
@@ -157,7 +85,7 @@ public sealed class Serial16550 : IBusDevice, IStatefulDevice
         {
             lock (_lock)
             {
-                return InputFifoCapacity - _fifoCount;
+                return InputFifoCapacity - _fifo.Count;
             }
         }
     }
@@ -251,14 +179,9 @@ public sealed class Serial16550 : IBusDevice, IStatefulDevice
     {
         lock (_lock)
         {
-            var fifo = ImmutableArray.CreateBuilder<byte>(_fifoCount);
-            for (var i = 0; i < _fifoCount; i++)
-            {
-                fifo.Add(_fifo[(_fifoHead + i) % InputFifoCapacity]);
-            }
-
             return new Serial16550State(
-                _ier, _lcr, _mcr, _scr, _dll, _dlm, _fcr, _lsrErrors, _msrDeltas, _threPending, fifo.MoveToImmutable());
+                _ier, _lcr, _mcr, _scr, _dll, _dlm, _fcr, _lsrErrors, _msrDeltas, _threPending,
+                ImmutableArray.Create(_fifo.ToArray()));
         }
     }
 
@@ -287,12 +210,8 @@ public sealed class Serial16550 : IBusDevice, IStatefulDevice
             _lsrErrors = (byte)(s.LineStatusErrors & LsrOverrun);
             _msrDeltas = (byte)(s.ModemStatusDeltas & 0x0f);
             _threPending = s.TransmitterEmptyPending;
-            _fifoHead = 0;
-            _fifoCount = 0;
-            ReadOnlySpan<byte> input = s.InputFifo.IsDefault ? default : s.InputFifo.AsSpan();
-            var keep = Math.Min(input.Length, InputFifoCapacity);
-            input[..keep].CopyTo(_fifo);
-            _fifoCount = keep;
+            _fifo.Clear();
+            _fifo.Push(s.InputFifo.IsDefault ? default : s.InputFifo.AsSpan());
             _activeSources = 0;
             trigger = UpdateInterrupt(retriggerReceivedData: false);
         }
@@ -320,8 +239,7 @@ public sealed class Serial16550 : IBusDevice, IStatefulDevice
         _lsrErrors = 0;
         _msrDeltas = 0;
         _threPending = false;
-        _fifoHead = 0;
-        _fifoCount = 0;
+        _fifo.Clear();
         _activeSources = 0;
     }
 
@@ -338,7 +256,7 @@ public sealed class Serial16550 : IBusDevice, IStatefulDevice
             case InterruptEnableOffset when DivisorLatchAccess:
                 return _dlm;
             case DataOffset:
-                return PopInput();
+                return _fifo.Pop();
             case InterruptEnableOffset:
                 return _ier;
             case InterruptIdOffset:
@@ -360,7 +278,7 @@ public sealed class Serial16550 : IBusDevice, IStatefulDevice
             case LineStatusOffset:
                 {
                     var lsr = (byte)(LsrTransmitterHoldingEmpty | LsrTransmitterEmpty | _lsrErrors);
-                    if (_fifoCount > 0)
+                    if (_fifo.Count > 0)
                     {
                         lsr |= LsrDataReady;
                     }
@@ -372,7 +290,7 @@ public sealed class Serial16550 : IBusDevice, IStatefulDevice
 
             case ModemStatusOffset:
                 {
-                    var msr = (byte)(ModemLines(_mcr) | _msrDeltas);
+                    var msr = (byte)(SerialModemLines.Of(_mcr) | _msrDeltas);
                     _msrDeltas = 0;
                     return msr;
                 }
@@ -425,7 +343,7 @@ public sealed class Serial16550 : IBusDevice, IStatefulDevice
                 if ((value & FcrClearReceive) != 0 || ((value ^ _fcr) & FcrEnableFifo) != 0)
                 {
                     // Clearing, enabling or disabling the FIFOs empties the receive FIFO.
-                    ClearInput();
+                    _fifo.Clear();
                 }
 
                 _fcr = (byte)(value & FcrEnableFifo);
@@ -435,10 +353,9 @@ public sealed class Serial16550 : IBusDevice, IStatefulDevice
                 return false;
             case ModemControlOffset:
                 {
-                    var before = ModemLines(_mcr);
+                    var before = SerialModemLines.Of(_mcr);
                     _mcr = (byte)(value & McrValidBits);
-                    var after = ModemLines(_mcr);
-                    NoteModemLineChanges(before, after);
+                    _msrDeltas |= SerialModemLines.Deltas(before, SerialModemLines.Of(_mcr));
                     return false;
                 }
 
@@ -453,62 +370,6 @@ public sealed class Serial16550 : IBusDevice, IStatefulDevice
         }
     }
 
-    /// <summary>MSR bits 7..4: in loopback the MCR outputs drive the inputs (DTR→DSR, RTS→CTS, OUT1→RI, OUT2→DCD).</summary>
-    private static byte ModemLines(byte mcr)
-    {
-        if ((mcr & McrLoopback) == 0)
-        {
-            return ExternalModemLines;
-        }
-
-        byte lines = 0;
-        if ((mcr & McrDtr) != 0)
-        {
-            lines |= MsrDsr;
-        }
-
-        if ((mcr & McrRts) != 0)
-        {
-            lines |= MsrCts;
-        }
-
-        if ((mcr & McrOut1) != 0)
-        {
-            lines |= MsrRi;
-        }
-
-        if ((mcr & McrOut2) != 0)
-        {
-            lines |= MsrDcd;
-        }
-
-        return lines;
-    }
-
-    private void NoteModemLineChanges(byte before, byte after)
-    {
-        var changed = (byte)(before ^ after);
-        if ((changed & MsrCts) != 0)
-        {
-            _msrDeltas |= MsrDeltaCts;
-        }
-
-        if ((changed & MsrDsr) != 0)
-        {
-            _msrDeltas |= MsrDeltaDsr;
-        }
-
-        if ((before & MsrRi) != 0 && (after & MsrRi) == 0)
-        {
-            _msrDeltas |= MsrTrailingEdgeRi;
-        }
-
-        if ((changed & MsrDcd) != 0)
-        {
-            _msrDeltas |= MsrDeltaDcd;
-        }
-    }
-
     private int PendingSources()
     {
         var sources = 0;
@@ -517,7 +378,7 @@ public sealed class Serial16550 : IBusDevice, IStatefulDevice
             sources |= SourceLineStatus;
         }
 
-        if ((_ier & IerReceivedData) != 0 && _fifoCount > 0)
+        if ((_ier & IerReceivedData) != 0 && _fifo.Count > 0)
         {
             sources |= SourceReceivedData;
         }
@@ -581,41 +442,14 @@ public sealed class Serial16550 : IBusDevice, IStatefulDevice
 
     private int PushInput(ReadOnlySpan<byte> input)
     {
-        var accepted = 0;
-        foreach (var b in input)
+        var accepted = _fifo.Push(input);
+        if (accepted < input.Length)
         {
-            if (_fifoCount == InputFifoCapacity)
-            {
-                _lsrErrors |= LsrOverrun;
-                Interlocked.Add(ref _overruns, input.Length - accepted);
-                break;
-            }
-
-            _fifo[(_fifoHead + _fifoCount) % InputFifoCapacity] = b;
-            _fifoCount++;
-            accepted++;
+            _lsrErrors |= LsrOverrun;
+            Interlocked.Add(ref _overruns, input.Length - accepted);
         }
 
         Interlocked.Add(ref _bytesIn, accepted);
         return accepted;
-    }
-
-    private byte PopInput()
-    {
-        if (_fifoCount == 0)
-        {
-            return 0;
-        }
-
-        var b = _fifo[_fifoHead];
-        _fifoHead = (_fifoHead + 1) % InputFifoCapacity;
-        _fifoCount--;
-        return b;
-    }
-
-    private void ClearInput()
-    {
-        _fifoHead = 0;
-        _fifoCount = 0;
     }
 }

@@ -1,13 +1,10 @@
 namespace ActorVmm.Devices.Legacy;
 
 /// <summary>
-/// System control port B (port 0x61) of a PC: bit 0 PIT channel 2 gate, bit 1 speaker data, bits 2-3 parity
-/// check disables (all four stored), bit 4 the DRAM refresh toggle and bit 5 the PIT channel 2 output (both
-/// read-only). With no refresh cycles and no userspace PIT, bits 4 and 5 flip on every read, so any loop that waits
-/// for either level of either bit (old delay loops, Linux's <c>pit_calibrate_tsc</c> waiting for OUT2 high) ends
-/// after a read or two instead of hanging; the calibration that results is rejected by Linux's own sanity checks
-/// (KVM guests calibrate from kvmclock anyway). Only reached if KVM's in-kernel PIT does not handle port 0x61
-/// itself (i.e. it was created with KVM_PIT_SPEAKER_DUMMY, or without an in-kernel PIT).
+/// System control port B (port 0x61): bit 0 PIT channel 2 gate, bit 1 speaker data, bits 2-3 parity check disables
+/// (all stored); bit 4 the refresh toggle and bit 5 PIT channel 2 output (read-only) flip on every read, so loops
+/// waiting for either level of either bit (Linux's <c>pit_calibrate_tsc</c>) end instead of hanging. Only reached
+/// when KVM's in-kernel PIT does not answer port 0x61 itself.
 /// </summary>
 public sealed class SystemControlPortB : IBusDevice, IStatefulDevice
 {

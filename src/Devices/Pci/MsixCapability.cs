@@ -4,15 +4,11 @@ using System.Runtime.CompilerServices;
 namespace ActorVmm.Devices.Pci;
 
 /// <summary>
-/// One function's MSI-X (PCI Local Bus 3.0, section 6.8.2): the capability in configuration space (Message Control
-/// with the enable and function-mask bits writable, Table and PBA offset/BIR), the vector table (address, data,
-/// vector control per entry; every vector starts masked) and the pending bit array, which the owning device maps
-/// in one of its BARs and forwards accesses to (<see cref="ReadTable"/>, <see cref="WriteTable"/>,
-/// <see cref="ReadPba"/>). Messages are handed to an <see cref="IMsiInterrupts"/> as the guest unmasks vectors;
-/// <see cref="Notify"/> sends one, or sets its pending bit while it (or the function) is masked, and unmasking
-/// sends what is pending. Everything the guest writes is untrusted: odd sizes, misaligned or out-of-range
-/// accesses, and messages the interrupt controller refuses are counted in <see cref="DeviceStats"/>, never thrown.
-/// Not thread-safe: the owning device serialises access.
+/// One function's MSI-X (PCI Local Bus 3.0, 6.8.2): the capability in configuration space (enable and function-mask
+/// writable), the vector table (every vector starts masked) and the pending bit array, which the owning device maps
+/// in a BAR and forwards accesses to. <see cref="Notify"/> sends a vector's message to the <see cref="IMsiInterrupts"/>,
+/// or marks it pending while it or the function is masked; unmasking sends what is pending. Bad guest accesses and
+/// refused messages are counted in <see cref="DeviceStats"/>, never thrown. Not thread-safe: the owner serialises.
 /// </summary>
 public sealed class MsixCapability
 {

@@ -4,16 +4,13 @@ namespace ActorVmm.Devices.Pci;
 
 /// <summary>
 /// A type-0 PCI configuration space: 256 bytes with a per-byte writable mask, BARs that answer the sizing probe
-/// (write all-ones, read back the size mask), a capability list (read-only but for the bits a capability declares
-/// writable), and the interrupt line / pin.
+/// (write all-ones, read back the size mask), a capability list and the interrupt line / pin.
 /// Not thread-safe: the owning device serialises access.
 /// </summary>
 /// <remarks>
-/// BAR moves: the registers hold what the guest writes (masked to the BAR size) so sizing works; when a BAR's
-/// registers settle on an address other than the current one — i.e. none of its registers holds the all-ones
-/// sizing probe — <see cref="BarMoved"/> fires and <see cref="GetBarAddress"/> reports the new address. The bus
-/// owner remaps the region (and re-registers ioeventfds) on that event. A 64-bit BAR moved across the 4 GiB line
-/// reports an intermediate address after the low half is written, then the final one.
+/// When a BAR's registers settle on a new address (none holds the all-ones probe), <see cref="BarMoved"/> fires and
+/// <see cref="GetBarAddress"/> reports it; the bus owner then remaps the region and its ioeventfds. A 64-bit BAR
+/// moved across 4 GiB reports an intermediate address after the low half is written, then the final one.
 /// </remarks>
 public sealed class PciConfiguration
 {
@@ -119,8 +116,6 @@ public sealed class PciConfiguration
         get => (Get16(StatusOffset) & StatusInterrupt) != 0;
         set => Put16(StatusOffset, (ushort)(value ? Get16(StatusOffset) | StatusInterrupt : Get16(StatusOffset) & ~StatusInterrupt));
     }
-
-    public IEnumerable<PciBar> Bars => _bars.Where(b => b is not null).Select(b => b!);
 
     /// <summary>Declares a BAR at its VMM-assigned address.</summary>
     public void AddBar(PciBar bar)

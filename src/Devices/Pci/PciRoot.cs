@@ -18,8 +18,6 @@ public sealed class PciRoot
         _devices[0] = hostBridge ?? new PciHostBridge();
     }
 
-    public IPciDevice HostBridge => _devices[0]!;
-
     /// <summary>INTx wiring of every device that has an interrupt pin: (device number, pin, IRQ) for the MP table.</summary>
     public IReadOnlyList<PciInterruptRoute> InterruptRoutes
     {

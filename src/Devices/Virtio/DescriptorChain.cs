@@ -12,7 +12,6 @@ public sealed class DescriptorChain
 {
     private readonly Descriptor[] _descriptors;
 
-    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal DescriptorChain(ushort headIndex, Descriptor[] descriptors, int readableCount)
     {
@@ -50,7 +49,6 @@ public sealed class DescriptorChain
     /// Gathers readable bytes starting at logical <paramref name="offset"/> into <paramref name="destination"/>;
     /// returns how many were copied (fewer when the readable part ends first).
     /// </summary>
-    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Read(GuestMemory memory, ulong offset, Span<byte> destination)
     {
@@ -81,7 +79,6 @@ public sealed class DescriptorChain
     /// Scatters <paramref name="source"/> into the writable buffers starting at logical <paramref name="offset"/>;
     /// returns how many bytes were written (fewer when the writable part ends first).
     /// </summary>
-    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Write(GuestMemory memory, ulong offset, ReadOnlySpan<byte> source)
     {

@@ -1,31 +1,20 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Text;
-using ActorVmm.Kvm.Host;
 using ActorVmm.Kvm.Memory;
-using Microsoft.Win32.SafeHandles;
 
 namespace ActorVmm.Devices.Virtio;
 
 /// <summary>
-/// virtio-blk (device id 2) over a raw image file: one request queue, IN / OUT / FLUSH / GET_ID. Out-of-range
-/// sectors, partial sectors and host I/O failures complete with VIRTIO_BLK_S_IOERR; other request types with
-/// VIRTIO_BLK_S_UNSUPP. Read-only images advertise VIRTIO_BLK_F_RO and fail writes with IOERR.
+/// virtio-blk (device id 2) over a raw image file (<see cref="DiskImage"/>): one request queue, IN / OUT / FLUSH /
+/// GET_ID. Out-of-range sectors, partial sectors and host I/O failures complete with VIRTIO_BLK_S_IOERR; other
+/// request types with VIRTIO_BLK_S_UNSUPP. Read-only images advertise VIRTIO_BLK_F_RO and fail writes with IOERR.
 /// Writable images also take DISCARD (a hole punched in the image; a no-op where the host file system cannot) and
-/// WRITE_ZEROES (a hole when the guest allows unmapping, else a zeroed allocated range; written zeroes as the last
-/// resort), as QEMU's virtio-blk does.
-/// <para>
-/// Data goes straight between the image and guest RAM: one preadv/pwritev over views of the request's buffers
-/// (<see cref="GuestMemory.GetMemory"/>, bounds-checked, split at RAM region boundaries), no bounce buffer.
-/// The per-request path (here, <see cref="Virtqueue"/>, <see cref="DescriptorChain"/>, the transport, guest memory
-/// accessors, the device endpoint) is marked AggressiveOptimization: the runtime otherwise runs it as tier-0 code
-/// until call counting promotes it, which under a busy (or nested, emulated) host took most of a benchmark run and
-/// cost about half the throughput (tools/bench/disk.sh).
-/// </para>
+/// WRITE_ZEROES (a hole when the guest allows unmapping, else a zeroed range), as QEMU's virtio-blk does.
 /// </summary>
 public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
 {
-    public const int SectorSize = 512;
+    public const int SectorSize = DiskImage.SectorSize;
     public const ulong FeatureSizeMax = 1UL << 1;
     public const ulong FeatureSegMax = 1UL << 2;
     public const ulong FeatureReadOnly = 1UL << 5;
@@ -54,7 +43,7 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
     public const uint DiscardAlignmentSectors = 8;
 
     /// <summary>Bytes of one discard / write-zeroes range (le64 sector, le32 num_sectors, le32 flags).</summary>
-    public const int RangeLength = 16;
+    public const int RangeLength = VirtioBlockRange.Length;
 
     public const byte StatusOk = 0;
     public const byte StatusIoError = 1;
@@ -66,21 +55,10 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
     private const int HeaderLength = 16;
     private const int ConfigLength = 0x3C;
 
-    /// <summary>Buffers per preadv/pwritev call (Linux's IOV_MAX).</summary>
-    private const int MaxVectors = 1024;
-
-    /// <summary>Source of written zeroes where the host file system cannot zero a range itself.</summary>
-    private static readonly byte[] ZeroBlock = new byte[1 << 16];
-
-    private readonly FileStream _file;
-    private readonly SafeFileHandle _handle;
+    private readonly DiskImage _image;
+    private readonly GuestBufferViews _buffers = new();
     private readonly byte[] _serial = new byte[IdLength];
     private readonly uint _sizeMax;
-
-    // Per-request scratch lists (the transport calls ProcessQueue one request at a time, under its lock).
-    private readonly List<Memory<byte>> _segments = [];
-    private readonly List<Memory<byte>> _readBatch = [];
-    private readonly List<ReadOnlyMemory<byte>> _writeBatch = [];
 
     /// <param name="path">A raw image, a whole number of 512-byte sectors.</param>
     /// <param name="readOnly">Open read-only and advertise VIRTIO_BLK_F_RO.</param>
@@ -95,24 +73,8 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
             throw new ArgumentOutOfRangeException(nameof(queueSize), queueSize, "queue size must be a power of two of at least 4");
         }
 
-        _file = Open(path, readOnly);
-        _handle = _file.SafeFileHandle;
-        var length = _file.Length;
-        if (length == 0)
-        {
-            _file.Dispose();
-            throw new VirtioBlockException($"disk image '{path}' is empty");
-        }
-
-        if (length % SectorSize != 0)
-        {
-            _file.Dispose();
-            throw new VirtioBlockException($"disk image '{path}' is {length} bytes, not a multiple of {SectorSize}");
-        }
-
+        _image = new DiskImage(path, readOnly);
         Path = path;
-        ReadOnly = readOnly;
-        CapacitySectors = (ulong)length / SectorSize;
         MaxQueueSize = queueSize;
         // The largest request Linux builds is seg_max segments of size_max bytes (plus header and status); keep it
         // within the queue's per-chain bound so no legitimate request is failed as malformed.
@@ -125,10 +87,10 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
 
     public string Path { get; }
 
-    public bool ReadOnly { get; }
+    public bool ReadOnly => _image.ReadOnly;
 
     /// <summary>Size in 512-byte sectors.</summary>
-    public ulong CapacitySectors { get; }
+    public ulong CapacitySectors => _image.CapacitySectors;
 
     /// <summary>
     /// Fault injection hook (tests, <c>--fault disk0:...</c>); null in normal use. Called once per popped request,
@@ -181,7 +143,6 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
     {
     }
 
-    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool ProcessQueue(int index, Virtqueue queue, GuestMemory memory)
     {
@@ -225,33 +186,9 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
     {
     }
 
-    public void Dispose() => _file.Dispose();
-
-    private static FileStream Open(string path, bool readOnly)
-    {
-        if (!File.Exists(path))
-        {
-            throw new VirtioBlockException($"disk image '{path}' does not exist");
-        }
-
-        try
-        {
-            return new FileStream(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite,
-                readOnly ? FileShare.Read : FileShare.None, bufferSize: 0, FileOptions.RandomAccess);
-        }
-        catch (UnauthorizedAccessException ex)
-        {
-            throw new VirtioBlockException(
-                readOnly ? $"disk image '{path}' is not readable" : $"disk image '{path}' is not writable (attach it read-only?)", ex);
-        }
-        catch (IOException ex)
-        {
-            throw new VirtioBlockException($"disk image '{path}' cannot be opened: {ex.Message}", ex);
-        }
-    }
+    public void Dispose() => _image.Dispose();
 
     /// <summary>Serves one request; returns the number of bytes written into the chain (data + status).</summary>
-    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private uint Serve(DescriptorChain chain, Virtqueue queue, GuestMemory memory, bool failIo)
     {
@@ -283,11 +220,7 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
                     status = ReadOnly ? StatusIoError : WriteSectors(chain, memory, sector, chain.ReadableLength - HeaderLength);
                     break;
                 case RequestFlush:
-                    if (!ReadOnly)
-                    {
-                        _file.Flush(flushToDisk: true);
-                    }
-
+                    _image.Flush();
                     status = StatusOk;
                     break;
                 case RequestDiscard or RequestWriteZeroes:
@@ -341,10 +274,10 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
             return StatusIoError;
         }
 
-        Span<BlockRange> ranges = stackalloc BlockRange[count];
+        Span<VirtioBlockRange> ranges = stackalloc VirtioBlockRange[count];
         for (var i = 0; i < count; i++)
         {
-            var range = ranges[i] = BlockRange.Parse(raw.Slice(i * RangeLength, RangeLength));
+            var range = ranges[i] = VirtioBlockRange.Parse(raw.Slice(i * RangeLength, RangeLength));
             if ((range.Flags & ~RangeFlagUnmap) != 0 || (discard && range.Flags != 0))
             {
                 return StatusUnsupported;
@@ -367,261 +300,43 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
             var length = (long)range.Sectors * SectorSize;
             if (discard)
             {
-                // A hint: where the file system cannot punch holes, nothing is freed and the data stays.
-                FileSpace.TryPunchHole(_handle, offset, length);
+                _image.Discard(offset, length);
             }
             else
             {
-                ZeroRange(offset, length, unmap: (range.Flags & RangeFlagUnmap) != 0);
+                _image.ZeroRange(offset, length, unmap: (range.Flags & RangeFlagUnmap) != 0);
             }
         }
 
         return StatusOk;
-    }
-
-    /// <summary>One discard / write-zeroes range as the guest wrote it (struct virtio_blk_discard_write_zeroes).</summary>
-    private readonly record struct BlockRange(ulong Sector, uint Sectors, uint Flags)
-    {
-        public static BlockRange Parse(ReadOnlySpan<byte> raw) => new(
-            BinaryPrimitives.ReadUInt64LittleEndian(raw),
-            BinaryPrimitives.ReadUInt32LittleEndian(raw[8..]),
-            BinaryPrimitives.ReadUInt32LittleEndian(raw[12..]));
-    }
-
-    /// <summary>Makes [offset, offset + length) of the image read as zeroes, by the cheapest means the host has.</summary>
-    private void ZeroRange(long offset, long length, bool unmap)
-    {
-        if (unmap && FileSpace.TryPunchHole(_handle, offset, length))
-        {
-            return;
-        }
-
-        if (FileSpace.TryZeroRange(_handle, offset, length))
-        {
-            return;
-        }
-
-        // tmpfs has no ZERO_RANGE: a hole, then the range allocated again, is the same to the guest.
-        if (FileSpace.TryPunchHole(_handle, offset, length))
-        {
-            FileSpace.TryAllocate(_handle, offset, length);
-            return;
-        }
-
-        for (var done = 0L; done < length; done += ZeroBlock.Length)
-        {
-            RandomAccess.Write(_handle, ZeroBlock.AsSpan(0, (int)Math.Min(ZeroBlock.Length, length - done)), offset + done);
-        }
     }
 
     private bool InRange(ulong sector, ulong length) =>
         length % SectorSize == 0 && sector <= CapacitySectors && length / SectorSize <= CapacitySectors - sector;
 
-    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private byte ReadSectors(DescriptorChain chain, GuestMemory memory, ulong sector, ulong length, out uint written)
     {
         written = 0;
-        if (!InRange(sector, length))
+        if (!InRange(sector, length) || !_buffers.Gather(chain, memory, writable: true, 0, length))
         {
             return StatusIoError;
         }
 
-        if (!Gather(chain, memory, writable: true, 0, length))
-        {
-            return StatusIoError;
-        }
-
-        // Straight from the image into guest RAM (preadv over the data buffers): no bounce buffer, no second copy.
-        var index = 0;
-        var skip = 0;
-        var fileOffset = (long)(sector * SectorSize);
-        while (index < _segments.Count)
-        {
-            IReadOnlyList<Memory<byte>> batch = _segments;
-            if (index != 0 || skip != 0 || _segments.Count > MaxVectors)
-            {
-                _readBatch.Clear();
-                for (var i = index; i < _segments.Count && _readBatch.Count < MaxVectors; i++)
-                {
-                    _readBatch.Add(i == index ? _segments[i][skip..] : _segments[i]);
-                }
-
-                batch = _readBatch;
-            }
-
-            var n = RandomAccess.Read(_handle, batch, fileOffset);
-            if (n == 0)
-            {
-                throw new IOException("disk image shrank under the device");
-            }
-
-            fileOffset += n;
-            Advance(ref index, ref skip, n);
-        }
-
+        _image.Read(_buffers.Segments, (long)(sector * SectorSize));
         written = (uint)length;
         return StatusOk;
     }
 
-    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private byte WriteSectors(DescriptorChain chain, GuestMemory memory, ulong sector, ulong length)
     {
-        if (!InRange(sector, length))
+        if (!InRange(sector, length) || !_buffers.Gather(chain, memory, writable: false, HeaderLength, length))
         {
             return StatusIoError;
         }
 
-        if (!Gather(chain, memory, writable: false, HeaderLength, length))
-        {
-            return StatusIoError;
-        }
-
-        // Straight from guest RAM into the image (pwritev, which writes everything or throws).
-        var fileOffset = (long)(sector * SectorSize);
-        for (var index = 0; index < _segments.Count; index += MaxVectors)
-        {
-            _writeBatch.Clear();
-            var batchLength = 0L;
-            for (var i = index; i < _segments.Count && i < index + MaxVectors; i++)
-            {
-                _writeBatch.Add(_segments[i]);
-                batchLength += _segments[i].Length;
-            }
-
-            RandomAccess.Write(_handle, _writeBatch, fileOffset);
-            fileOffset += batchLength;
-        }
-
+        _image.Write(_buffers.Segments, (long)(sector * SectorSize));
         return StatusOk;
-    }
-
-    /// <summary>
-    /// Fills <see cref="_segments"/> with views of guest RAM covering bytes [offset, offset + length) of the chain's
-    /// readable (<paramref name="writable"/> false) or writable part, split where a buffer crosses a RAM region (or
-    /// window) boundary and merged where consecutive buffers are adjacent in guest RAM. False when that part is
-    /// shorter than asked (or, defensively, a buffer is not in guest RAM). The views are slices of per-region windows
-    /// (<see cref="WindowOf"/>), so a request allocates nothing per buffer.
-    /// </summary>
-    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private bool Gather(DescriptorChain chain, GuestMemory memory, bool writable, ulong offset, ulong length)
-    {
-        _segments.Clear();
-        var descriptors = chain.Descriptors;
-        var first = writable ? chain.ReadableCount : 0;
-        var last = writable ? descriptors.Count : chain.ReadableCount;
-        Memory<byte> lastWindow = default;
-        var lastEnd = -1;
-        for (var i = first; i < last && length > 0; i++)
-        {
-            var d = descriptors[i];
-            if (offset >= d.Length)
-            {
-                offset -= d.Length;
-                continue;
-            }
-
-            var address = d.Address.Value + offset;
-            var take = Math.Min(length, d.Length - offset);
-            length -= take;
-            offset = 0;
-            while (take > 0)
-            {
-                if (!WindowOf(memory, address, out var window, out var at))
-                {
-                    return false;
-                }
-
-                var piece = (int)Math.Min(take, (ulong)(window.Length - at));
-                if (at == lastEnd && window.Equals(lastWindow))
-                {
-                    // Adjacent to the previous buffer in the same window: one longer segment.
-                    var previous = _segments[^1];
-                    _segments[^1] = window.Slice(at - previous.Length, previous.Length + piece);
-                }
-                else
-                {
-                    _segments.Add(window.Slice(at, piece));
-                }
-
-                lastWindow = window;
-                lastEnd = at + piece;
-                address += (ulong)piece;
-                take -= (ulong)piece;
-            }
-        }
-
-        return length == 0;
-    }
-
-    /// <summary>Window size: regions are viewed as Memory&lt;byte&gt; windows of at most this many bytes.</summary>
-    private const int WindowSize = 1 << 30;
-
-    private GuestMemory? _windowsOf;
-    private (GuestMemoryRegion Region, Memory<byte>[] Windows)[] _windows = [];
-
-    /// <summary>
-    /// The window of guest RAM holding <paramref name="address"/> and the address's offset in it; false when the
-    /// address is not in guest RAM. Windows are made once per region (aligned <see cref="WindowSize"/> slices of it,
-    /// bounds-checked by <see cref="GuestMemory.GetMemory"/>) and sliced per request.
-    /// </summary>
-    // Hot path, once per buffer: no tier-0 code (see VirtioBlockDevice remarks).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private bool WindowOf(GuestMemory memory, ulong address, out Memory<byte> window, out int at)
-    {
-        window = default;
-        at = 0;
-        if (!ReferenceEquals(memory, _windowsOf))
-        {
-            _windows = memory.Regions.Select(r => (r, new Memory<byte>[(int)((r.Size + WindowSize - 1) / WindowSize)])).ToArray();
-            _windowsOf = memory;
-        }
-
-        foreach (var (region, windows) in _windows)
-        {
-            var start = region.Start.Value;
-            if (address < start || address - start >= region.Size)
-            {
-                continue;
-            }
-
-            var inRegion = address - start;
-            var k = (int)(inRegion / WindowSize);
-            if (windows[k].IsEmpty)
-            {
-                var windowStart = (ulong)k * WindowSize;
-                windows[k] = memory.GetMemory(new GuestAddress(start + windowStart), (int)Math.Min(WindowSize, region.Size - windowStart));
-            }
-
-            window = windows[k];
-            at = (int)(inRegion % WindowSize);
-            return true;
-        }
-
-        return false;
-    }
-
-    /// <summary>Moves (index, skip) past <paramref name="count"/> bytes of <see cref="_segments"/>.</summary>
-    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Advance(ref int index, ref int skip, long count)
-    {
-        while (count > 0 && index < _segments.Count)
-        {
-            var left = _segments[index].Length - skip;
-            if (count >= left)
-            {
-                count -= left;
-                index++;
-                skip = 0;
-            }
-            else
-            {
-                skip += (int)count;
-                count = 0;
-            }
-        }
     }
 }

@@ -21,8 +21,6 @@ public sealed class VirtioContext
     /// <summary>The features the driver accepted.</summary>
     public ulong AckedFeatures { get; }
 
-    public bool HasFeature(ulong feature) => (AckedFeatures & feature) == feature;
-
     /// <summary>
     /// Asks for <see cref="IVirtioDevice.ProcessQueue"/> on <paramref name="queueIndex"/> later (e.g. host input
     /// arrived, a rate limiter refilled). Safe from any thread; never processes inline on the caller's stack

@@ -106,7 +106,6 @@ public sealed class Virtqueue
     /// Pops the next available chain, or null when none is available (or the queue is not ready or broken).
     /// Malformed chains are completed with length 0 and skipped; at most <see cref="Size"/> are skipped per call.
     /// </summary>
-    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public DescriptorChain? TryPop(GuestMemory memory)
     {
@@ -177,7 +176,6 @@ public sealed class Virtqueue
     }
 
     /// <summary>Hands a chain back: writes the used element, then publishes the used index with release ordering.</summary>
-    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddUsed(GuestMemory memory, ushort headIndex, uint writtenLength)
     {
@@ -206,7 +204,6 @@ public sealed class Virtqueue
     /// Whether the driver wants an interrupt for what was added since the last call: with EVENT_IDX, when the used
     /// index crossed used_event; without it, unless VRING_AVAIL_F_NO_INTERRUPT is set.
     /// </summary>
-    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool NeedsNotification(GuestMemory memory)
     {
@@ -254,7 +251,6 @@ public sealed class Virtqueue
     /// Asks the driver to notify for the next buffer (avail_event = next_avail with EVENT_IDX, otherwise clears
     /// VRING_USED_F_NO_NOTIFY). Returns true when buffers are already available, so the device must look again.
     /// </summary>
-    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool EnableNotification(GuestMemory memory)
     {
@@ -362,7 +358,6 @@ public sealed class Virtqueue
     private Descriptor[] _chainScratch = new Descriptor[16];
     private byte[] _tableScratch = [];
 
-    // Hot path, once per request: no tier-0 code (see VirtioBlockDevice remarks).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private DescriptorChain? ParseChain(GuestMemory memory, ushort head, out string? error)
     {
