@@ -1,3 +1,4 @@
+using ActorVmm.Actors;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using ActorVmm.Actors.Bus;

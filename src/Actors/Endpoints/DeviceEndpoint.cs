@@ -50,7 +50,7 @@ public sealed class DeviceEndpoint
     private long _deadWrites;
     private long _failures;
     private long _restarts;
-    private volatile Faults.IReplyDropper? _dropper;
+    private volatile IReplyDropper? _dropper;
     private volatile IBusDevice? _failStopped;
 
     /// <param name="name">The device's name (logs, traces, supervision).</param>
@@ -115,7 +115,7 @@ public sealed class DeviceEndpoint
     internal void Install(IBusDevice device)
     {
         _stopped = false;
-        _dropper = device as Faults.IReplyDropper;
+        _dropper = device as IReplyDropper;
         _lastInstalled = device;
         if (InlineEnabled)
         {
@@ -237,7 +237,7 @@ public sealed class DeviceEndpoint
     }
 
     /// <summary>Where faults and restarts of this device are reported (the VM's tracer), if anywhere.</summary>
-    internal Tracing.ITraceSink? Trace { get; set; }
+    internal ITraceSink? Trace { get; set; }
 
     /// <summary>One guest read of 1..8 bytes at <paramref name="offset"/> in the device's range. Never throws.</summary>
     public void Read(ulong offset, Span<byte> data)

@@ -1,3 +1,4 @@
+using ActorVmm.Actors.Endpoints;
 using System.Buffers.Binary;
 using ActorVmm.Devices;
 

@@ -1,3 +1,4 @@
+using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Irq;
 
 namespace ActorVmm.Actors.Tracing;

@@ -1,3 +1,4 @@
+using ActorVmm.Actors.Endpoints;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;

@@ -1,3 +1,4 @@
+using ActorVmm.Actors;
 using Akka.Event;
 using ActorVmm.Actors.Bus;
 using ActorVmm.Actors.Endpoints;

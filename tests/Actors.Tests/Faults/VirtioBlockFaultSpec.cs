@@ -1,3 +1,4 @@
+using ActorVmm.Actors;
 using System.Buffers.Binary;
 using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Faults;
@@ -204,7 +205,7 @@ public sealed class VirtioBlockFaultSpec : TestKit, IDisposable
 
         var failed = ExpectMsg<DeviceSupervision.DeviceFailed>();
         Assert.Equal("disk0", failed.Device);
-        Assert.Equal(ActorVmm.Actors.Vm.VmStopReasonKind.DeviceFailure, failed.Reason.Kind);
+        Assert.Equal(ActorVmm.Actors.VmStopReasonKind.DeviceFailure, failed.Reason.Kind);
         Assert.Contains("InjectedDeviceFault", failed.Reason.Message);
     }
 }

@@ -1,3 +1,4 @@
+using ActorVmm.Actors;
 using System.Text.Json;
 using ActorVmm.Actors.Bus;
 using ActorVmm.Host.Cli;

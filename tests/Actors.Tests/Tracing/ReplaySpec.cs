@@ -1,3 +1,4 @@
+using ActorVmm.Actors;
 using ActorVmm.Actors.Tests.Fakes;
 using ActorVmm.Actors.Tracing;
 using ActorVmm.Host.Tracing;

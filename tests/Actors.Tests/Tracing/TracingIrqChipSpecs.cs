@@ -1,3 +1,4 @@
+using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Irq;
 using ActorVmm.Actors.Tracing;
 using ActorVmm.Host.Tracing;

@@ -1,3 +1,4 @@
+using ActorVmm.Actors;
 using ActorVmm.Actors.Bus;
 using ActorVmm.Actors.Irq;
 using ActorVmm.Actors.Settings;

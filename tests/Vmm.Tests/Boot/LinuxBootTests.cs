@@ -1,3 +1,4 @@
+using ActorVmm.Actors;
 using ActorVmm.Actors.Vm;
 using ActorVmm.Vmm.Tests.Support;
 

@@ -1,3 +1,4 @@
+using ActorVmm.Actors;
 using System.Security.Cryptography;
 using ActorVmm.Actors.Faults;
 using ActorVmm.Actors.Settings;

@@ -1,3 +1,4 @@
+using ActorVmm.Actors;
 using ActorVmm.Host.Machine;
 using ActorVmm.Actors.Settings;
 using ActorVmm.Host.Settings;

@@ -1,3 +1,4 @@
+using ActorVmm.Actors;
 using ActorVmm.Actors.Bus;
 using ActorVmm.Host.Cli;
 using ActorVmm.Actors.Irq;

@@ -1,4 +1,4 @@
-namespace ActorVmm.Actors.Vm;
+namespace ActorVmm.Actors;
 
 /// <summary>Why a VM stopped; the CLI maps it to an exit code.</summary>
 public enum VmStopReasonKind

@@ -1,4 +1,4 @@
-namespace ActorVmm.Actors.Tracing;
+namespace ActorVmm.Actors.Endpoints;
 
 /// <summary>
 /// Device-side trace events, callable from any thread (device actors, supervisors, fault injection, vCPU threads
