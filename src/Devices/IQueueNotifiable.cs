@@ -9,6 +9,9 @@ public interface IQueueNotifiable
     /// <summary>Number of queues; valid indices are 0 to QueueCount - 1.</summary>
     int QueueCount { get; }
 
+    /// <summary>Offset, in the device's bus range, of the notify register a kick of queue <paramref name="queueIndex"/> stands for.</summary>
+    ulong NotifyRegister(int queueIndex);
+
     /// <summary>Queue <paramref name="queueIndex"/> was kicked. An index the device lacks is counted, never thrown.</summary>
     void NotifyQueue(int queueIndex);
 }

@@ -98,6 +98,9 @@ public sealed class DeviceActor : UntypedActor
             case DeviceIo.Write write:
                 OnWrite(write);
                 break;
+            case DeviceIo.NotifyQueue notify:
+                OnNotify(notify);
+                break;
             case DeviceIo.Crashed crashed:
                 lock (_endpoint.Gate)
                 {
@@ -156,6 +159,29 @@ public sealed class DeviceActor : UntypedActor
             try
             {
                 _device.Write(write.Offset, buffer[..Math.Clamp(write.Size, 1, 8)]);
+            }
+            catch (Exception ex)
+            {
+                failure = ex;
+            }
+
+            Settle(failure);
+        }
+
+        if (failure is not null)
+        {
+            throw new DeviceFailureException(_endpoint.Name, failure);
+        }
+    }
+
+    private void OnNotify(DeviceIo.NotifyQueue notify)
+    {
+        Exception? failure = null;
+        lock (_endpoint.Gate)
+        {
+            try
+            {
+                DeviceEndpoint.Kick(_device, notify.Queue);
             }
             catch (Exception ex)
             {

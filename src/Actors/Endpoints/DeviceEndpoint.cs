@@ -318,6 +318,68 @@ public sealed class DeviceEndpoint
         actor.Tell(new DeviceIo.Write(offset, BinaryPrimitives.ReadUInt64LittleEndian(buffer), Math.Min(data.Length, 8)));
     }
 
+    /// <summary>
+    /// Queue <paramref name="queue"/> of the device was kicked (its ioeventfd fired): delivered as a typed kick, in
+    /// order with the device's register accesses and under the same supervision. Never throws.
+    /// </summary>
+    public void NotifyQueue(int queue)
+    {
+        if (_failStopped is { } failStopped)
+        {
+            lock (_gate)
+            {
+                try
+                {
+                    Kick(failStopped, queue);
+                }
+                catch (Exception)
+                {
+                    CountFailure();
+                }
+            }
+
+            return;
+        }
+
+        if (TryEnterInline(out var device))
+        {
+            try
+            {
+                Kick(device, queue);
+                _inlineAccesses++;
+            }
+            catch (Exception ex)
+            {
+                CrashedInline(ex);
+            }
+            finally
+            {
+                _gate.Exit();
+            }
+
+            return;
+        }
+
+        var actor = _actor;
+        if (_stopped || actor is null)
+        {
+            Interlocked.Increment(ref _deadWrites);
+            return;
+        }
+
+        Interlocked.Increment(ref _pending);
+        actor.Tell(new DeviceIo.NotifyQueue(queue));
+    }
+
+    /// <summary>A kick of a device that has no queues is a write nobody handles: counted by the device's stats, if any.</summary>
+    internal static void Kick(IBusDevice device, int queue)
+    {
+        if (device is IQueueNotifiable notifiable)
+        {
+            notifiable.NotifyQueue(queue);
+        }
+    }
+
     private bool TryEnterInline(out IBusDevice device)
     {
         device = _device!;

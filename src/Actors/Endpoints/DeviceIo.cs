@@ -9,6 +9,9 @@ public static class DeviceIo
     /// <summary>A posted write of <paramref name="Size"/> (1..8) bytes, little-endian in <paramref name="Value"/>.</summary>
     public sealed record Write(ulong Offset, ulong Value, int Size);
 
+    /// <summary>Queue <paramref name="Queue"/> was kicked (an ioeventfd fired): the device's <see cref="ActorVmm.Devices.IQueueNotifiable.NotifyQueue"/>.</summary>
+    public sealed record NotifyQueue(int Queue);
+
     /// <summary>The device threw on a vCPU thread (inline access); the actor rethrows so its supervisor decides.</summary>
     public sealed record Crashed(Exception Cause);
 

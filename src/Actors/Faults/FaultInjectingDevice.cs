@@ -14,7 +14,7 @@ namespace ActorVmm.Actors.Faults;
 /// Built by <see cref="FaultInjector.Wrap"/>; <see cref="Create"/> returns the stateful variant when the inner device is
 /// <see cref="IStatefulDevice"/>, so supervision saves and restores the inner device's state exactly as without faults.
 /// </summary>
-public class FaultInjectingDevice : IBusDevice, IReplyDropper, IFailStopDevice
+public class FaultInjectingDevice : IBusDevice, IReplyDropper, IFailStopDevice, IQueueNotifiable
 {
     private readonly IReadOnlyList<FaultSchedule> _schedules;
     private readonly FaultInjector _injector;
@@ -66,6 +66,20 @@ public class FaultInjectingDevice : IBusDevice, IReplyDropper, IFailStopDevice
     {
         Before(offset, isRead: false);
         Inner.Write(offset, data);
+    }
+
+    public int QueueCount => Inner is IQueueNotifiable queues ? queues.QueueCount : 0;
+
+    public ulong NotifyRegister(int queueIndex) => Inner is IQueueNotifiable queues ? queues.NotifyRegister(queueIndex) : 0;
+
+    /// <summary>A kick counts as the write to the queue's notify register it stands for (crash and delay plans fire on it).</summary>
+    public void NotifyQueue(int queueIndex)
+    {
+        if (Inner is IQueueNotifiable queues)
+        {
+            Before(queues.NotifyRegister(queueIndex), isRead: false);
+            queues.NotifyQueue(queueIndex);
+        }
     }
 
     public bool ShouldDropRead(ulong offset, int size)

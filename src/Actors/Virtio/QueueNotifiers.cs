@@ -1,4 +1,4 @@
-using ActorVmm.Actors.Bus;
+using ActorVmm.Actors.Endpoints;
 using ActorVmm.Kvm;
 
 namespace ActorVmm.Actors.Virtio;
@@ -6,10 +6,10 @@ namespace ActorVmm.Actors.Virtio;
 /// <summary>
 /// The virtqueue notifications of one VM, off the vCPU threads. Each queue has an eventfd registered as a KVM
 /// ioeventfd on its notify register, so a guest kick completes inside KVM without a VM exit to us. One thread per
-/// queue (<c>notify-DEVICE-qN</c>, blocked in poll, no CPU while idle) waits on its eventfd and, on a kick, writes
-/// the queue index to the notify register through the VM's bus — the same path a vCPU's MMIO write would take:
-/// through the device's <see cref="Devices.DeviceEndpoint"/>, one access at a time, under supervision. The queue
-/// processing (file I/O for virtio-blk) thus runs on the notifier thread or on the device actor, never on a vCPU.
+/// queue (<c>notify-DEVICE-qN</c>, blocked in poll, no CPU while idle) waits on its eventfd and, on a kick, hands
+/// "queue N kicked" to the device's <see cref="DeviceEndpoint.NotifyQueue"/>: one access at a time with the device's
+/// register accesses, under supervision. Queue processing thus runs on the notifier thread or the device actor,
+/// never on a vCPU.
 /// Device-initiated work (console input, rate limiter refills) is signalled into the same eventfds.
 /// </summary>
 public sealed class QueueNotifiers : IDisposable
@@ -45,7 +45,7 @@ public sealed class QueueNotifiers : IDisposable
             throw;
         }
 
-        _entries.Add(new Entry(device, queue, address, fd));
+        _entries.Add(new Entry(device, queue, fd));
         return _entries.Count - 1;
     }
 
@@ -67,10 +67,10 @@ public sealed class QueueNotifiers : IDisposable
         }
     }
 
-    /// <summary>Starts the notifier threads; kicks go to <paramref name="bus"/> (the VM's bus). Once only.</summary>
-    public void Start(Bus.Bus bus)
+    /// <summary>Starts the notifier threads; kicks go to the endpoint of the same name in <paramref name="endpoints"/>. Once only.</summary>
+    public void Start(IReadOnlyList<DeviceEndpoint> endpoints)
     {
-        ArgumentNullException.ThrowIfNull(bus);
+        ArgumentNullException.ThrowIfNull(endpoints);
         lock (_sync)
         {
             if (_started || _disposed)
@@ -81,7 +81,9 @@ public sealed class QueueNotifiers : IDisposable
             _started = true;
             foreach (var entry in _entries)
             {
-                entry.Thread = new Thread(() => Loop(entry, bus))
+                var endpoint = endpoints.FirstOrDefault(e => e.Name == entry.Device)
+                    ?? throw new ArgumentException($"no endpoint for device {entry.Device}", nameof(endpoints));
+                entry.Thread = new Thread(() => Loop(entry, endpoint))
                 {
                     IsBackground = true,
                     Name = $"notify-{entry.Device}-q{entry.Queue}",
@@ -124,9 +126,8 @@ public sealed class QueueNotifiers : IDisposable
         }
     }
 
-    private void Loop(Entry entry, Bus.Bus bus)
+    private void Loop(Entry entry, DeviceEndpoint endpoint)
     {
-        Span<byte> value = [(byte)entry.Queue, (byte)(entry.Queue >> 8)];
         while (!_disposed)
         {
             try
@@ -150,17 +151,15 @@ public sealed class QueueNotifiers : IDisposable
             Interlocked.Increment(ref _kicks);
 
             // Never throws: the endpoint catches device failures and hands them to the device's supervisor.
-            bus.Write(BusSpace.Mmio, entry.Address, value);
+            endpoint.NotifyQueue(entry.Queue);
         }
     }
 
-    private sealed class Entry(string device, int queue, ulong address, EventFd fd)
+    private sealed class Entry(string device, int queue, EventFd fd)
     {
         public string Device { get; } = device;
 
         public int Queue { get; } = queue;
-
-        public ulong Address { get; } = address;
 
         public EventFd Fd { get; } = fd;
 

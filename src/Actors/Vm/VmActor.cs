@@ -12,8 +12,8 @@ namespace ActorVmm.Actors.Vm;
 /// <summary>
 /// The root of one VM. From a <see cref="VmBlueprint"/> it builds, in order: the IRQ actor and the lines devices
 /// asked for, the device supervisor and one device actor per device, then one <see cref="VcpuActor"/> per vCPU,
-/// and starts them. The bus (ranges → endpoints) is built when the props are made, so a conflicting layout fails
-/// synchronously in <see cref="Props"/> / <see cref="Spawn"/> with a <see cref="BusConflictException"/>.
+/// and starts them. The bus (ranges → endpoints, <see cref="VmBus"/>) comes with the blueprint or is built when the
+/// props are made, so a conflicting layout fails synchronously with a <see cref="BusConflictException"/>.
 /// <para>
 /// It stops with a <see cref="VmStopReason"/> — the first of: a vCPU's guest exit (poweroff, reset, triple fault,
 /// internal error), a device failure beyond its budget or escalated, a device's <see cref="IVmControl.RequestStop"/>,
@@ -28,6 +28,7 @@ public sealed class VmActor : UntypedActor
     private readonly VmBlueprint _blueprint;
     private readonly BusMap _bus;
     private readonly IReadOnlyList<DeviceEndpoint> _endpoints;
+    private readonly VmBus _vmBus;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IrqStats _irqStats = new();
     private readonly List<IActorRef> _stopWatchers = [];
@@ -42,26 +43,27 @@ public sealed class VmActor : UntypedActor
     private ICancelable? _stopTimer;
 
     /// <summary>Use <see cref="Props"/> or <see cref="Spawn"/>: they build and validate the bus.</summary>
-    public VmActor(VmBlueprint blueprint, BusMap bus, IReadOnlyList<DeviceEndpoint> endpoints)
+    public VmActor(VmBlueprint blueprint, VmBus bus)
     {
         _blueprint = blueprint;
-        _bus = bus;
-        _endpoints = endpoints;
+        _bus = bus.Bus;
+        _endpoints = bus.Endpoints;
+        _vmBus = bus;
         _self = Self;
-        foreach (var endpoint in endpoints)
+        foreach (var endpoint in _endpoints)
         {
             endpoint.AttachLog(Akka.Event.Logging.GetLogger(Context.System, $"{Self.Path}/devices/{endpoint.Name}"));
             endpoint.Trace = blueprint.Tracer;
         }
     }
 
-    /// <summary>Props for a VM; builds its bus now.</summary>
+    /// <summary>Props for a VM; builds its bus now unless the blueprint brings one (<see cref="VmBlueprint.Bus"/>).</summary>
     /// <exception cref="BusConflictException">Two devices overlap, or a range is empty/wraps.</exception>
     /// <exception cref="ArgumentException">Device names are empty or not unique.</exception>
     public static Props Props(VmBlueprint blueprint)
     {
-        var (bus, endpoints) = BuildBus(blueprint);
-        return FactoryProps.Create(() => new VmActor(blueprint, bus, endpoints));
+        var bus = blueprint.Bus ?? VmBus.Build(blueprint.Devices, blueprint.DeviceSettings);
+        return FactoryProps.Create(() => new VmActor(blueprint, bus));
     }
 
     /// <summary>Starts a VM under <paramref name="parent"/> (an actor system or an actor's context).</summary>
@@ -198,29 +200,6 @@ public sealed class VmActor : UntypedActor
         return new Tracing.TracingIrqChip(_blueprint.Irq, tracer, devices);
     }
 
-    private static (BusMap Bus, IReadOnlyList<DeviceEndpoint> Endpoints) BuildBus(VmBlueprint blueprint)
-    {
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        var builder = new BusBuilder();
-        var endpoints = new List<DeviceEndpoint>();
-        foreach (var device in blueprint.Devices)
-        {
-            if (string.IsNullOrWhiteSpace(device.Name) || !names.Add(device.Name))
-            {
-                throw new ArgumentException($"Device names must be non-empty and unique in a VM; '{device.Name}' is not", nameof(blueprint));
-            }
-
-            var endpoint = new DeviceEndpoint(device.Name, blueprint.DeviceSettings, inline: device.Inline);
-            endpoints.Add(endpoint);
-            foreach (var range in device.Ranges)
-            {
-                builder.Add(range, endpoint);
-            }
-        }
-
-        return (builder.Build(), endpoints);
-    }
-
     private void OnLinesConnected(IrqProtocol.Connected connected)
     {
         if (_state != VmState.Building)
@@ -250,6 +229,7 @@ public sealed class VmActor : UntypedActor
         }
 
         StartupProbe.Mark("VM: interrupt lines and device actors");
+        _blueprint.OnDevicesStarted?.Invoke(_vmBus);
         foreach (var vcpu in _blueprint.Vcpus)
         {
             var actor = Context.ActorOf(VcpuActor.Props(vcpu, _bus, Self, _blueprint.Tracer?.ForVcpu(vcpu.Id, _bus)), $"vcpu{vcpu.Id}");

@@ -56,4 +56,10 @@ public sealed record VmBlueprint(
     /// it reads its statistics and completes it after the VM stopped (<see cref="Tracing.TracingSetup.FinishAsync"/>).
     /// </summary>
     public Tracing.VmTracer? Tracer { get; init; }
+
+    /// <summary>The bus, built by whoever built the blueprint; null: <see cref="VmActor.Props"/> builds it.</summary>
+    public VmBus? Bus { get; init; }
+
+    /// <summary>Called on the VM actor's thread once every device actor runs, before the vCPUs start (e.g. to start queue notifiers).</summary>
+    public Action<VmBus>? OnDevicesStarted { get; init; }
 }

@@ -20,6 +20,9 @@ public sealed partial class VirtioPciDevice
     public int QueueCount => _queues.Length;
 
     /// <summary>Offset of queue <paramref name="queueIndex"/>'s notify register inside BAR 0.</summary>
+    ulong IQueueNotifiable.NotifyRegister(int queueIndex) => NotifyOffsetOf(queueIndex);
+
+    /// <summary>Offset of queue <paramref name="queueIndex"/>'s notify register in BAR 0.</summary>
     public static ulong NotifyOffsetOf(int queueIndex) =>
         VirtioPciLayout.NotifyOffset + ((ulong)queueIndex * VirtioPciLayout.NotifyOffMultiplier);
 

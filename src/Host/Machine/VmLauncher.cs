@@ -104,7 +104,7 @@ public static class VmLauncher
         {
             handle = VmActor.Spawn(system, machine.Blueprint with { Tracer = tracer }, vmName);
         }
-        catch (Exception ex)
+        catch
         {
             machine.Blueprint.Resources?.Dispose();
             if (tracer is not null)
@@ -112,35 +112,13 @@ public static class VmLauncher
                 await tracer.CompleteAsync().ConfigureAwait(false);
             }
 
-            if (ex is BusConflictException or ArgumentException)
-            {
-                throw new MachineException(ex.Message, ex);
-            }
-
             throw;
-        }
-
-        IReadOnlyList<DeviceEndpoint> endpoints = [];
-        try
-        {
-            // The bus and the device endpoints are built with the VM actor; queue kicks go through the bus.
-            var status = await handle.Actor.Ask<VmProtocol.Status>(VmProtocol.GetStatus.Instance, TimeSpan.FromSeconds(30))
-                .ConfigureAwait(false);
-            endpoints = status.Devices;
-            if (machine.Notifiers.Count > 0)
-            {
-                machine.Notifiers.Start(status.Bus);
-            }
-        }
-        catch (Exception ex) when (ex is AskTimeoutException or TaskCanceledException)
-        {
-            // The VM stopped before it answered: nothing to notify.
         }
 
         onStarted?.Invoke(machine.Console);
         await using var registration = cancellation.Register(() => handle.RequestStop("stopped by the host (interrupt)"));
         var reason = await handle.Stopped.ConfigureAwait(false);
         await TracingSetup.FinishAsync(tracer, settings.Tracing).ConfigureAwait(false);
-        return new VmRunResult(reason, machine, endpoints);
+        return new VmRunResult(reason, machine, machine.Blueprint.Bus?.Endpoints ?? []);
     }
 }

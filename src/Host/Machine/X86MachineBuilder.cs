@@ -120,14 +120,20 @@ public static class X86MachineBuilder
             var devices = PlatformDevices(vmSettings, ram, io, console);
             devices.AddRange(pciDevices);
             faults.Validate(devices.Select(d => d.Name));
+            var wrapped = faults.Wrap(devices);
+            var bus = VmBus.Build(wrapped, settings.Devices);
             var blueprint = new VmBlueprint(
                 vmName,
                 vcpus,
-                faults.Wrap(devices),
+                wrapped,
                 new KvmIrqChip(vm),
                 settings.Devices,
                 settings.Supervision,
-                Resources: resources);
+                Resources: resources)
+            {
+                Bus = bus,
+                OnDevicesStarted = started => notifiers.Start(started.Endpoints),
+            };
             return new BuiltMachine(blueprint, console, kernel, initrd, notifiers, faults) { SoftwareKvm = softwareKvm };
         }
         catch (Exception ex)
@@ -136,7 +142,7 @@ public static class X86MachineBuilder
             throw ex switch
             {
                 MachineException or KvmUnavailableException => ex,
-                VirtioBlockException => new MachineException(ex.Message, ex),
+                VirtioBlockException or BusConflictException or ArgumentException => new MachineException(ex.Message, ex),
                 BootException or GuestMemoryException or KvmException or IOException or UnauthorizedAccessException =>
                     new MachineException(ex.Message, ex),
                 _ => ex,
