@@ -7,7 +7,6 @@ using ActorVmm.Devices;
 using ActorVmm.Devices.Pci;
 using ActorVmm.Devices.Virtio;
 using ActorVmm.Kvm;
-using ActorVmm.Kvm.Arch;
 using ActorVmm.Kvm.Boot;
 using ActorVmm.Kvm.Memory;
 

@@ -8,7 +8,6 @@ using ActorVmm.Devices;
 using ActorVmm.Devices.Legacy;
 using ActorVmm.Devices.Virtio;
 using ActorVmm.Kvm;
-using ActorVmm.Kvm.Arch;
 using ActorVmm.Kvm.Boot;
 using ActorVmm.Kvm.Host;
 using ActorVmm.Kvm.Memory;

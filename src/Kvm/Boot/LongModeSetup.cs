@@ -1,5 +1,5 @@
-using ActorVmm.Kvm.Arch;
 using ActorVmm.Kvm.Memory;
+using ActorVmm.Kvm.X86;
 
 namespace ActorVmm.Kvm.Boot;
 

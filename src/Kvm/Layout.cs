@@ -1,6 +1,6 @@
 using ActorVmm.Kvm.Memory;
 
-namespace ActorVmm.Kvm.Arch;
+namespace ActorVmm.Kvm;
 
 /// <summary>
 /// Every fixed guest-physical address of the x86-64 machine ActorVmm builds, in one place.

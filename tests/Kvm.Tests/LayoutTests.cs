@@ -1,8 +1,7 @@
-using ActorVmm.Kvm.Arch;
 using ActorVmm.Kvm.Memory;
 using Xunit;
 
-namespace ActorVmm.Kvm.Tests.Boot;
+namespace ActorVmm.Kvm.Tests;
 
 public sealed class LayoutTests
 {
