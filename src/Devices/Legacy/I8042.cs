@@ -8,7 +8,7 @@ namespace ActorVmm.Devices.Legacy;
 /// port. Guests should get <c>i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd</c> on the command line (as
 /// Firecracker's do): without an AUX port Linux's AUX loop test (0xD3) otherwise waits for its timeout.
 /// <para>
-/// Mapped as ONE window at <see cref="LegacyPorts.I8042"/> (0x60) of <see cref="RangeSize"/> (5) ports, as in
+/// Mapped as ONE window at <see cref="ActorVmm.Kvm.Layout.I8042Port"/> (0x60) of <see cref="RangeSize"/> (5) ports, as in
 /// Firecracker: offset 0 = port 0x60 (data), offset 4 = port 0x64 (status on read, command on write). Port 0x61,
 /// inside that window, is system control port B and is answered here by an embedded <see cref="SystemControlPortB"/>
 /// (so no second device has to be mapped inside the window); offsets 2 and 3 (0x62, 0x63) are unhandled.
