@@ -314,20 +314,6 @@ public sealed class GuestMemory : IDisposable
         Volatile.Write(ref slot, value);
     }
 
-    /// <summary>A 32-bit load with acquire semantics. Must be 4-byte aligned.</summary>
-    public uint LoadAcquireU32(GuestAddress address)
-    {
-        ref var slot = ref AlignedRef<uint>(address);
-        return Volatile.Read(ref slot);
-    }
-
-    /// <summary>A 32-bit store with release semantics. Must be 4-byte aligned.</summary>
-    public void StoreReleaseU32(GuestAddress address, uint value)
-    {
-        ref var slot = ref AlignedRef<uint>(address);
-        Volatile.Write(ref slot, value);
-    }
-
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
