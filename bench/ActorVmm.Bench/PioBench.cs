@@ -5,6 +5,7 @@ using ActorVmm.Actors.Irq;
 using ActorVmm.Actors.Settings;
 using ActorVmm.Host.Settings;
 using ActorVmm.Actors.Vm;
+using ActorVmm.Kvm;
 using Akka.Actor;
 using Akka.Configuration;
 using HdrHistogram;
@@ -19,7 +20,7 @@ namespace ActorVmm.Bench;
 /// </summary>
 internal static class PioBench
 {
-    private const ushort Port = 0x60;
+    private const ushort Port = Layout.I8042Port;
 
     public static int Run(string[] args)
     {
@@ -174,7 +175,7 @@ internal static class PioBench
             [new IdleVcpu(0), new IdleVcpu(1)],
             [
                 new DeviceBlueprint("kbd", _ => new TrivialDevice("kbd"), [BusRange.Pio(Port, 1)]),
-                new DeviceBlueprint("serial0", _ => new TrivialDevice("serial0"), [BusRange.Pio(0x3f8, 8)], IrqRequest.Edge(4)),
+                new DeviceBlueprint("serial0", _ => new TrivialDevice("serial0"), [BusRange.Pio(Layout.Com1Port, 8)], IrqRequest.Edge(Layout.Com1Irq)),
             ],
             new InMemoryIrqChip(),
             settings,

@@ -1,4 +1,11 @@
 using ActorVmm.Bench;
+using ActorVmm.Kvm.Timing;
+
+// As for the VMM: ACTORVMM_CLOCK=stopwatch makes exit timing use clock_gettime instead of the TSC.
+if (string.Equals(Environment.GetEnvironmentVariable("ACTORVMM_CLOCK"), "stopwatch", StringComparison.OrdinalIgnoreCase))
+{
+    CycleClock.Configure(CycleClockSource.Stopwatch);
+}
 
 return args.FirstOrDefault() switch
 {

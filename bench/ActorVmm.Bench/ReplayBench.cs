@@ -6,6 +6,8 @@ using ActorVmm.Host.Settings;
 using ActorVmm.Actors.Tracing;
 using ActorVmm.Host.Tracing;
 using ActorVmm.Actors.Vm;
+using ActorVmm.Devices.Legacy;
+using ActorVmm.Kvm;
 using Akka.Actor;
 using Akka.Configuration;
 
@@ -19,8 +21,8 @@ namespace ActorVmm.Bench;
 /// </summary>
 internal static class ReplayBench
 {
-    private const ushort DataPort = 0x60;
-    private const ushort StatusPort = 0x64;
+    private const ushort DataPort = Layout.I8042Port;
+    private const ushort StatusPort = Layout.I8042Port + (ushort)I8042.StatusOffset;
     private const ulong MmioBase = 0xd000_0000;
 
     public static int Run(string[] args)

@@ -54,9 +54,6 @@ public sealed class Vcpu : IVcpu, IDisposable
 
     public int Id { get; }
 
-    /// <summary>Size of the kvm_run mapping.</summary>
-    public int RunMmapSize => _mmapSize;
-
     /// <inheritdoc/>
     public Span<byte> ExitData
     {
@@ -287,13 +284,6 @@ public sealed class Vcpu : IVcpu, IDisposable
     /// keeps the VM alive and stays readable after this vCPU is disposed; dispose it when done.
     /// </summary>
     public KvmStatsFd OpenStats() => KvmStatsFd.Open(_fd);
-
-    /// <summary>The current value of each of this vCPU's single-valued KVM statistics, by name (histograms skipped).</summary>
-    public IReadOnlyDictionary<string, ulong> GetStats()
-    {
-        using var stats = OpenStats();
-        return stats.Read();
-    }
 
     /// <summary>A KVM_GET_* ioctl that fills one struct.</summary>
     private T GetState<T>(IoctlRequest request)

@@ -59,13 +59,6 @@ public sealed class VirtualMachine : IDisposable
         KvmIoctl.Invoke(_fd, KvmIoctls.CreatePit2, ref config);
     }
 
-    /// <summary>KVM_IRQ_LINE: sets the level of an in-kernel irqchip input (GSI).</summary>
-    public void SetIrqLine(uint irq, bool level)
-    {
-        var arg = new KvmIrqLevel { Irq = irq, Level = level ? 1u : 0u };
-        KvmIoctl.Invoke(_fd, KvmIoctls.IrqLine, ref arg);
-    }
-
     /// <summary>KVM_SIGNAL_MSI: injects one MSI (needs the in-kernel irqchip).</summary>
     public void SignalMsi(ulong address, uint data)
     {

@@ -1,19 +1,20 @@
 using System.Collections.Concurrent;
 using ActorVmm.Devices;
+using ActorVmm.Kvm;
 
 namespace ActorVmm.Actors.Irq;
 
 /// <summary>
 /// An interrupt controller in memory, for tests and benchmarks: it records edges and levels per GSI, and
 /// <see cref="Eoi"/> plays the guest's end-of-interrupt (re-asserting a level line that is still high). MSI vectors
-/// get GSIs from 24 up, as on KVM; their routes (x86 interrupt addresses only) and triggers are recorded per GSI.
+/// get GSIs from <see cref="Layout.FirstMsiGsi"/> up, as on KVM; their routes (x86 interrupt addresses only) and triggers are recorded per GSI.
 /// </summary>
 public sealed class InMemoryIrqChip : IIrqChipBackend, IMsiChipBackend
 {
     private readonly ConcurrentDictionary<uint, Line> _lines = new();
     private readonly ConcurrentDictionary<uint, MsiMessage> _msiRoutes = new();
     private readonly ConcurrentDictionary<uint, long> _msiDelivered = new();
-    private int _nextMsiGsi = 24;
+    private int _nextMsiGsi = (int)Layout.FirstMsiGsi;
 
     public IMsiVectorsBackend CreateMsiVectors(int count)
     {

@@ -6,22 +6,16 @@ namespace ActorVmm.Actors.Irq;
 
 /// <summary>
 /// The VM's GSI routing table: KVM's x86 default (the irqchip pins, <see cref="KvmIrqRouting.X86Default"/>) plus one
-/// MSI route per programmed vector, on GSIs from <see cref="FirstMsiGsi"/> up. Each change sends the whole table
+/// MSI route per programmed vector, on GSIs from <see cref="Layout.FirstMsiGsi"/> up. Each change sends the whole table
 /// (KVM_SET_GSI_ROUTING replaces it). Only x86 interrupt addresses are routed; a table KVM refuses leaves the
 /// previous one in place and the change is reported as refused. Thread-safe.
 /// </summary>
 internal sealed class KvmMsiRoutes(VirtualMachine vm)
 {
-    /// <summary>The first GSI past the I/O APIC's 24 pins.</summary>
-    public const uint FirstMsiGsi = 24;
-
-    /// <summary>GSIs handed out at most (KVM allows 1024 routes or more; a handful of devices need a few dozen).</summary>
-    public const uint MaxMsiGsis = 1000;
-
     private readonly KvmIrqRoutingEntry[] _defaults = KvmIrqRouting.X86Default();
     private readonly Lock _sync = new();
     private readonly SortedDictionary<uint, MsiMessage> _routes = [];
-    private uint _next = FirstMsiGsi;
+    private uint _next = Layout.FirstMsiGsi;
 
     /// <summary>Routes programmed now.</summary>
     public int Count
@@ -41,9 +35,9 @@ internal sealed class KvmMsiRoutes(VirtualMachine vm)
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         lock (_sync)
         {
-            if (_next - FirstMsiGsi + (uint)count > MaxMsiGsis)
+            if (_next - Layout.FirstMsiGsi + (uint)count > Layout.MaxMsiGsis)
             {
-                throw new InvalidOperationException($"no {count} MSI GSIs left (at most {MaxMsiGsis})");
+                throw new InvalidOperationException($"no {count} MSI GSIs left (at most {Layout.MaxMsiGsis})");
             }
 
             var first = _next;

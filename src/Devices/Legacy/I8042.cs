@@ -7,7 +7,7 @@ namespace ActorVmm.Devices.Legacy;
 /// to a keyboard that acknowledges everything; no scancodes, no AUX (mouse) port, so guests should get
 /// <c>i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd</c> (else Linux's AUX loop test waits for its timeout).
 /// <para>
-/// One window at <see cref="LegacyPorts.I8042"/> of <see cref="RangeSize"/> ports: offset 0 is data (0x60), offset
+/// One window at <see cref="ActorVmm.Kvm.Layout.I8042Port"/> of <see cref="RangeSize"/> ports: offset 0 is data (0x60), offset
 /// 4 status / command (0x64); offset 1 (0x61) is answered by an embedded <see cref="SystemControlPortB"/>, offsets
 /// 2 and 3 are unhandled.
 /// </para>

@@ -3,7 +3,7 @@ using System.Collections.Immutable;
 namespace ActorVmm.Devices.Legacy;
 
 /// <summary>
-/// A 16550A UART, the serial console of a stock Linux guest (ttyS0 at <see cref="LegacyPorts.Com1"/>, IRQ 4), in
+/// A 16550A UART, the serial console of a stock Linux guest (ttyS0 at <see cref="ActorVmm.Kvm.Layout.Com1Port"/>, IRQ 4), in
 /// the spirit of rust-vmm vm-superio's serial: 8 byte-wide registers (<c>Serial16550.Registers.cs</c>), a bounded
 /// input FIFO, instant transmission (THR and the shift register are always empty), RDA/THRE/line-status/modem-status
 /// interrupts with 16550 IIR priorities, loopback, and the divisor latch (stored, no effect).

@@ -1,17 +1,15 @@
 namespace ActorVmm.Devices.Pci;
 
 /// <summary>
-/// Hands out naturally aligned BAR addresses from a window of the 32-bit MMIO gap, bottom up. Not thread-safe:
+/// Hands out naturally aligned BAR addresses from a window of the 32-bit MMIO gap
+/// (<see cref="ActorVmm.Kvm.Layout.PciMmio32Start"/> on the machine), bottom up. Not thread-safe:
 /// the VM builder uses it while wiring devices.
 /// </summary>
 public sealed class PciBarAllocator
 {
-    public const ulong DefaultStart = 0xE000_0000;
-    public const ulong DefaultEnd = 0xFE00_0000;
-
     private ulong _next;
 
-    public PciBarAllocator(ulong start = DefaultStart, ulong end = DefaultEnd)
+    public PciBarAllocator(ulong start, ulong end)
     {
         if (end <= start)
         {

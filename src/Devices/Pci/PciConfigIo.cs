@@ -3,14 +3,13 @@ using System.Buffers.Binary;
 namespace ActorVmm.Devices.Pci;
 
 /// <summary>
-/// PCI configuration mechanism #1 on I/O ports 0xCF8..0xCFF (map it at <see cref="PortBase"/> with
-/// <see cref="PortCount"/> ports): offset 0 is the 32-bit CONFIG_ADDRESS register (dword accesses only),
+/// PCI configuration mechanism #1 on I/O ports 0xCF8..0xCFF (map it at <see cref="ActorVmm.Kvm.Layout.PciConfigPort"/>
+/// with <see cref="RangeSize"/> ports): offset 0 is the 32-bit CONFIG_ADDRESS register (dword accesses only),
 /// offsets 4..7 the CONFIG_DATA window (1, 2 or 4 bytes inside the dword). Thread-safe.
 /// </summary>
 public sealed class PciConfigIo : IBusDevice
 {
-    public const ushort PortBase = 0xCF8;
-    public const int PortCount = 8;
+    public const int RangeSize = 8;
 
     private const uint EnableBit = 0x8000_0000;
 
@@ -42,7 +41,7 @@ public sealed class PciConfigIo : IBusDevice
     public void Read(ulong offset, Span<byte> data)
     {
         Stats.CountRead();
-        if (data.Length is not (1 or 2 or 4) || offset >= PortCount)
+        if (data.Length is not (1 or 2 or 4) || offset >= RangeSize)
         {
             Stats.CountBadSize();
             data.Fill(0xFF);
@@ -76,7 +75,7 @@ public sealed class PciConfigIo : IBusDevice
     public void Write(ulong offset, ReadOnlySpan<byte> data)
     {
         Stats.CountWrite();
-        if (data.Length is not (1 or 2 or 4) || offset >= PortCount)
+        if (data.Length is not (1 or 2 or 4) || offset >= RangeSize)
         {
             Stats.CountBadSize();
             return;

@@ -8,7 +8,6 @@ using ActorVmm.Devices;
 using ActorVmm.Devices.Pci;
 using ActorVmm.Devices.Virtio;
 using ActorVmm.Kvm;
-using ActorVmm.Kvm.Arch;
 using ActorVmm.Kvm.Boot;
 using ActorVmm.Kvm.Memory;
 using ActorVmm.Actors.Virtio;
@@ -35,12 +34,6 @@ namespace ActorVmm.Host.Machine;
 /// </summary>
 internal static class PciDevices
 {
-    /// <summary>First GSI for PCI INTx: the I/O APIC inputs above the 16 ISA IRQs.</summary>
-    public const uint FirstPciGsi = 16;
-
-    /// <summary>KVM's in-kernel I/O APIC has 24 inputs.</summary>
-    public const uint PciGsiCount = 8;
-
     /// <summary>
     /// Builds the first instance of every virtio device model the settings ask for — disk images are opened and
     /// checked here (missing, not writable when read-write, empty, not whole sectors, given twice), before any KVM
@@ -108,7 +101,7 @@ internal static class PciDevices
         var root = new PciRoot();
         var devices = new List<DeviceBlueprint>
         {
-            new("pci", _ => new PciConfigIo(root), [BusRange.Pio(PciConfigIo.PortBase, PciConfigIo.PortCount)]),
+            new("pci", _ => new PciConfigIo(root), [BusRange.Pio(Layout.PciConfigPort, PciConfigIo.RangeSize)]),
         };
         var interrupts = new List<MpPciInterrupt>();
         var bars = new PciBarAllocator(Layout.PciMmio32Start, Layout.PciMmio32Start + Layout.PciMmio32Size);
@@ -116,7 +109,7 @@ internal static class PciDevices
         var next = 0u;
         foreach (var (name, first, create) in models)
         {
-            var gsi = FirstPciGsi + (next++ % PciGsiCount);
+            var gsi = Layout.FirstPciGsi + (next++ % Layout.PciGsiCount);
             var bar = bars.Allocate(VirtioPciLayout.BarSize);
             var slot = new VirtioPciSlot(name, (byte)gsi);
             var number = root.AddDevice(slot);

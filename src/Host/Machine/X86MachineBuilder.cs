@@ -10,7 +10,6 @@ using ActorVmm.Devices;
 using ActorVmm.Devices.Legacy;
 using ActorVmm.Devices.Virtio;
 using ActorVmm.Kvm;
-using ActorVmm.Kvm.Arch;
 using ActorVmm.Kvm.Boot;
 using ActorVmm.Kvm.Host;
 using ActorVmm.Kvm.Memory;
@@ -170,8 +169,8 @@ public static class X86MachineBuilder
         var devices = new List<DeviceBlueprint>();
         (ushort Port, uint Irq)[] coms =
         [
-            (LegacyPorts.Com1, LegacyPorts.Com1Irq), (LegacyPorts.Com2, LegacyPorts.Com2Irq),
-            (LegacyPorts.Com3, LegacyPorts.Com1Irq), (LegacyPorts.Com4, LegacyPorts.Com2Irq),
+            (Layout.Com1Port, Layout.Com1Irq), (Layout.Com2Port, Layout.Com2Irq),
+            (Layout.Com3Port, Layout.Com1Irq), (Layout.Com4Port, Layout.Com2Irq),
         ];
         for (var i = 0; i < coms.Length; i++)
         {
@@ -202,18 +201,18 @@ public static class X86MachineBuilder
             "i8042",
             ctx => new I8042(ctx.Name, () => ctx.Vm.RequestStop(
                 new VmStopReason(VmStopReasonKind.Reset, "the guest reset the machine (i8042 command 0xfe)")), ctx.Interrupt),
-            [BusRange.Pio(LegacyPorts.I8042, (ushort)I8042.RangeSize)],
-            IrqRequest.Edge(LegacyPorts.KeyboardIrq)));
+            [BusRange.Pio(Layout.I8042Port, (ushort)I8042.RangeSize)],
+            IrqRequest.Edge(Layout.KeyboardIrq)));
         devices.Add(new DeviceBlueprint(
             "cmos",
             ctx => new Cmos(ctx.Name, below4G, above4G),
-            [BusRange.Pio(LegacyPorts.Cmos, (ushort)Cmos.RangeSize)]));
+            [BusRange.Pio(Layout.CmosPort, (ushort)Cmos.RangeSize)]));
         devices.Add(new DeviceBlueprint(
             "fast-a20",
             ctx => new FastA20Gate(ctx.Name, () => ctx.Vm.RequestStop(
                 new VmStopReason(VmStopReasonKind.Reset, "the guest reset the machine (port 0x92 fast reset)"))),
-            [BusRange.Pio(LegacyPorts.FastA20, (ushort)FastA20Gate.RangeSize)]));
-        foreach (var (name, port) in new[] { ("post", LegacyPorts.PostCode), ("port-ed", LegacyPorts.IoDelayAlt), ("dma-page87", LegacyPorts.DmaPage87) })
+            [BusRange.Pio(Layout.FastA20Port, (ushort)FastA20Gate.RangeSize)]));
+        foreach (var (name, port) in new[] { ("post", Layout.PostCodePort), ("port-ed", Layout.IoDelayPort), ("dma-page87", Layout.DmaPage87Port) })
         {
             devices.Add(new DeviceBlueprint(name, ctx => new PortSink(ctx.Name), [BusRange.Pio(port, 1)]));
         }

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using ActorVmm.Kvm.Arch;
 using ActorVmm.Kvm.Memory;
 
 namespace ActorVmm.Kvm.Boot;

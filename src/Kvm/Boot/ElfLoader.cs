@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using ActorVmm.Kvm.Arch;
 using ActorVmm.Kvm.Memory;
 
 namespace ActorVmm.Kvm.Boot;

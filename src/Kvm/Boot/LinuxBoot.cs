@@ -1,12 +1,13 @@
 using ActorVmm.Kvm.Memory;
+using ActorVmm.Kvm.X86;
 
 namespace ActorVmm.Kvm.Boot;
 
 /// <summary>Everything <see cref="LinuxBoot.Prepare(GuestMemory, IReadOnlyList{ValueTuple{GuestAddress, ulong}}, string, string?, string, int)"/> set up.</summary>
 /// <param name="Kernel">Where the kernel went.</param>
 /// <param name="Initrd">Where the initrd went, or null.</param>
-/// <param name="ZeroPage">The boot_params written at <see cref="Arch.Layout.ZeroPageStart"/>.</param>
-/// <param name="MpTableSize">Bytes of the MP table at <see cref="Arch.Layout.MpTableStart"/>.</param>
+/// <param name="ZeroPage">The boot_params written at <see cref="Layout.ZeroPageStart"/>.</param>
+/// <param name="MpTableSize">Bytes of the MP table at <see cref="Layout.MpTableStart"/>.</param>
 /// <param name="BootCpu">The state to load into vCPU 0 (the others wait for INIT/SIPI).</param>
 public sealed record LinuxBootResult(
     KernelLoadResult Kernel,

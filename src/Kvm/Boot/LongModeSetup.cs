@@ -1,5 +1,5 @@
-using ActorVmm.Kvm.Arch;
 using ActorVmm.Kvm.Memory;
+using ActorVmm.Kvm.X86;
 
 namespace ActorVmm.Kvm.Boot;
 
@@ -38,9 +38,6 @@ public static class LongModeSetup
 
     /// <summary>GDT slot of the TSS (selector 0x18).</summary>
     public const int TssIndex = 3;
-
-    /// <summary>Size of the identity map the boot page tables provide.</summary>
-    public const ulong IdentityMappedSize = 1UL << 30;
 
     private const ulong PagePresentWritable = 0x3;
     private const ulong PageSize2M = 0x80;

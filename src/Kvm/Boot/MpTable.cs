@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Text;
-using ActorVmm.Kvm.Arch;
 using ActorVmm.Kvm.Memory;
 
 namespace ActorVmm.Kvm.Boot;
@@ -46,7 +45,6 @@ public static class MpTable
 
     /// <summary>MP bus id of PCI bus 0: must equal the PCI bus number (Linux's IO_APIC_get_PCI_irq_vector compares them).</summary>
     public const byte PciBusId = 0;
-    public const int IsaIrqCount = 16;
 
     /// <summary>Local APIC version reported for every processor (an integrated xAPIC).</summary>
     public const byte LocalApicVersion = 0x14;
@@ -149,7 +147,7 @@ public static class MpTable
             entries++;
         }
 
-        for (byte irq = 0; irq < IsaIrqCount; irq++)
+        for (byte irq = 0; irq < Layout.IsaIrqCount; irq++)
         {
             at = WriteInterrupt(table, at, IoInterruptEntry, InterruptTypeInt, 0, IsaBusId, irq, ioApicId, irq);
             entries++;
@@ -197,7 +195,7 @@ public static class MpTable
             + (config.Cpus * ProcessorEntrySize)
             + EntrySize * (1 + (pci > 0 ? 1 : 0)) // buses
             + EntrySize // I/O APIC
-            + EntrySize * (IsaIrqCount + pci)
+            + EntrySize * ((int)Layout.IsaIrqCount + pci)
             + EntrySize * 2; // LINT0, LINT1
     }
 

@@ -31,9 +31,6 @@ public struct SetupHeader
     /// <summary>xloadflags: the kernel has the legacy 64-bit entry point at load address + 0x200.</summary>
     public const ushort XlfKernel64 = 0x01;
 
-    /// <summary>xloadflags: kernel, boot_params, cmdline and ramdisk may live above 4 GiB.</summary>
-    public const ushort XlfCanBeLoadedAbove4G = 0x02;
-
     /// <summary>type_of_loader for a boot loader without an assigned id.</summary>
     public const byte LoaderTypeUndefined = 0xff;
 

@@ -1,4 +1,3 @@
-using ActorVmm.Kvm.Arch;
 using ActorVmm.Kvm.Memory;
 
 namespace ActorVmm.Kvm.Boot;

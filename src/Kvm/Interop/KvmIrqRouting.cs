@@ -20,10 +20,10 @@ public struct KvmIrqRouting
     public static KvmIrqRoutingEntry[] X86Default()
     {
         var entries = new List<KvmIrqRoutingEntry>(40);
-        for (uint gsi = 0; gsi < 24; gsi++)
+        for (uint gsi = 0; gsi < Layout.IoApicPinCount; gsi++)
         {
             entries.Add(KvmIrqRoutingEntry.ForIrqchip(gsi, KvmIrqRoutingEntry.IrqchipIoapic, gsi));
-            if (gsi < 16)
+            if (gsi < Layout.IsaIrqCount)
             {
                 var pic = gsi < 8 ? KvmIrqRoutingEntry.IrqchipPicMaster : KvmIrqRoutingEntry.IrqchipPicSlave;
                 entries.Add(KvmIrqRoutingEntry.ForIrqchip(gsi, pic, gsi % 8));

@@ -10,13 +10,9 @@ namespace ActorVmm.Kvm.Interop;
 [StructLayout(LayoutKind.Explicit, Size = 2352)]
 internal struct KvmRun
 {
-    public const uint ExitUnknown = 0;
-    public const uint ExitException = 1;
     public const uint ExitIo = 2;
-    public const uint ExitDebug = 4;
     public const uint ExitHlt = 5;
     public const uint ExitMmio = 6;
-    public const uint ExitIrqWindowOpen = 7;
     public const uint ExitShutdown = 8;
     public const uint ExitFailEntry = 9;
     public const uint ExitIntr = 10;

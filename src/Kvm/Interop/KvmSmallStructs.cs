@@ -15,12 +15,6 @@ public struct KvmIrqLevel
 [StructLayout(LayoutKind.Sequential)]
 public struct KvmMpState
 {
-    public const uint Runnable = 0;
-    public const uint Uninitialized = 1;
-    public const uint InitReceived = 2;
-    public const uint Halted = 3;
-    public const uint SipiReceived = 4;
-
     public uint MpState;
 }
 

@@ -6,9 +6,6 @@ namespace ActorVmm.Kvm.Interop;
 [StructLayout(LayoutKind.Sequential)]
 public struct KvmUserspaceMemoryRegion
 {
-    /// <summary>KVM_MEM_LOG_DIRTY_PAGES.</summary>
-    public const uint LogDirtyPages = 1;
-
     /// <summary>KVM_MEM_READONLY.</summary>
     public const uint ReadOnly = 2;
 

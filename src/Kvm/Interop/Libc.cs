@@ -26,8 +26,6 @@ internal static partial class Libc
     public const short PollIn = 0x1;
 
     public const int SigBlock = 0;
-    public const int SigUnblock = 1;
-    public const int SigSetMask = 2;
 
     /// <summary>glibc's sigset_t is 1024 bits; the kernel's is 64 bits (the first 8 bytes of it).</summary>
     public const int SigSetBytes = 128;
@@ -42,7 +40,6 @@ internal static partial class Libc
     public const int EAgain = 11;
     public const int EAcces = 13;
     public const int ENoEnt = 2;
-    public const int ESrch = 3;
     public const int ENoDev = 19;
     public const int ENoSys = 38;
     public const int EOpNotSupp = 95;

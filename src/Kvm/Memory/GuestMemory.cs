@@ -8,9 +8,6 @@ namespace ActorVmm.Kvm.Memory;
 /// Guest RAM: anonymous mappings, one per region. Every access is bounds-checked against the regions and
 /// refused with a <see cref="GuestMemoryException"/>; nothing a guest supplies can reach outside the mappings.
 /// </summary>
-// No MethodImplOptions.AggressiveOptimization on the hot accessors: it keeps a method out of a ReadyToRun image, so a
-// ReadyToRun build JIT-compiles each one at start-up (under the nested runner, part of ~0.75 s of JIT while the kernel
-// was loaded). The published build is Native AOT (all optimised ahead of time); under the JIT, tiering recompiles them.
 public sealed class GuestMemory : IDisposable
 {
     public const ulong PageSize = 4096;
@@ -93,8 +90,8 @@ public sealed class GuestMemory : IDisposable
     /// Maps <paramref name="size"/> bytes of anonymous memory whose host address is congruent to the guest address
     /// <paramref name="start"/> modulo 2 MiB. KVM can only back a guest 2 MiB page with a host huge page (one
     /// nested-paging entry instead of 512) when both addresses have the same offset in their 2 MiB pages; a plain
-    /// mmap is only 4 KiB-aligned, which left every guest access on 4 KiB second-level pages (QEMU aligns its RAM
-    /// the same way). Maps 2 MiB more than needed and unmaps the ends.
+    /// mmap is only 4 KiB-aligned, which would keep every guest access on 4 KiB second-level pages (QEMU aligns its
+    /// RAM the same way). Maps 2 MiB more than needed and unmaps the ends.
     /// </summary>
     private static nint MapAligned(GuestAddress start, ulong size)
     {
@@ -311,20 +308,6 @@ public sealed class GuestMemory : IDisposable
     public void StoreReleaseU16(GuestAddress address, ushort value)
     {
         ref var slot = ref AlignedRef<ushort>(address);
-        Volatile.Write(ref slot, value);
-    }
-
-    /// <summary>A 32-bit load with acquire semantics. Must be 4-byte aligned.</summary>
-    public uint LoadAcquireU32(GuestAddress address)
-    {
-        ref var slot = ref AlignedRef<uint>(address);
-        return Volatile.Read(ref slot);
-    }
-
-    /// <summary>A 32-bit store with release semantics. Must be 4-byte aligned.</summary>
-    public void StoreReleaseU32(GuestAddress address, uint value)
-    {
-        ref var slot = ref AlignedRef<uint>(address);
         Volatile.Write(ref slot, value);
     }
 

@@ -26,6 +26,7 @@ internal sealed class GuestMemoryManager(GuestMemory owner, GuestAddress address
         }
     }
 
+    /// <summary>Nothing to release: <see cref="Pin"/> took no GCHandle.</summary>
     public override void Unpin()
     {
     }

@@ -8,22 +8,15 @@ using ActorVmm.Kvm.Interop;
 namespace ActorVmm.Kvm.Timing;
 
 /// <summary>
-/// The clock exit tracing reads twice per exit: the CPU's time-stamp counter (RDTSC) on x86-64, else
-/// <see cref="Stopwatch"/>. A TSC read is a few nanoseconds and never enters the kernel; a Stopwatch read is
-/// clock_gettime, which is cheap only while the host kernel's clocksource is the TSC itself — on a host (or nested
-/// runner) on HPET or acpi_pm every read is a system call and an emulated device access, about 1.5 µs under the
-/// project's nested runner. The TSC is constant-rate on every x86-64 CPU KVM supports well (and under QEMU TCG it is
-/// the host's TSC); its rate is calibrated once per process against Stopwatch.
+/// The clock exit tracing reads twice per exit: the CPU's time-stamp counter (RDTSC) on x86-64 Linux, else
+/// <see cref="Stopwatch"/>. A TSC read never enters the kernel; a Stopwatch read is clock_gettime, which is a system
+/// call whenever the host's clocksource is not the TSC (HPET, acpi_pm). The TSC is constant-rate on the x86-64 CPUs
+/// KVM supports; its rate is calibrated once per process against Stopwatch.
 /// <para>
-/// <see cref="Now"/> needs no calibration (a raw read); converting ticks to time does, and the first
+/// The program chooses the source once with <see cref="Configure"/> before the first read; unconfigured, it is
+/// <see cref="CycleClockSource.Tsc"/>. <see cref="Now"/> needs no calibration (a raw read); the first
 /// <see cref="NanosecondsPerTick"/>/<see cref="Frequency"/> call calibrates (about 20 ms, sleeping): touch it before a
-/// hot path starts. <c>ACTORVMM_CLOCK=stopwatch</c> in the environment forces Stopwatch.
-/// </para>
-/// <para>
-/// Under QEMU's TCG (CPUID hypervisor signature "TCGTCGTCGTCG", as in the project's nested runner) RDTSC is the
-/// host's TSC through a helper, about 25 ns against 85-120 ns for clock_gettime there. Earlier runners with two vCPUs
-/// froze or panicked during long exit benchmarks with and without RDTSC; the one-vCPU runner has shown neither.
-/// <see cref="ReadCostNanoseconds"/> tells callers what a read costs, so they can read it less often.
+/// hot path starts. <see cref="ReadCostNanoseconds"/> tells callers what a read costs, so they can read it less often.
 /// </para>
 /// </summary>
 public static class CycleClock
@@ -34,20 +27,41 @@ public static class CycleClock
     /// <summary>rdtsc; shl rdx, 32; or rax, rdx; ret — EDX:EAX as one 64-bit value.</summary>
     private static readonly byte[] ReadTscCode = [0x0F, 0x31, 0x48, 0xC1, 0xE2, 0x20, 0x48, 0x09, 0xD0, 0xC3];
 
-    private static readonly nint ReadTsc = CreateReadTsc();
+    private static readonly Lock ChoiceLock = new();
     private static readonly Lock CalibrationLock = new();
+    private static CycleClockSource _choice = CycleClockSource.Tsc;
+    private static bool _inUse;
     private static double _nsPerTick;
     private static long _frequency;
     private static double _readCostNs;
 
+    /// <summary>
+    /// Chooses what the clock reads. Call it once at start-up, before anything reads the clock; choosing again
+    /// the source already in use does nothing.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The clock is already in use with the other source.</exception>
+    public static void Configure(CycleClockSource source)
+    {
+        lock (ChoiceLock)
+        {
+            if (_inUse && source != _choice)
+            {
+                throw new InvalidOperationException(
+                    $"the cycle clock is already in use with {_choice}; configure it before the first read");
+            }
+
+            _choice = source;
+        }
+    }
+
     /// <summary>"tsc" or "stopwatch": what <see cref="Now"/> reads.</summary>
-    public static string Source => ReadTsc != 0 ? "tsc" : "stopwatch";
+    public static string Source => Stub.ReadTsc != 0 ? "tsc" : "stopwatch";
 
     /// <summary>A timestamp in this clock's ticks (monotonic; compare only with other <see cref="Now"/> values).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static long Now()
     {
-        var stub = ReadTsc;
+        var stub = Stub.ReadTsc;
         if (stub != 0)
         {
             // SAFETY: the stub is ten bytes of position-independent code in a read+execute page this class mapped
@@ -125,7 +139,7 @@ public static class CycleClock
             }
 
             long frequency;
-            if (ReadTsc == 0)
+            if (Stub.ReadTsc == 0)
             {
                 frequency = Stopwatch.Frequency;
             }
@@ -174,13 +188,22 @@ public static class CycleClock
         return (before + (after - before) / 2, tsc);
     }
 
-    /// <summary>Maps the RDTSC stub and returns its address, or 0 (not x86-64 Linux, ACTORVMM_CLOCK=stopwatch, or mapping refused).</summary>
+    /// <summary>
+    /// Maps the RDTSC stub and returns its address, or 0 (Stopwatch chosen, not x86-64 Linux, or mapping refused).
+    /// Fixes the choice: <see cref="Configure"/> can no longer change it.
+    /// </summary>
     private static nint CreateReadTsc()
     {
-        var choice = Environment.GetEnvironmentVariable("ACTORVMM_CLOCK");
-        if (RuntimeInformation.ProcessArchitecture != Architecture.X64
-            || !OperatingSystem.IsLinux()
-            || string.Equals(choice, "stopwatch", StringComparison.OrdinalIgnoreCase))
+        CycleClockSource choice;
+        lock (ChoiceLock)
+        {
+            _inUse = true;
+            choice = _choice;
+        }
+
+        if (choice == CycleClockSource.Stopwatch
+            || RuntimeInformation.ProcessArchitecture != Architecture.X64
+            || !OperatingSystem.IsLinux())
         {
             return 0;
         }
@@ -205,5 +228,11 @@ public static class CycleClock
         }
 
         return page;
+    }
+
+    /// <summary>Holds the stub address; its initializer runs on the first read, after start-up configuration.</summary>
+    private static class Stub
+    {
+        public static readonly nint ReadTsc = CreateReadTsc();
     }
 }

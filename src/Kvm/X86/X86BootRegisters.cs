@@ -1,4 +1,3 @@
-using ActorVmm.Kvm.Boot;
 using ActorVmm.Kvm.Interop;
 
 namespace ActorVmm.Kvm.X86;

@@ -10,7 +10,6 @@ namespace ActorVmm.Kvm.X86;
 /// </summary>
 public static class X86Cpuid
 {
-    public const uint LeafBasic = 0x0;
     public const uint LeafFeatures = 0x1;
     public const uint LeafCacheParameters = 0x4;
     public const uint LeafExtendedTopology = 0xB;

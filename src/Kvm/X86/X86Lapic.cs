@@ -5,12 +5,10 @@ namespace ActorVmm.Kvm.X86;
 /// <summary>Local APIC register offsets and the boot-time LINT wiring (virtual-wire mode, as on a PC).</summary>
 public static class X86Lapic
 {
-    public const int RegisterId = 0x20;
     public const int RegisterSpuriousVector = 0xF0;
     public const int RegisterLvtLint0 = 0x350;
     public const int RegisterLvtLint1 = 0x360;
 
-    public const uint DeliveryModeFixed = 0b000;
     public const uint DeliveryModeNmi = 0b100;
     public const uint DeliveryModeExtInt = 0b111;
 

@@ -6,7 +6,6 @@ namespace ActorVmm.Kvm.X86;
 public static class X86Msrs
 {
     public const uint Ia32Tsc = 0x10;
-    public const uint Ia32ApicBase = 0x1B;
     public const uint Ia32SysenterCs = 0x174;
     public const uint Ia32SysenterEsp = 0x175;
     public const uint Ia32SysenterEip = 0x176;

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using ActorVmm.Kvm.Arch;
 using ActorVmm.Kvm.Boot;
 using ActorVmm.Kvm.Memory;
 using Xunit;

@@ -1,4 +1,3 @@
-using ActorVmm.Kvm.Arch;
 using ActorVmm.Kvm.Boot;
 using ActorVmm.Kvm.Memory;
 using Xunit;

@@ -1,6 +1,6 @@
-using ActorVmm.Kvm.Arch;
 using ActorVmm.Kvm.Boot;
 using ActorVmm.Kvm.Memory;
+using ActorVmm.Kvm.X86;
 using Xunit;
 using static ActorVmm.Kvm.Tests.Boot.TestImages;
 

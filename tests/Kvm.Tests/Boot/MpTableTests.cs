@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Text;
-using ActorVmm.Kvm.Arch;
 using ActorVmm.Kvm.Boot;
 using ActorVmm.Kvm.Memory;
 using Xunit;

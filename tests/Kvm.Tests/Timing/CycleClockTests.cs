@@ -10,12 +10,22 @@ public class CycleClockTests
     [Fact]
     public void Clock_should_read_the_TSC_on_x86_64_Linux_unless_told_to_use_Stopwatch()
     {
-        var expected = RuntimeInformation.ProcessArchitecture == Architecture.X64
-            && Environment.GetEnvironmentVariable("ACTORVMM_CLOCK") != "stopwatch"
+        // Nothing in this test process configures the clock, so it has its default source.
+        var expected = RuntimeInformation.ProcessArchitecture == Architecture.X64 && OperatingSystem.IsLinux()
             ? "tsc"
             : "stopwatch";
 
         Assert.Equal(expected, CycleClock.Source);
+    }
+
+    [Fact]
+    public void Choosing_another_source_once_the_clock_is_in_use_should_be_refused()
+    {
+        _ = CycleClock.Now();
+
+        Assert.Throws<InvalidOperationException>(() => CycleClock.Configure(CycleClockSource.Stopwatch));
+        CycleClock.Configure(CycleClockSource.Tsc);
+        Assert.Equal(RuntimeInformation.ProcessArchitecture == Architecture.X64 ? "tsc" : "stopwatch", CycleClock.Source);
     }
 
     [Fact]

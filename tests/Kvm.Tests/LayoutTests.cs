@@ -1,8 +1,7 @@
-using ActorVmm.Kvm.Arch;
 using ActorVmm.Kvm.Memory;
 using Xunit;
 
-namespace ActorVmm.Kvm.Tests.Boot;
+namespace ActorVmm.Kvm.Tests;
 
 public sealed class LayoutTests
 {
@@ -81,5 +80,21 @@ public sealed class LayoutTests
         Assert.Equal(Layout.KvmIdentityMapAddress + 0x1000, Layout.KvmTssAddress);
         Assert.True(Layout.KvmTssAddress + Layout.KvmTssSize <= Layout.MmioGapEnd);
         Assert.True(Layout.IoApicStart + Layout.IoApicSize <= Layout.LapicStart);
+    }
+
+    [Fact]
+    public void Gsi_ranges_should_follow_each_other_isa_then_pci_then_msi()
+    {
+        Assert.Equal(Layout.IsaIrqCount, Layout.FirstPciGsi);
+        Assert.Equal(Layout.IoApicPinCount, Layout.FirstPciGsi + Layout.PciGsiCount);
+        Assert.Equal(Layout.IoApicPinCount, Layout.FirstMsiGsi);
+        Assert.All(new[] { Layout.KeyboardIrq, Layout.Com1Irq, Layout.Com2Irq }, irq => Assert.InRange(irq, 0u, Layout.IsaIrqCount - 1));
+    }
+
+    [Fact]
+    public void Msi_window_should_hold_the_local_apic()
+    {
+        Assert.InRange(Layout.LapicStart, Layout.MsiWindowStart, Layout.MsiWindowStart + Layout.MsiWindowSize - 1);
+        Assert.InRange(Layout.MsiWindowStart, Layout.PciMmio32Start + Layout.PciMmio32Size, Layout.MmioGapEnd - Layout.MsiWindowSize);
     }
 }

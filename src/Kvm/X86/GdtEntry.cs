@@ -1,4 +1,4 @@
-namespace ActorVmm.Kvm.Boot;
+namespace ActorVmm.Kvm.X86;
 
 /// <summary>Encoding and decoding of 8-byte x86 segment descriptors.</summary>
 public static class GdtEntry

@@ -1,4 +1,4 @@
-namespace ActorVmm.Kvm.Boot;
+namespace ActorVmm.Kvm.X86;
 
 /// <summary>
 /// One segment register as KVM's struct kvm_segment describes it, as plain values (no KVM types here).
