@@ -1,3 +1,4 @@
+using ActorVmm.Kvm;
 using ActorVmm.Kvm.Interop;
 using Xunit;
 

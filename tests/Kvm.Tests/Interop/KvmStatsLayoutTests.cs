@@ -1,3 +1,4 @@
+using ActorVmm.Kvm;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Text;

@@ -1,7 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using ActorVmm.Kvm.Interop;
 
-namespace ActorVmm.Kvm.Interop;
+namespace ActorVmm.Kvm;
 
 /// <summary>
 /// The one place where ioctls are issued and errno becomes a <see cref="KvmException"/>. EINTR is retried
