@@ -1,9 +1,9 @@
 using ActorVmm.Actors.Bus;
 using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Settings;
-using ActorVmm.Host.Settings;
-using ActorVmm.Actors.Tests.Fakes;
 using ActorVmm.Devices;
+using ActorVmm.Host.Settings;
+using ActorVmm.TestSupport.Fakes;
 using Xunit;
 using BusMap = ActorVmm.Actors.Bus.Bus;
 

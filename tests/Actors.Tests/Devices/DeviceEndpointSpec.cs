@@ -1,8 +1,8 @@
 using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Settings;
-using ActorVmm.Host.Settings;
-using ActorVmm.Actors.Tests.Fakes;
 using ActorVmm.Devices;
+using ActorVmm.Host.Settings;
+using ActorVmm.TestSupport.Fakes;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using Xunit;

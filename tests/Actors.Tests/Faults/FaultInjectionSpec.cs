@@ -2,11 +2,11 @@ using ActorVmm.Actors.Bus;
 using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Faults;
 using ActorVmm.Actors.Settings;
-using ActorVmm.Host.Settings;
 using ActorVmm.Actors.Supervision;
-using ActorVmm.Actors.Tests.Fakes;
 using ActorVmm.Actors.Vm;
 using ActorVmm.Devices;
+using ActorVmm.Host.Settings;
+using ActorVmm.TestSupport.Fakes;
 using Akka.TestKit.Xunit2;
 using Xunit;
 

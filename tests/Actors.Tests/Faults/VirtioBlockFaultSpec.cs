@@ -1,16 +1,17 @@
-using ActorVmm.Actors;
 using System.Buffers.Binary;
+using ActorVmm.Actors;
 using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Faults;
 using ActorVmm.Actors.Settings;
-using ActorVmm.Host.Settings;
 using ActorVmm.Actors.Supervision;
 using ActorVmm.Devices.Virtio;
+using ActorVmm.Host.Settings;
 using ActorVmm.Kvm.Memory;
-using ActorVmm.Devices.Tests.Virtio;
+using ActorVmm.TestSupport.Fakes;
+using ActorVmm.TestSupport.Virtio;
 using Akka.TestKit.Xunit2;
 using Xunit;
-using static ActorVmm.Devices.Tests.Virtio.MockVirtqueue;
+using static ActorVmm.TestSupport.Virtio.MockVirtqueue;
 
 namespace ActorVmm.Actors.Tests.Faults;
 
@@ -22,7 +23,7 @@ public sealed class VirtioBlockFaultSpec : TestKit, IDisposable
 {
     private const int Sectors = 64;
     private readonly TestMemory _ram = new();
-    private readonly RecordingLine _line = new();
+    private readonly RecordingInterruptLine _line = new();
     private readonly string _image = Path.Combine(Path.GetTempPath(), $"actorvmm-faults-{Guid.NewGuid():N}.img");
     private VirtioBlockDevice _block = null!;
     private MockVirtqueue _queue = null!;

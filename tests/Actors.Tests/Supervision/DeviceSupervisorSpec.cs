@@ -1,10 +1,10 @@
 using ActorVmm.Actors;
 using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Settings;
-using ActorVmm.Host.Settings;
 using ActorVmm.Actors.Supervision;
-using ActorVmm.Actors.Tests.Fakes;
 using ActorVmm.Actors.Vm;
+using ActorVmm.Host.Settings;
+using ActorVmm.TestSupport.Fakes;
 using Akka.TestKit.Xunit2;
 using Xunit;
 

@@ -1,12 +1,12 @@
-using ActorVmm.Actors;
 using System.Text.Json;
+using ActorVmm.Actors;
 using ActorVmm.Actors.Bus;
-using ActorVmm.Host.Cli;
-using ActorVmm.Actors.Tests.Fakes;
 using ActorVmm.Actors.Tracing;
-using ActorVmm.Host.Tracing;
 using ActorVmm.Actors.Vm;
+using ActorVmm.Host.Cli;
+using ActorVmm.Host.Tracing;
 using ActorVmm.Kvm;
+using ActorVmm.TestSupport.Fakes;
 using Akka.TestKit.Xunit2;
 using Xunit;
 using static ActorVmm.Actors.Tests.Tracing.TracingFixture;

@@ -1,8 +1,8 @@
 using ActorVmm.Actors;
-using ActorVmm.Actors.Tests.Fakes;
 using ActorVmm.Actors.Tracing;
-using ActorVmm.Host.Tracing;
 using ActorVmm.Actors.Vm;
+using ActorVmm.Host.Tracing;
+using ActorVmm.TestSupport.Fakes;
 using Akka.TestKit.Xunit2;
 using Xunit;
 using static ActorVmm.Actors.Tests.Tracing.TracingFixture;

@@ -2,13 +2,13 @@ using ActorVmm.Actors;
 using ActorVmm.Actors.Bus;
 using ActorVmm.Actors.Irq;
 using ActorVmm.Actors.Settings;
-using ActorVmm.Host.Settings;
-using ActorVmm.Actors.Tests.Fakes;
 using ActorVmm.Actors.Tracing;
-using ActorVmm.Host.Tracing;
 using ActorVmm.Actors.Vm;
 using ActorVmm.Devices;
+using ActorVmm.Host.Settings;
+using ActorVmm.Host.Tracing;
 using ActorVmm.Kvm;
+using ActorVmm.TestSupport.Fakes;
 using Akka.Actor;
 
 namespace ActorVmm.Actors.Tests.Tracing;

@@ -1,7 +1,8 @@
 using System.Buffers.Binary;
 using ActorVmm.Devices.Pci;
-using ActorVmm.Devices.Tests.Virtio;
 using ActorVmm.Devices.Virtio;
+using ActorVmm.TestSupport.Fakes;
+using ActorVmm.TestSupport.Virtio;
 using Xunit;
 
 namespace ActorVmm.Devices.Tests.Pci;

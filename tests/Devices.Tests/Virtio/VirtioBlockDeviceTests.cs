@@ -3,7 +3,7 @@ using System.Text;
 using ActorVmm.Devices.Virtio;
 using ActorVmm.Kvm.Memory;
 using Xunit;
-using static ActorVmm.Devices.Tests.Virtio.MockVirtqueue;
+using static ActorVmm.TestSupport.Virtio.MockVirtqueue;
 
 namespace ActorVmm.Devices.Tests.Virtio;
 

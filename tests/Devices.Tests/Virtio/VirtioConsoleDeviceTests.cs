@@ -1,7 +1,9 @@
 using System.Text;
 using ActorVmm.Devices.Virtio;
+using ActorVmm.TestSupport.Fakes;
+using ActorVmm.TestSupport.Virtio;
 using Xunit;
-using static ActorVmm.Devices.Tests.Virtio.MockVirtqueue;
+using static ActorVmm.TestSupport.Virtio.MockVirtqueue;
 
 namespace ActorVmm.Devices.Tests.Virtio;
 

@@ -1,8 +1,10 @@
 using ActorVmm.Devices.Pci;
 using ActorVmm.Devices.Virtio;
 using ActorVmm.Kvm.Memory;
+using ActorVmm.TestSupport.Fakes;
+using ActorVmm.TestSupport.Virtio;
 using Xunit;
-using static ActorVmm.Devices.Tests.Virtio.MockVirtqueue;
+using static ActorVmm.TestSupport.Virtio.MockVirtqueue;
 
 namespace ActorVmm.Devices.Tests.Virtio;
 

@@ -2,8 +2,10 @@ using System.Buffers.Binary;
 using ActorVmm.Devices.Pci;
 using ActorVmm.Devices.Virtio;
 using ActorVmm.Kvm.Memory;
+using ActorVmm.TestSupport.Fakes;
+using ActorVmm.TestSupport.Virtio;
 using Xunit;
-using static ActorVmm.Devices.Tests.Virtio.MockVirtqueue;
+using static ActorVmm.TestSupport.Virtio.MockVirtqueue;
 
 namespace ActorVmm.Devices.Tests.Virtio;
 

@@ -1,6 +1,6 @@
 using ActorVmm.Kvm;
 
-namespace ActorVmm.Actors.Tests.Fakes;
+namespace ActorVmm.TestSupport.Fakes;
 
 /// <summary>
 /// A fake vCPU: returns scripted exits, then "runs the guest" (blocks) until kicked. Like KVM it commits the data

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using ActorVmm.Devices;
 
-namespace ActorVmm.Actors.Tests.Fakes;
+namespace ActorVmm.TestSupport.Fakes;
 
 /// <summary>Answers every read with a fixed byte and records writes.</summary>
 public sealed class ConstantDevice(string name, byte value) : IBusDevice

@@ -1,9 +1,9 @@
 using ActorVmm.Kvm.Memory;
 
-namespace ActorVmm.Devices.Tests.Virtio;
+namespace ActorVmm.TestSupport.Virtio;
 
 /// <summary>A few MiB of guest RAM plus a bump allocator for test buffers above the rings.</summary>
-internal sealed class TestMemory : IDisposable
+public sealed class TestMemory : IDisposable
 {
     public const ulong RamSize = 4 << 20;
 

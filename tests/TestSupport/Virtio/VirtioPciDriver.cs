@@ -1,12 +1,11 @@
-// Copied from tests/Devices.Tests/Virtio (the mock guest driver) for the fault specs.
 using System.Buffers.Binary;
 using ActorVmm.Devices;
 using ActorVmm.Devices.Virtio;
 
-namespace ActorVmm.Devices.Tests.Virtio;
+namespace ActorVmm.TestSupport.Virtio;
 
 /// <summary>The guest driver's side of the modern virtio-pci transport, as Linux's virtio_pci_modern drives it.</summary>
-internal sealed class VirtioPciDriver
+public sealed class VirtioPciDriver
 {
     private readonly IBusDevice _device;
 

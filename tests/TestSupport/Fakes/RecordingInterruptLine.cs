@@ -1,18 +1,21 @@
 using ActorVmm.Devices;
 
-namespace ActorVmm.Actors.Tests.Faults;
+namespace ActorVmm.TestSupport.Fakes;
 
-/// <summary>An interrupt line that remembers its level and how often it went high.</summary>
-internal sealed class RecordingLine : IInterruptLine
+/// <summary>An interrupt line that remembers its level and how often it was raised.</summary>
+public sealed class RecordingInterruptLine : IInterruptLine
 {
     private int _raised;
+    private int _triggered;
     private volatile bool _level;
 
     public bool Level => _level;
 
     public int Raised => Volatile.Read(ref _raised);
 
-    public void Trigger() => Interlocked.Increment(ref _raised);
+    public int Triggered => Volatile.Read(ref _triggered);
+
+    public void Trigger() => Interlocked.Increment(ref _triggered);
 
     public void SetLevel(bool asserted)
     {

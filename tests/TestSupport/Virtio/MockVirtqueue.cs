@@ -2,13 +2,13 @@ using System.Buffers.Binary;
 using ActorVmm.Devices.Virtio;
 using ActorVmm.Kvm.Memory;
 
-namespace ActorVmm.Devices.Tests.Virtio;
+namespace ActorVmm.TestSupport.Virtio;
 
 /// <summary>
 /// The driver side of a split virtqueue, laid out in guest memory the way Linux does it: descriptor table, avail
 /// ring right after it, used ring on the next page. Tests use it to post (good and bad) chains and read completions.
 /// </summary>
-internal sealed class MockVirtqueue
+public sealed class MockVirtqueue
 {
     private readonly GuestMemory _memory;
     private ushort _nextDescriptor;
@@ -138,7 +138,7 @@ internal sealed class MockVirtqueue
         return head;
     }
 
-    internal readonly record struct Buf(GuestAddress Address, uint Length, bool IsWritable)
+    public readonly record struct Buf(GuestAddress Address, uint Length, bool IsWritable)
     {
         public static Buf Readable(GuestAddress address, uint length) => new(address, length, false);
 
