@@ -19,15 +19,12 @@ namespace ActorVmm.Actors.Faults;
 /// <see cref="FaultInjectingDevice"/>.</item>
 /// </list>
 /// <para>
-/// Restart semantics for an injected virtio-blk crash: the hook throws after the request was popped and before it is
-/// served; the request is put back (UndoPop), the device actor fails, the supervisor saves the transport state
-/// (PCI config, features, status, queue addresses, next_avail — which does not include the failed request) and
-/// restores it into a fresh transport, which re-activates and serves the ring again: the in-flight request is popped at
-/// the same ring position and RETRIED EXACTLY ONCE; that retry is exempt from every plan of the device (it is not
-/// counted by every=N nor drawn for p), so a plan cannot crash the same request forever. Retrying (rather than failing
-/// with IOERR) is chosen because nothing of the request was applied before the crash — the guest sees only latency,
-/// no error, and a write is applied exactly once. With restart-state = power-on the queues are reset instead and the
-/// request is lost to the guest driver (which must reset the device), which is why saved is the default.
+/// An injected virtio-blk crash throws after the request is popped and before it is served; the request is put back
+/// (UndoPop), the device actor fails and the supervisor restores the saved transport state into a fresh transport,
+/// which pops the same request again and retries it exactly once, exempt from every plan of the device (so a plan
+/// cannot crash one request forever). Nothing of the request was applied before the crash, so the guest sees only
+/// latency and a write is applied once. With restart-state = power-on the queues are reset and the request is lost
+/// to the guest driver instead.
 /// </para>
 /// </summary>
 public sealed class FaultInjector

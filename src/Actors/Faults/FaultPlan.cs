@@ -14,7 +14,7 @@ namespace ActorVmm.Actors.Faults;
 /// <param name="Trigger">When it fires (<see cref="FaultTrigger.Always"/> when none is given).</param>
 /// <param name="Delay">For <see cref="FaultKind.Delay"/>: how long the access waits (default 1 ms, at most 10 s).</param>
 /// <param name="Mask">For <see cref="FaultKind.Corrupt"/>: XORed into the little-endian value a read returns (default 0x1).</param>
-public sealed record FaultPlan(string Device, FaultKind Kind, FaultTrigger Trigger, TimeSpan Delay = default, ulong Mask = 1)
+public sealed partial record FaultPlan(string Device, FaultKind Kind, FaultTrigger Trigger, TimeSpan Delay = default, ulong Mask = 1)
 {
     public static readonly TimeSpan DefaultDelay = TimeSpan.FromMilliseconds(1);
     public static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(10);

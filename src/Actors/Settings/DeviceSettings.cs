@@ -5,4 +5,7 @@ namespace ActorVmm.Actors.Settings;
 public sealed record DeviceSettings(TimeSpan ReadTimeout)
 {
     public static readonly DeviceSettings Default = new(TimeSpan.FromSeconds(1));
+
+    /// <summary>Reads <c>actorvmm.devices</c>.</summary>
+    internal static DeviceSettings FromConfig(HoconReader reader) => new(reader.Duration("actorvmm.devices.read-timeout"));
 }

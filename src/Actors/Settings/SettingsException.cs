@@ -18,4 +18,13 @@ public sealed class SettingsException : Exception
 
     /// <summary>Where the value came from: a file name, a command-line option (<c>--memory</c>) or <c>reference.conf</c>.</summary>
     public new string? Source { get; }
+
+    /// <summary>Whether <paramref name="source"/> is a command-line option (<c>--memory</c>) rather than a file.</summary>
+    internal static bool IsOption(string source) => source.StartsWith('-');
+
+    /// <summary>A bad value: <c>--memory DETAIL</c> for an option, <c>FILE: PATH DETAIL</c> for a file.</summary>
+    internal static SettingsException Bad(string source, string path, string detail) =>
+        IsOption(source)
+            ? new SettingsException($"{source} {detail}", path, source)
+            : new SettingsException($"{source}: {path} {detail}", path, source);
 }

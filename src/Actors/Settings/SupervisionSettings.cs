@@ -48,4 +48,34 @@ public sealed record SupervisionSettings(
         RestartStateSource.Saved,
         BudgetExceededPolicy.StopVm,
         new Dictionary<string, SupervisionAction> { ["default"] = SupervisionAction.Restart });
+
+    /// <summary>Reads <c>actorvmm.supervision</c>; the decider table must have a <c>default</c> entry.</summary>
+    internal static SupervisionSettings FromConfig(HoconReader reader)
+    {
+        const string deciderPath = "actorvmm.supervision.decider";
+        var decider = new Dictionary<string, SupervisionAction>(StringComparer.Ordinal);
+        foreach (var (key, value) in reader.Value(deciderPath).GetObject().Items)
+        {
+            var path = deciderPath + "." + key;
+            if (value.IsObject() || value.IsArray() || !ValueParsers.TryParseEnum<SupervisionAction>(value.GetString() ?? string.Empty, out var action))
+            {
+                throw reader.Fail(deciderPath, $"must be {ValueParsers.Choices<SupervisionAction>()}: {HoconReader.Show(value)}", path);
+            }
+
+            decider[key] = action;
+        }
+
+        if (!decider.ContainsKey("default"))
+        {
+            throw reader.Fail(deciderPath, "must have a default entry");
+        }
+
+        var maxRestarts = reader.Int("actorvmm.supervision.max-restarts", 0, int.MaxValue);
+        return new SupervisionSettings(
+            maxRestarts,
+            reader.Duration("actorvmm.supervision.within"),
+            reader.Enum<RestartStateSource>("actorvmm.supervision.restart-state"),
+            reader.Enum<BudgetExceededPolicy>("actorvmm.supervision.on-budget-exceeded"),
+            decider);
+    }
 }

@@ -27,4 +27,26 @@ public sealed record TracingSettings(bool Stats, string? TraceFile, TraceFormat 
     public const int MaxBuffer = 1 << 24;
 
     public static readonly TracingSettings Default = new(false, null, TraceFormat.Chrome, 65536);
+
+    /// <summary>Reads <c>actorvmm.tracing</c>; the buffer must be a power of two, the latency sample a number or <c>auto</c>.</summary>
+    internal static TracingSettings FromConfig(HoconReader reader)
+    {
+        const string bufferPath = "actorvmm.tracing.buffer";
+        var buffer = reader.Int(bufferPath, MinBuffer, MaxBuffer);
+        if ((buffer & (buffer - 1)) != 0)
+        {
+            throw reader.Fail(bufferPath, $"must be a power of two: {buffer}");
+        }
+
+        const string samplePath = "actorvmm.tracing.latency-sample";
+        int? sample = string.Equals(reader.String(samplePath), "auto", StringComparison.OrdinalIgnoreCase)
+            ? null
+            : reader.Int(samplePath, 1, MaxLatencySample);
+        return new TracingSettings(
+            reader.Bool("actorvmm.tracing.stats"),
+            reader.OptionalString("actorvmm.tracing.trace-file"),
+            reader.Enum<TraceFormat>("actorvmm.tracing.trace-format"),
+            buffer,
+            sample);
+    }
 }

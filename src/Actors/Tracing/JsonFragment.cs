@@ -8,9 +8,8 @@ namespace ActorVmm.Actors.Tracing;
 /// <summary>
 /// One JSON object built by hand into a reused buffer: the trace writers' per-event path. Property names come as
 /// pre-quoted UTF-8 literals (<c>"\"t\":"u8</c>), strings as <see cref="JsonEncodedText"/> encoded once, numbers
-/// through <see cref="Utf8Formatter"/>; commas are placed by the fragment. Several times cheaper than
-/// <see cref="Utf8JsonWriter"/>'s per-call bookkeeping, which matters because the writer thread shares the machine's
-/// CPUs with the vCPUs. Not thread-safe (one per writer).
+/// through <see cref="Utf8Formatter"/>; commas are placed by the fragment. Cheaper than <see cref="Utf8JsonWriter"/>'s
+/// per-call bookkeeping, since the writer thread shares CPUs with the vCPUs. Not thread-safe (one per writer).
 /// </summary>
 internal sealed class JsonFragment
 {

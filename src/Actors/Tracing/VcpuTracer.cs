@@ -13,8 +13,7 @@ namespace ActorVmm.Actors.Tracing;
 /// notes the handling time in a small buffer, also inside this object, that goes into the statistics cells every
 /// <see cref="PendingCapacity"/> exits (no locks, no allocation), and, when tracing to a file, writes a reference-free
 /// <see cref="ExitRecord"/> into its own bounded <see cref="ExitRing"/> (full: dropped and counted, never waits).
-/// Keeping the per-exit state in one object matters where memory accesses are dear: under the nested runner every
-/// page the exit path touches is a software TLB refill after each world switch.
+/// The per-exit state sits in one object so the exit path touches few pages.
 /// The vCPU thread calls <see cref="Flush"/> when its loop ends, so statistics are exact once the VM has stopped.
 /// </summary>
 public sealed class VcpuTracer
@@ -115,8 +114,7 @@ public sealed class VcpuTracer
     /// <summary>
     /// Records one handled exit. <paramref name="data"/> is the exit's data after handling (read values filled in);
     /// <paramref name="startTicks"/>/<paramref name="endTicks"/> are <see cref="ActorVmm.Kvm.Timing.CycleClock"/> timestamps around the handling.
-    /// Inlined into the vCPU loop, with no calls on the statistics path but the ones that batch: under the nested
-    /// runner each call and return is an indirect jump that costs a code lookup after every world switch.
+    /// Inlined into the vCPU loop; the statistics path makes no calls but the ones that batch.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Exit(in VmExit exit, ReadOnlySpan<byte> data, long startTicks, long endTicks)

@@ -18,4 +18,15 @@ public sealed record ActorVmmSettings(
 
     /// <summary>The defaults of the embedded <c>reference.conf</c>.</summary>
     public static ActorVmmSettings Default => SettingsLoader.Reference;
+
+    /// <summary>Reads all of <c>actorvmm</c>, section by section.</summary>
+    internal static ActorVmmSettings FromConfig(HoconReader reader)
+    {
+        var vm = VmSettings.FromConfig(reader);
+        var devices = DeviceSettings.FromConfig(reader);
+        var supervision = SupervisionSettings.FromConfig(reader);
+        var logging = LoggingSettings.FromConfig(reader);
+        var tracing = TracingSettings.FromConfig(reader);
+        return new ActorVmmSettings(vm, devices, supervision, logging, tracing) { Faults = FaultPlan.FromConfig(reader) };
+    }
 }

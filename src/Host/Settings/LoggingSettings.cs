@@ -1,5 +1,4 @@
 using ActorVmm.Actors.Settings;
-using ActorVmm.Actors.Faults;
 
 namespace ActorVmm.Host.Settings;
 
@@ -31,4 +30,26 @@ public enum LogFormat
 public sealed record LoggingSettings(LoggingLevel Level, bool Console, string? File, LogFormat Format)
 {
     public static readonly LoggingSettings Default = new(LoggingLevel.Info, true, null, LogFormat.Text);
+
+    /// <summary>Reads <c>actorvmm.logging</c>; the level also accepts <c>warn</c>.</summary>
+    internal static LoggingSettings FromConfig(HoconReader reader)
+    {
+        const string levelPath = "actorvmm.logging.level";
+        var levelText = reader.String(levelPath).Trim();
+        LoggingLevel level;
+        if (string.Equals(levelText, "warn", StringComparison.OrdinalIgnoreCase))
+        {
+            level = LoggingLevel.Warning;
+        }
+        else if (!ValueParsers.TryParseEnum(levelText, out level))
+        {
+            throw reader.Fail(levelPath, $"must be {ValueParsers.Choices<LoggingLevel>()}: {levelText}");
+        }
+
+        return new LoggingSettings(
+            level,
+            reader.Bool("actorvmm.logging.console"),
+            reader.OptionalString("actorvmm.logging.file"),
+            reader.Enum<LogFormat>("actorvmm.logging.format"));
+    }
 }

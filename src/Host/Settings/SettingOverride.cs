@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Text;
-using ActorVmm.Actors.Settings;
-using ActorVmm.Actors.Faults;
 
 namespace ActorVmm.Host.Settings;
 

@@ -1,6 +1,5 @@
 using ActorVmm.Host.GuestConsole;
 using ActorVmm.Actors.Settings;
-using ActorVmm.Actors.Faults;
 
 namespace ActorVmm.Host.Settings;
 
@@ -46,4 +45,68 @@ public sealed record VmSettings(
     public const ulong MinMemoryBytes = 16UL << 20;
     public const ulong MaxMemoryBytes = 1UL << 40;
     public const ulong PageSize = 4096;
+
+    /// <summary>Reads <c>actorvmm.vm</c>; at most one serial port may use stdio.</summary>
+    internal static VmSettings FromConfig(HoconReader reader)
+    {
+        var cpus = reader.Int("actorvmm.vm.cpus", MinCpus, MaxCpus);
+        var memory = ReadMemory(reader, "actorvmm.vm.memory");
+        var serial = ReadSerial(reader, "actorvmm.vm.serial");
+        var com2 = ReadSerial(reader, "actorvmm.vm.com2");
+        var com3 = ReadSerial(reader, "actorvmm.vm.com3");
+        var com4 = ReadSerial(reader, "actorvmm.vm.com4");
+        var stdioUser = (string?)null;
+        foreach (var (key, spec) in new[] { ("actorvmm.vm.serial", serial), ("actorvmm.vm.com2", com2), ("actorvmm.vm.com3", com3), ("actorvmm.vm.com4", com4) })
+        {
+            if (spec.Kind != SerialSpecKind.Stdio)
+            {
+                continue;
+            }
+
+            if (stdioUser is not null)
+            {
+                throw reader.Fail(key, $"cannot be stdio: {stdioUser} already uses stdio");
+            }
+
+            stdioUser = key;
+        }
+
+        return new VmSettings(
+            cpus,
+            memory,
+            reader.OptionalString("actorvmm.vm.kernel"),
+            reader.OptionalString("actorvmm.vm.initrd"),
+            reader.String("actorvmm.vm.cmdline"),
+            serial,
+            reader.Enum<ConsoleDevice>("actorvmm.vm.console"),
+            com2,
+            com3,
+            com4,
+            DiskSettings.ListFromConfig(reader, "actorvmm.vm.disks"),
+            reader.Bool("actorvmm.vm.rng"));
+    }
+
+    private static ulong ReadMemory(HoconReader reader, string path)
+    {
+        var bytes = reader.Size(path, out var text);
+        if (bytes < MinMemoryBytes)
+        {
+            throw reader.Fail(path, $"must be at least 16M: {text}");
+        }
+
+        if (bytes > MaxMemoryBytes)
+        {
+            throw reader.Fail(path, $"must be at most 1T: {text}");
+        }
+
+        if (bytes % PageSize != 0)
+        {
+            throw reader.Fail(path, $"must be a multiple of 4 KiB: {text}");
+        }
+
+        return bytes;
+    }
+
+    private static SerialSpec ReadSerial(HoconReader reader, string path) =>
+        SerialSpec.TryParse(reader.String(path), out var spec, out var error) ? spec : throw reader.Fail(path, error);
 }
