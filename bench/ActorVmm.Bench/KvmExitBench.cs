@@ -410,10 +410,10 @@ internal static class KvmExitBench
     private sealed class GuestVm : IDisposable
     {
         private readonly KvmSystem _kvm;
-        private readonly VirtualMachine _vm;
+        private readonly KvmVm _vm;
         private readonly GuestMemory _memory;
 
-        private GuestVm(KvmSystem kvm, VirtualMachine vm, GuestMemory memory, Vcpu vcpu)
+        private GuestVm(KvmSystem kvm, KvmVm vm, GuestMemory memory, Vcpu vcpu)
         {
             _kvm = kvm;
             _vm = vm;

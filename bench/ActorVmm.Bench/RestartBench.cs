@@ -28,7 +28,7 @@ internal static class RestartBench
         var endpoint = new DeviceEndpoint("reg0", new DeviceSettings(TimeSpan.FromSeconds(5)), inline: blueprint.Inline);
         var supervision = new SupervisionSettings(int.MaxValue, TimeSpan.FromMinutes(1), RestartStateSource.Saved, BudgetExceededPolicy.StopVm, new Dictionary<string, SupervisionAction> { ["default"] = SupervisionAction.Restart });
         var context = new DeviceContext("reg0", null, null!);
-        system.ActorOf(DeviceSupervisorActor.Props([new DeviceSupervision.DeviceSpec(endpoint, () => blueprint.Factory(context))], supervision, ActorRefs.Nobody));
+        system.ActorOf(DeviceSupervisorActor.Props([new DeviceSupervisorProtocol.DeviceSpec(endpoint, () => blueprint.Factory(context))], supervision, ActorRefs.Nobody));
         while (endpoint.Actor is null)
         {
             Thread.Sleep(1);

@@ -1,6 +1,6 @@
 using ActorVmm.Actors.Vcpu;
 using ActorVmm.Host.Cli;
-using ActorVmm.Host.Machine;
+using ActorVmm.Host.Composition;
 using ActorVmm.Kvm.Timing;
 
 // The program is the only place that reads the environment; the libraries take what it finds as arguments.
@@ -16,4 +16,4 @@ if (Environment.GetEnvironmentVariable("ACTORVMM_STARTUP_REPORT") == "1")
     StartupProbe.Enable(Console.Error);
 }
 
-return CliApp.Run(args, (settings, cancellation) => KvmVmRunner.RunAsync(settings, cancellation));
+return CliApp.Run(args, (settings, cancellation) => RunCommand.RunAsync(settings, cancellation));

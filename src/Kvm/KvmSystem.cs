@@ -160,11 +160,11 @@ public sealed class KvmSystem : IDisposable
     }
 
     /// <summary>KVM_CREATE_VM (default machine type).</summary>
-    public VirtualMachine CreateVm()
+    public KvmVm CreateVm()
     {
         var mmapSize = VcpuMmapSize;
         var vmFd = new KvmFd(KvmIoctl.Invoke(_fd, KvmIoctls.CreateVm, 0));
-        return new VirtualMachine(vmFd, mmapSize);
+        return new KvmVm(vmFd, mmapSize);
     }
 
     public void Dispose() => _fd.Dispose();

@@ -9,7 +9,7 @@ namespace ActorVmm.Actors.Endpoints;
 /// <summary>
 /// A thin actor around one plain <see cref="IBusDevice"/>. It runs the accesses vCPU threads posted to its
 /// <see cref="DeviceEndpoint"/> (under the endpoint's gate, one at a time) and gives the device a supervisor:
-/// device exceptions — thrown here or forwarded from an inline access as <see cref="DeviceIo.Crashed"/> — are
+/// device exceptions — thrown here or forwarded from an inline access as <see cref="DeviceProtocol.Crashed"/> — are
 /// rethrown as <see cref="DeviceFailureException"/>. On restart the failed instance's state is saved in
 /// <see cref="PreRestart"/> (when <see cref="RestartStateSource.Saved"/> and the device is
 /// <see cref="IStatefulDevice"/>) and restored into a fresh instance from the factory; the endpoint, its bus
@@ -92,26 +92,26 @@ public sealed class DeviceActor : UntypedActor
     {
         switch (message)
         {
-            case DeviceIo.Read read:
+            case DeviceProtocol.Read read:
                 OnRead(read);
                 break;
-            case DeviceIo.Write write:
+            case DeviceProtocol.Write write:
                 OnWrite(write);
                 break;
-            case DeviceIo.NotifyQueue notify:
+            case DeviceProtocol.NotifyQueue notify:
                 OnNotify(notify);
                 break;
-            case DeviceIo.Crashed crashed:
+            case DeviceProtocol.Crashed crashed:
                 lock (_endpoint.Gate)
                 {
                     _endpoint.MessageDone();
                 }
 
                 throw new DeviceFailureException(_endpoint.Name, crashed.Cause);
-            case DeviceIo.GetState:
+            case DeviceProtocol.GetState:
                 lock (_endpoint.Gate)
                 {
-                    Sender.Tell(new DeviceIo.State(_device is IStatefulDevice s ? s.SaveState() : null));
+                    Sender.Tell(new DeviceProtocol.State(_device is IStatefulDevice s ? s.SaveState() : null));
                 }
 
                 break;
@@ -121,7 +121,7 @@ public sealed class DeviceActor : UntypedActor
         }
     }
 
-    private void OnRead(DeviceIo.Read read)
+    private void OnRead(DeviceProtocol.Read read)
     {
         var started = ActorVmm.Kvm.Timing.CycleClock.Now();
         Span<byte> buffer = stackalloc byte[8];
@@ -149,7 +149,7 @@ public sealed class DeviceActor : UntypedActor
         }
     }
 
-    private void OnWrite(DeviceIo.Write write)
+    private void OnWrite(DeviceProtocol.Write write)
     {
         Span<byte> buffer = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(buffer, write.Value);
@@ -174,7 +174,7 @@ public sealed class DeviceActor : UntypedActor
         }
     }
 
-    private void OnNotify(DeviceIo.NotifyQueue notify)
+    private void OnNotify(DeviceProtocol.NotifyQueue notify)
     {
         Exception? failure = null;
         lock (_endpoint.Gate)

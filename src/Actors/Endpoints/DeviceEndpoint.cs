@@ -24,7 +24,7 @@ namespace ActorVmm.Actors.Endpoints;
 /// Tell and the actor decrements it only after the access ran, a vCPU never goes inline past its own earlier
 /// posted access: accesses from one vCPU to one device keep their order.</item>
 /// <item>A device exception thrown inline is caught on the vCPU thread (the guest reads all-ones), the device is
-/// withdrawn from inline use, and the exception is forwarded to the actor as <see cref="DeviceIo.Crashed"/>,
+/// withdrawn from inline use, and the exception is forwarded to the actor as <see cref="DeviceProtocol.Crashed"/>,
 /// which rethrows it, so supervision sees exactly what it would if the actor had thrown. Accesses in the
 /// meantime queue behind it and reach the restarted device.</item>
 /// <item>Once the actor has stopped (decider Stop, budget exceeded, VM shut down) reads answer all-ones and
@@ -315,7 +315,7 @@ public sealed class DeviceEndpoint
         data[..Math.Min(data.Length, 8)].CopyTo(buffer);
         Interlocked.Increment(ref _pending);
         PostedAccessInfo.MarkPosted();
-        actor.Tell(new DeviceIo.Write(offset, BinaryPrimitives.ReadUInt64LittleEndian(buffer), Math.Min(data.Length, 8)));
+        actor.Tell(new DeviceProtocol.Write(offset, BinaryPrimitives.ReadUInt64LittleEndian(buffer), Math.Min(data.Length, 8)));
     }
 
     /// <summary>
@@ -368,7 +368,7 @@ public sealed class DeviceEndpoint
         }
 
         Interlocked.Increment(ref _pending);
-        actor.Tell(new DeviceIo.NotifyQueue(queue));
+        actor.Tell(new DeviceProtocol.NotifyQueue(queue));
     }
 
     /// <summary>A kick of a device that has no queues is a write nobody handles: counted by the device's stats, if any.</summary>
@@ -428,7 +428,7 @@ public sealed class DeviceEndpoint
         if (actor is not null)
         {
             Interlocked.Increment(ref _pending);
-            actor.Tell(new DeviceIo.Crashed(ex));
+            actor.Tell(new DeviceProtocol.Crashed(ex));
         }
     }
 
@@ -447,7 +447,7 @@ public sealed class DeviceEndpoint
         var postedAt = ActorVmm.Kvm.Timing.CycleClock.Now();
         var traceInfo = PostedAccessInfo.MarkPosted();
         Interlocked.Increment(ref _pending);
-        actor.Tell(new DeviceIo.Read(offset, data.Length, slot, ticket));
+        actor.Tell(new DeviceProtocol.Read(offset, data.Length, slot, ticket));
 
         // Wait in slices so a device that stops (its queued messages die with it) releases us early.
         var remaining = _readTimeout;

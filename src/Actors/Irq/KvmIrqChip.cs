@@ -15,7 +15,7 @@ namespace ActorVmm.Actors.Irq;
 /// eventfd write that KVM turns into the programmed message.
 /// </para>
 /// </summary>
-public sealed class KvmIrqChip(VirtualMachine vm) : IIrqChipBackend, IMsiChipBackend
+public sealed class KvmIrqChip(KvmVm vm) : IIrqChipBackend, IMsiChipBackend
 {
     private readonly KvmMsiRoutes _routes = new(vm);
 
@@ -77,14 +77,14 @@ public sealed class KvmIrqChip(VirtualMachine vm) : IIrqChipBackend, IMsiChipBac
 
     private sealed class Line : IIrqLineBackend
     {
-        private readonly VirtualMachine _vm;
+        private readonly KvmVm _vm;
         private readonly EventFd _irqfd;
         private readonly EventFd? _resample;
         private readonly Thread? _resampler;
         private volatile bool _asserted;
         private volatile bool _disposed;
 
-        public Line(VirtualMachine vm, uint gsi, EventFd irqfd, EventFd? resample)
+        public Line(KvmVm vm, uint gsi, EventFd irqfd, EventFd? resample)
         {
             _vm = vm;
             Gsi = gsi;
@@ -175,14 +175,14 @@ public sealed class KvmIrqChip(VirtualMachine vm) : IIrqChipBackend, IMsiChipBac
 
     private sealed class MsiVectors : IMsiVectorsBackend
     {
-        private readonly VirtualMachine _vm;
+        private readonly KvmVm _vm;
         private readonly KvmMsiRoutes _routes;
         private readonly List<EventFd> _fds;
         private readonly bool[] _routed;
         private readonly uint[] _gsis;
         private volatile bool _disposed;
 
-        public MsiVectors(VirtualMachine vm, KvmMsiRoutes routes, uint first, List<EventFd> fds)
+        public MsiVectors(KvmVm vm, KvmMsiRoutes routes, uint first, List<EventFd> fds)
         {
             _vm = vm;
             _routes = routes;

@@ -10,7 +10,7 @@ namespace ActorVmm.Actors.Irq;
 /// (KVM_SET_GSI_ROUTING replaces it). Only x86 interrupt addresses are routed; a table KVM refuses leaves the
 /// previous one in place and the change is reported as refused. Thread-safe.
 /// </summary>
-internal sealed class KvmMsiRoutes(VirtualMachine vm)
+internal sealed class KvmMsiRoutes(KvmVm vm)
 {
     private readonly KvmIrqRoutingEntry[] _defaults = KvmIrqRouting.X86Default();
     private readonly Lock _sync = new();

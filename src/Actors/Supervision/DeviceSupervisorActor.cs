@@ -13,13 +13,13 @@ namespace ActorVmm.Actors.Supervision;
 /// (<see cref="SupervisionSettings.MaxRestarts"/> within <see cref="SupervisionSettings.Within"/>). Beyond the
 /// budget — or when a device cannot even be built — <see cref="SupervisionSettings.OnBudgetExceeded"/> applies:
 /// stop the device (its endpoint then answers all-ones and drops writes, counted) or stop the VM
-/// (<see cref="DeviceSupervision.DeviceFailed"/> to the report target, with a
+/// (<see cref="DeviceSupervisorProtocol.DeviceFailed"/> to the report target, with a
 /// <see cref="VmStopReasonKind.DeviceFailure"/> reason). Every failure and decision is logged with the device name
 /// and counted on its endpoint.
 /// </summary>
 public sealed class DeviceSupervisorActor : UntypedActor
 {
-    private readonly IReadOnlyList<DeviceSupervision.DeviceSpec> _devices;
+    private readonly IReadOnlyList<DeviceSupervisorProtocol.DeviceSpec> _devices;
     private readonly SupervisionSettings _settings;
     private readonly IActorRef? _reportTo;
     private readonly DeciderTable _decider;
@@ -27,7 +27,7 @@ public sealed class DeviceSupervisorActor : UntypedActor
     private readonly Dictionary<string, DeviceEndpoint> _endpointsByActor = [];
     private readonly Dictionary<string, RestartBudget> _budgets = [];
 
-    public DeviceSupervisorActor(IReadOnlyList<DeviceSupervision.DeviceSpec> devices, SupervisionSettings settings, IActorRef? reportTo)
+    public DeviceSupervisorActor(IReadOnlyList<DeviceSupervisorProtocol.DeviceSpec> devices, SupervisionSettings settings, IActorRef? reportTo)
     {
         _devices = devices;
         _settings = settings;
@@ -35,8 +35,8 @@ public sealed class DeviceSupervisorActor : UntypedActor
         _decider = new DeciderTable(settings.Decider);
     }
 
-    /// <param name="reportTo">Who gets <see cref="DeviceSupervision.DeviceFailed"/> (the VM actor); defaults to the parent.</param>
-    public static Props Props(IReadOnlyList<DeviceSupervision.DeviceSpec> devices, SupervisionSettings settings, IActorRef? reportTo = null) =>
+    /// <param name="reportTo">Who gets <see cref="DeviceSupervisorProtocol.DeviceFailed"/> (the VM actor); defaults to the parent.</param>
+    public static Props Props(IReadOnlyList<DeviceSupervisorProtocol.DeviceSpec> devices, SupervisionSettings settings, IActorRef? reportTo = null) =>
         Akka.Actor.Props.Create(() => new DeviceSupervisorActor(devices, settings, reportTo));
 
     /// <summary>
@@ -67,7 +67,7 @@ public sealed class DeviceSupervisorActor : UntypedActor
             _budgets[name] = new RestartBudget(_settings.MaxRestarts, _settings.Within);
         }
 
-        Context.Parent.Tell(DeviceSupervision.Started.Instance);
+        Context.Parent.Tell(DeviceSupervisorProtocol.Started.Instance);
     }
 
     // Children are stopped with us; don't let a restart of the supervisor rebuild them twice.
@@ -151,7 +151,7 @@ public sealed class DeviceSupervisorActor : UntypedActor
         if (_settings.OnBudgetExceeded == BudgetExceededPolicy.StopVm)
         {
             var target = _reportTo ?? Context.Parent;
-            target.Tell(new DeviceSupervision.DeviceFailed(endpoint.Name, new VmStopReason(VmStopReasonKind.DeviceFailure, message)));
+            target.Tell(new DeviceSupervisorProtocol.DeviceFailed(endpoint.Name, new VmStopReason(VmStopReasonKind.DeviceFailure, message)));
         }
         else if (endpoint.TryFailStop())
         {

@@ -32,7 +32,7 @@ public sealed class QueueNotifiers : IDisposable
     /// address <paramref name="address"/>; registers its eventfd as an ioeventfd for 2-byte writes there
     /// (Linux's virtio-pci driver writes the queue index as a 16-bit value). Returns a handle to signal it.
     /// </summary>
-    internal int Add(VirtualMachine vm, string device, int queue, ulong address)
+    internal int Add(KvmVm vm, string device, int queue, ulong address)
     {
         var fd = EventFd.Create();
         try

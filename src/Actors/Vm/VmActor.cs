@@ -143,13 +143,13 @@ public sealed class VmActor : UntypedActor
             case IrqProtocol.ConnectFailed failed:
                 BeginStop(new VmStopReason(VmStopReasonKind.InternalError, $"interrupt lines: {failed.Reason}"));
                 break;
-            case DeviceSupervision.Started:
+            case DeviceSupervisorProtocol.Started:
                 OnDevicesStarted();
                 break;
             case VcpuProtocol.GuestStopped guest:
                 BeginStop(guest.Reason);
                 break;
-            case DeviceSupervision.DeviceFailed failed:
+            case DeviceSupervisorProtocol.DeviceFailed failed:
                 BeginStop(failed.Reason);
                 break;
             case VmProtocol.Stop stop:
@@ -207,14 +207,14 @@ public sealed class VmActor : UntypedActor
             return;
         }
 
-        var control = new VmControl(_blueprint.Name, Self);
-        var specs = new List<DeviceSupervision.DeviceSpec>();
+        var control = new Control(_blueprint.Name, Self);
+        var specs = new List<DeviceSupervisorProtocol.DeviceSpec>();
         for (var i = 0; i < _blueprint.Devices.Count; i++)
         {
             var device = _blueprint.Devices[i];
             var line = connected.Lines.GetValueOrDefault(device.Name);
             var context = new DeviceContext(device.Name, line, control);
-            specs.Add(new DeviceSupervision.DeviceSpec(_endpoints[i], () => device.Factory(context), line));
+            specs.Add(new DeviceSupervisorProtocol.DeviceSpec(_endpoints[i], () => device.Factory(context), line));
         }
 
         _devices = Context.ActorOf(DeviceSupervisorActor.Props(specs, _blueprint.Supervision, Self), "devices");
@@ -406,5 +406,13 @@ public sealed class VmActor : UntypedActor
     private sealed record StopTimedOut
     {
         public static readonly StopTimedOut Instance = new();
+    }
+
+    /// <summary>The <see cref="IVmControl"/> device factories get: a Tell to this VM's actor.</summary>
+    private sealed class Control(string vmName, IActorRef vm) : IVmControl
+    {
+        public string VmName { get; } = vmName;
+
+        public void RequestStop(VmStopReason reason) => vm.Tell(new VmProtocol.Stop(reason));
     }
 }

@@ -26,10 +26,10 @@ public static class CliApp
     /// Parses <paramref name="args"/> and runs the command; returns the process exit code.
     /// </summary>
     /// <param name="args">Command-line arguments (without the program name).</param>
-    /// <param name="runner">Runs the VM (the program passes <see cref="Machine.KvmVmRunner.RunAsync"/>).</param>
+    /// <param name="runner">Runs the VM (the program passes <see cref="Machine.RunCommand.RunAsync"/>).</param>
     /// <param name="stdout">Where help and version go; null for the process's stdout.</param>
     /// <param name="stderr">Where errors and (with logging.console = on) logs go; null for the process's stderr.</param>
-    public static int Run(string[] args, VmRunner? runner = null, TextWriter? stdout = null, TextWriter? stderr = null)
+    public static int Run(string[] args, Func<ActorVmmSettings, CancellationToken, Task<int>>? runner = null, TextWriter? stdout = null, TextWriter? stderr = null)
     {
         var output = stdout ?? System.Console.Out;
         var error = stderr ?? System.Console.Error;
@@ -73,7 +73,7 @@ public static class CliApp
         }
     }
 
-    private static int RunVm(IReadOnlyList<SettingOverride> overrides, string? configFile, VmRunner? runner, TextWriter? stderr, TextWriter error)
+    private static int RunVm(IReadOnlyList<SettingOverride> overrides, string? configFile, Func<ActorVmmSettings, CancellationToken, Task<int>>? runner, TextWriter? stderr, TextWriter error)
     {
         ActorVmmSettings settings;
         Serilog.Core.Logger logger;

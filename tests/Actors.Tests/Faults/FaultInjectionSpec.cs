@@ -24,9 +24,9 @@ public class FaultInjectionSpec : TestKit
         var blueprint = injector.Wrap(new DeviceBlueprint(name, _ => device(), [BusRange.Pio(0x100, 8)]));
         var endpoint = new DeviceEndpoint(name, new DeviceSettings(readTimeout ?? TimeSpan.FromSeconds(30)), Sys.Log, blueprint.Inline);
         var context = new DeviceContext(name, null, null!);
-        var spec2 = new DeviceSupervision.DeviceSpec(endpoint, () => blueprint.Factory(context));
+        var spec2 = new DeviceSupervisorProtocol.DeviceSpec(endpoint, () => blueprint.Factory(context));
         ChildActorOf(DeviceSupervisorActor.Props([spec2], SupervisionSettings.Default, TestActor));
-        ExpectMsg<DeviceSupervision.Started>();
+        ExpectMsg<DeviceSupervisorProtocol.Started>();
         return (endpoint, injector);
     }
 
@@ -109,8 +109,8 @@ public class FaultInjectionSpec : TestKit
         var injector = new FaultInjector([FaultPlan.Parse("const0:delay,delay=300ms")]);
         var blueprint = injector.Wrap(new DeviceBlueprint("const0", _ => new ConstantDevice("const0", 7), [BusRange.Pio(0x100, 8)]));
         var endpoint = new DeviceEndpoint("const0", new DeviceSettings(TimeSpan.FromMilliseconds(20)), Sys.Log, blueprint.Inline);
-        ChildActorOf(DeviceSupervisorActor.Props([new DeviceSupervision.DeviceSpec(endpoint, () => blueprint.Factory(new DeviceContext("const0", null, null!)))], SupervisionSettings.Default, TestActor));
-        ExpectMsg<DeviceSupervision.Started>();
+        ChildActorOf(DeviceSupervisorActor.Props([new DeviceSupervisorProtocol.DeviceSpec(endpoint, () => blueprint.Factory(new DeviceContext("const0", null, null!)))], SupervisionSettings.Default, TestActor));
+        ExpectMsg<DeviceSupervisorProtocol.Started>();
 
         Assert.Equal(0xFF, Read(endpoint));
         Assert.Equal(1, endpoint.ReadTimeouts);

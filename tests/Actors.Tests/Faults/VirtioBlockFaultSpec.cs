@@ -59,8 +59,8 @@ public sealed class VirtioBlockFaultSpec : TestKit, IDisposable
         _injector.Validate(["disk0"]);
         _endpoint = new DeviceEndpoint("disk0", new DeviceSettings(TimeSpan.FromSeconds(30)), Sys.Log, blueprint.Inline);
         var context = new ActorVmm.Actors.Vm.DeviceContext("disk0", _line, null!);
-        ChildActorOf(DeviceSupervisorActor.Props([new DeviceSupervision.DeviceSpec(_endpoint, () => blueprint.Factory(context), _line)], supervision ?? Supervision(), TestActor));
-        ExpectMsg<DeviceSupervision.Started>();
+        ChildActorOf(DeviceSupervisorActor.Props([new DeviceSupervisorProtocol.DeviceSpec(_endpoint, () => blueprint.Factory(context), _line)], supervision ?? Supervision(), TestActor));
+        ExpectMsg<DeviceSupervisorProtocol.Started>();
         _driver = new VirtioPciDriver(new EndpointBus(_endpoint));
         _queue = new MockVirtqueue(_ram.Memory, TestMemory.RingBase(0), 16);
         _driver.Initialize(_queue);
@@ -204,7 +204,7 @@ public sealed class VirtioBlockFaultSpec : TestKit, IDisposable
 
         Submit(VirtioBlockDevice.RequestOut, 1, Pattern(1));
 
-        var failed = ExpectMsg<DeviceSupervision.DeviceFailed>();
+        var failed = ExpectMsg<DeviceSupervisorProtocol.DeviceFailed>();
         Assert.Equal("disk0", failed.Device);
         Assert.Equal(ActorVmm.Actors.VmStopReasonKind.DeviceFailure, failed.Reason.Kind);
         Assert.Contains("InjectedDeviceFault", failed.Reason.Message);

@@ -22,9 +22,9 @@ public class DeviceSupervisorSpec : TestKit
     private DeviceEndpoint StartCounter(SupervisionSettings settings, Func<ActorVmm.Devices.IBusDevice>? factory = null)
     {
         var endpoint = new DeviceEndpoint("counter0", new DeviceSettings(TimeSpan.FromSeconds(30)), Sys.Log);
-        var spec = new DeviceSupervision.DeviceSpec(endpoint, factory ?? (() => new CounterDevice("counter0")));
+        var spec = new DeviceSupervisorProtocol.DeviceSpec(endpoint, factory ?? (() => new CounterDevice("counter0")));
         ChildActorOf(DeviceSupervisorActor.Props([spec], settings, TestActor));
-        ExpectMsg<DeviceSupervision.Started>();
+        ExpectMsg<DeviceSupervisorProtocol.Started>();
         return endpoint;
     }
 
@@ -128,7 +128,7 @@ public class DeviceSupervisorSpec : TestKit
 
         endpoint.Write(0, [CounterDevice.Crash]);
 
-        var failed = ExpectMsg<DeviceSupervision.DeviceFailed>();
+        var failed = ExpectMsg<DeviceSupervisorProtocol.DeviceFailed>();
         Assert.Equal("counter0", failed.Device);
         Assert.Equal(VmStopReasonKind.DeviceFailure, failed.Reason.Kind);
         Assert.StartsWith("counter0 failed 3 times within 1m: InvalidOperationException: magic write", failed.Reason.Message);

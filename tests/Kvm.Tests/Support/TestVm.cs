@@ -27,7 +27,7 @@ internal sealed class TestVm : IDisposable
 
     private readonly List<Vcpu> _vcpus = [];
 
-    private TestVm(KvmSystem kvm, VirtualMachine vm, GuestMemory memory)
+    private TestVm(KvmSystem kvm, KvmVm vm, GuestMemory memory)
     {
         Kvm = kvm;
         Vm = vm;
@@ -36,14 +36,14 @@ internal sealed class TestVm : IDisposable
 
     public KvmSystem Kvm { get; }
 
-    public VirtualMachine Vm { get; }
+    public KvmVm Vm { get; }
 
     public GuestMemory Memory { get; }
 
     public static TestVm Create(bool irqchip = false)
     {
         var kvm = KvmSystem.Open();
-        VirtualMachine? vm = null;
+        KvmVm? vm = null;
         GuestMemory? memory = null;
         try
         {

@@ -1,5 +1,5 @@
 using ActorVmm.Actors;
-using ActorVmm.Host.Machine;
+using ActorVmm.Host.Composition;
 using ActorVmm.Actors.Settings;
 using ActorVmm.Host.Settings;
 using ActorVmm.Actors.Vm;
@@ -70,8 +70,8 @@ public static class GuestRun
         try
         {
             using var deadline = new CancellationTokenSource(Deadline);
-            var io = new MachineIo([capture.Write]) { VirtioConsole = hvc.Write };
-            var run = await VmLauncher.RunWithReportAsync(system, settings, io, cancellation: deadline.Token);
+            var io = new VmIo([capture.Write]) { VirtioConsole = hvc.Write };
+            var run = await VmRunner.RunWithReportAsync(system, settings, io, cancellation: deadline.Token);
             return (new GuestOutcome(run.Reason, capture.Text, hvc.Text), run);
         }
         finally

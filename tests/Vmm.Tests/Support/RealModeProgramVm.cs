@@ -19,7 +19,7 @@ public sealed class RealModeProgramVm : IDisposable
     /// <summary>Where vCPU i's program starts: <see cref="Entry"/> + i * 0x1000 (each program gets one page).</summary>
     public const ulong ProgramStride = 0x1000;
 
-    private RealModeProgramVm(KvmSystem kvm, VirtualMachine vm, GuestMemory memory, IReadOnlyList<Vcpu> vcpus)
+    private RealModeProgramVm(KvmSystem kvm, KvmVm vm, GuestMemory memory, IReadOnlyList<Vcpu> vcpus)
     {
         Kvm = kvm;
         Vm = vm;
@@ -29,7 +29,7 @@ public sealed class RealModeProgramVm : IDisposable
 
     public KvmSystem Kvm { get; }
 
-    public VirtualMachine Vm { get; }
+    public KvmVm Vm { get; }
 
     public GuestMemory Memory { get; }
 
@@ -45,7 +45,7 @@ public sealed class RealModeProgramVm : IDisposable
     public static RealModeProgramVm Create(IReadOnlyList<Action<Assembler>> programs)
     {
         var kvm = KvmSystem.Open();
-        VirtualMachine? vm = null;
+        KvmVm? vm = null;
         GuestMemory? memory = null;
         var vcpus = new List<Vcpu>();
         try

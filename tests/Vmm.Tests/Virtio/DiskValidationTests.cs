@@ -1,4 +1,4 @@
-using ActorVmm.Host.Machine;
+using ActorVmm.Host.Composition;
 using ActorVmm.Actors.Settings;
 using ActorVmm.Host.Settings;
 using ActorVmm.Vmm.Tests.Support;
@@ -7,7 +7,7 @@ namespace ActorVmm.Vmm.Tests.Virtio;
 
 /// <summary>
 /// Disk images are checked while the machine is built, before any KVM resource is opened: a bad one is a one-line
-/// <see cref="MachineException"/> (the CLI's exit 2). These run without /dev/kvm.
+/// <see cref="VmBuildException"/> (the CLI's exit 2). These run without /dev/kvm.
 /// </summary>
 public sealed class DiskValidationTests
 {
@@ -55,7 +55,7 @@ public sealed class DiskValidationTests
         var reference = SettingsLoader.Reference;
         var settings = reference with { Vm = reference.Vm with { Disks = disks, Kernel = null, Initrd = null } };
 
-        var error = Assert.Throws<MachineException>(() => X86MachineBuilder.Build(settings, MachineIo.Disconnected));
+        var error = Assert.Throws<VmBuildException>(() => VmBuilder.Build(settings, VmIo.Disconnected));
         return error.Message;
     }
 }

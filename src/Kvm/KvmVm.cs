@@ -5,12 +5,12 @@ using ActorVmm.Kvm.Memory;
 namespace ActorVmm.Kvm;
 
 /// <summary>A KVM virtual machine: memory slots, in-kernel irqchip/PIT, irqfd/ioeventfd and vCPU creation.</summary>
-public sealed class VirtualMachine : IDisposable
+public sealed class KvmVm : IDisposable
 {
     private readonly KvmFd _fd;
     private readonly int _vcpuMmapSize;
 
-    internal VirtualMachine(KvmFd fd, int vcpuMmapSize)
+    internal KvmVm(KvmFd fd, int vcpuMmapSize)
     {
         _fd = fd;
         _vcpuMmapSize = vcpuMmapSize;

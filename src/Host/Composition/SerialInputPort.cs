@@ -2,7 +2,7 @@ using ActorVmm.Devices.Legacy;
 using ActorVmm.Devices.Virtio;
 using ActorVmm.Actors.Virtio;
 
-namespace ActorVmm.Host.Machine;
+namespace ActorVmm.Host.Composition;
 
 /// <summary>
 /// Host input for the guest console: COM1, or the virtio console (hvc0) when there is one. The device behind it is

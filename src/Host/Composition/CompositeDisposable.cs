@@ -1,6 +1,6 @@
 using ActorVmm.Actors.Virtio;
 
-namespace ActorVmm.Host.Machine;
+namespace ActorVmm.Host.Composition;
 
 /// <summary>Disposes its members in reverse order of addition (vCPUs before the VM, the VM before guest memory).</summary>
 internal sealed class CompositeDisposable : IDisposable

@@ -12,7 +12,7 @@ using ActorVmm.Kvm.Boot;
 using ActorVmm.Kvm.Memory;
 using ActorVmm.Actors.Virtio;
 
-namespace ActorVmm.Host.Machine;
+namespace ActorVmm.Host.Composition;
 
 /// <summary>
 /// PCI bus 0 of the machine and the virtio devices on it:
@@ -39,8 +39,8 @@ internal static class PciDevices
     /// checked here (missing, not writable when read-write, empty, not whole sectors, given twice), before any KVM
     /// resource exists. Instances are owned by <paramref name="resources"/>.
     /// </summary>
-    /// <exception cref="MachineException">A disk cannot be used (one line).</exception>
-    public static List<VirtioModel> OpenModels(VmSettings settings, MachineIo io, CompositeDisposable resources, FaultInjector faults)
+    /// <exception cref="VmBuildException">A disk cannot be used (one line).</exception>
+    public static List<VirtioModel> OpenModels(VmSettings settings, VmIo io, CompositeDisposable resources, FaultInjector faults)
     {
         var models = new List<VirtioModel>();
         var seen = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -51,7 +51,7 @@ internal static class PciDevices
             var full = Path.GetFullPath(disk.Path);
             if (!seen.TryAdd(full, name))
             {
-                throw new MachineException($"disk image '{disk.Path}' is given twice ({seen[full]} and {name})");
+                throw new VmBuildException($"disk image '{disk.Path}' is given twice ({seen[full]} and {name})");
             }
 
             VirtioBlockDevice Open()
@@ -68,7 +68,7 @@ internal static class PciDevices
             }
             catch (VirtioBlockException e)
             {
-                throw new MachineException($"{name}: {e.Message}", e);
+                throw new VmBuildException($"{name}: {e.Message}", e);
             }
         }
 
@@ -92,7 +92,7 @@ internal static class PciDevices
     /// <summary>The PCI devices' blueprints and their MP-table interrupt entries.</summary>
     public static (List<DeviceBlueprint> Devices, List<MpPciInterrupt> Interrupts) Build(
         IReadOnlyList<VirtioModel> models,
-        VirtualMachine vm,
+        KvmVm vm,
         GuestMemory memory,
         SerialInputPort console,
         QueueNotifiers notifiers,

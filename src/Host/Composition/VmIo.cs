@@ -1,12 +1,12 @@
 using ActorVmm.Devices.Legacy;
 using ActorVmm.Actors.Virtio;
 
-namespace ActorVmm.Host.Machine;
+namespace ActorVmm.Host.Composition;
 
 /// <summary>Where a machine's serial ports write; index 0 is COM1 (ttyS0). A null entry leaves the port unconnected.</summary>
-public sealed record MachineIo(IReadOnlyList<SerialOutput?> SerialOutputs)
+public sealed record VmIo(IReadOnlyList<SerialOutput?> SerialOutputs)
 {
-    public static readonly MachineIo Disconnected = new([]);
+    public static readonly VmIo Disconnected = new([]);
 
     /// <summary>Where the virtio console (hvc0) writes, when the VM has one (<c>--console virtio</c>); null drops its output.</summary>
     public SerialOutput? VirtioConsole { get; init; }

@@ -10,13 +10,15 @@ using ActorVmm.Kvm;
 using Akka.Actor;
 using ActorVmm.Actors.Virtio;
 
-namespace ActorVmm.Host.Machine;
+using ActorVmm.Host.Composition;
+
+namespace ActorVmm.Host.Cli;
 
 /// <summary>
 /// The <c>actorvmm run</c> runner: one actor system, one x86-64 VM on /dev/kvm, COM1 wired to the settings' host
 /// end — or the virtio console (hvc0) with <c>--console virtio</c> — (stdin in raw mode when it is a terminal), until the guest stops or the host cancels.
 /// </summary>
-public static class KvmVmRunner
+public static class RunCommand
 {
     /// <summary>Runs the VM; returns the process exit code. Problems building it are one line on <paramref name="stderr"/>.</summary>
     public static async Task<int> RunAsync(ActorVmmSettings settings, CancellationToken cancellation, TextWriter? stderr = null)
@@ -56,10 +58,10 @@ public static class KvmVmRunner
             StdinReader? stdin = null;
             try
             {
-                var run = await VmLauncher.RunWithReportAsync(
+                var run = await VmRunner.RunWithReportAsync(
                     systemStarting,
                     settings,
-                    new MachineIo(serialOutputs) { VirtioConsole = virtioConsole },
+                    new VmIo(serialOutputs) { VirtioConsole = virtioConsole },
                     port =>
                     {
                         // The port forwards to COM1 or, with --console virtio, to hvc0.
@@ -100,7 +102,7 @@ public static class KvmVmRunner
             error.WriteLine($"actorvmm: {e.Message}");
             return 1;
         }
-        catch (MachineException e)
+        catch (VmBuildException e)
         {
             error.WriteLine($"actorvmm: {e.Message}");
             return 2;

@@ -12,23 +12,23 @@ using ActorVmm.Actors.Vm;
 using Akka.Actor;
 using ActorVmm.Actors.Virtio;
 
-namespace ActorVmm.Host.Machine;
+namespace ActorVmm.Host.Composition;
 
 /// <summary>How a VM run ended, and what it leaves to report (fault counters, device restarts and failures).</summary>
-public sealed record VmRunResult(VmStopReason Reason, BuiltMachine Machine, IReadOnlyList<DeviceEndpoint> Devices);
+public sealed record VmRunResult(VmStopReason Reason, BuiltVm Machine, IReadOnlyList<DeviceEndpoint> Devices);
 
 /// <summary>Builds an x86-64 VM from settings, runs it as a <see cref="VmActor"/> and waits for its stop reason.</summary>
-public static class VmLauncher
+public static class VmRunner
 {
     /// <summary>
     /// Runs one VM to its end. <paramref name="onStarted"/> gets the console input port once the VM actor exists
     /// (wire stdin to it). Cancelling <paramref name="cancellation"/> stops the VM cleanly (host request).
     /// </summary>
-    /// <exception cref="MachineException">The VM could not be built (one-line message).</exception>
+    /// <exception cref="VmBuildException">The VM could not be built (one-line message).</exception>
     public static async Task<VmStopReason> RunAsync(
         ActorSystem system,
         ActorVmmSettings settings,
-        MachineIo io,
+        VmIo io,
         Action<SerialInputPort>? onStarted = null,
         CancellationToken cancellation = default,
         string vmName = "vm0") =>
@@ -38,7 +38,7 @@ public static class VmLauncher
     public static Task<VmRunResult> RunWithReportAsync(
         ActorSystem system,
         ActorVmmSettings settings,
-        MachineIo io,
+        VmIo io,
         Action<SerialInputPort>? onStarted = null,
         CancellationToken cancellation = default,
         string vmName = "vm0")
@@ -54,13 +54,13 @@ public static class VmLauncher
     public static async Task<VmRunResult> RunWithReportAsync(
         Task<ActorSystem> systemStarting,
         ActorVmmSettings settings,
-        MachineIo io,
+        VmIo io,
         Action<SerialInputPort>? onStarted = null,
         CancellationToken cancellation = default,
         string vmName = "vm0")
     {
         ArgumentNullException.ThrowIfNull(systemStarting);
-        var machine = X86MachineBuilder.Build(settings, io, vmName);
+        var machine = VmBuilder.Build(settings, io, vmName);
         StartupProbe.Mark("machine built");
         ActorSystem system;
         try

@@ -16,13 +16,13 @@ using ActorVmm.Kvm.Memory;
 using ActorVmm.Kvm.X86;
 using ActorVmm.Actors.Virtio;
 
-namespace ActorVmm.Host.Machine;
+namespace ActorVmm.Host.Composition;
 
 /// <summary>
 /// A VM ready to spawn: its blueprint (owning every KVM resource), the host ends of its ports, and its virtqueue
 /// notifiers (start them with the VM's bus once the VM actor exists: <see cref="QueueNotifiers.Start"/>).
 /// </summary>
-public sealed record BuiltMachine(
+public sealed record BuiltVm(
     VmBlueprint Blueprint, SerialInputPort Console, KernelLoadResult Kernel, InitrdLoadResult? Initrd, QueueNotifiers Notifiers,
     FaultInjector Faults)
 {
@@ -37,7 +37,7 @@ public sealed record BuiltMachine(
 /// ask for (<see cref="PciDevices"/>). Everything it opens is owned by the blueprint's
 /// resources, or released here when building fails.
 /// </summary>
-public static class X86MachineBuilder
+public static class VmBuilder
 {
     private static readonly KvmCap[] RequiredCaps =
     [
@@ -45,7 +45,7 @@ public static class X86MachineBuilder
         KvmCap.Ioeventfd, KvmCap.SetIdentityMapAddr, KvmCap.IrqfdResample,
     ];
 
-    public static BuiltMachine Build(ActorVmmSettings settings, MachineIo io, string vmName = "vm0")
+    public static BuiltVm Build(ActorVmmSettings settings, VmIo io, string vmName = "vm0")
     {
         ArgumentNullException.ThrowIfNull(settings);
         var vmSettings = settings.Vm;
@@ -65,12 +65,12 @@ public static class X86MachineBuilder
 
             if (vmSettings.Cpus > kvm.MaxVcpus)
             {
-                throw new MachineException($"{vmSettings.Cpus} vCPUs asked for, but this KVM allows at most {kvm.MaxVcpus}");
+                throw new VmBuildException($"{vmSettings.Cpus} vCPUs asked for, but this KVM allows at most {kvm.MaxVcpus}");
             }
 
             if (vmSettings.Cpus > MpTable.MaxCpus)
             {
-                throw new MachineException($"{vmSettings.Cpus} vCPUs asked for, but the MP table holds at most {MpTable.MaxCpus}");
+                throw new VmBuildException($"{vmSettings.Cpus} vCPUs asked for, but the MP table holds at most {MpTable.MaxCpus}");
             }
 
             StartupProbe.Mark("machine: device models, /dev/kvm");
@@ -133,17 +133,17 @@ public static class X86MachineBuilder
                 Bus = bus,
                 OnDevicesStarted = started => notifiers.Start(started.Endpoints),
             };
-            return new BuiltMachine(blueprint, console, kernel, initrd, notifiers, faults) { SoftwareKvm = softwareKvm };
+            return new BuiltVm(blueprint, console, kernel, initrd, notifiers, faults) { SoftwareKvm = softwareKvm };
         }
         catch (Exception ex)
         {
             resources.Dispose();
             throw ex switch
             {
-                MachineException or KvmUnavailableException => ex,
-                VirtioBlockException or BusConflictException or ArgumentException => new MachineException(ex.Message, ex),
+                VmBuildException or KvmUnavailableException => ex,
+                VirtioBlockException or BusConflictException or ArgumentException => new VmBuildException(ex.Message, ex),
                 BootException or GuestMemoryException or KvmException or IOException or UnauthorizedAccessException =>
-                    new MachineException(ex.Message, ex),
+                    new VmBuildException(ex.Message, ex),
                 _ => ex,
             };
         }
@@ -156,13 +156,13 @@ public static class X86MachineBuilder
             return (vm.Kernel, string.IsNullOrEmpty(vm.Initrd) ? null : vm.Initrd);
         }
 
-        var dir = DefaultGuest.Locate(out var error) ?? throw new MachineException(error);
+        var dir = DefaultGuest.Locate(out var error) ?? throw new VmBuildException(error);
         var initrd = string.IsNullOrEmpty(vm.Initrd) ? Path.Combine(dir, DefaultGuest.InitrdFile) : vm.Initrd;
         return (Path.Combine(dir, DefaultGuest.KernelFile), initrd);
     }
 
     private static List<DeviceBlueprint> PlatformDevices(
-        VmSettings vm, IReadOnlyList<(GuestAddress Start, ulong Size)> ram, MachineIo io, SerialInputPort console)
+        VmSettings vm, IReadOnlyList<(GuestAddress Start, ulong Size)> ram, VmIo io, SerialInputPort console)
     {
         var below4G = ram.Where(r => r.Start.Value < Layout.MmioGapEnd).Aggregate(0UL, (s, r) => s + r.Size);
         var above4G = ram.Where(r => r.Start.Value >= Layout.MmioGapEnd).Aggregate(0UL, (s, r) => s + r.Size);

@@ -5,7 +5,7 @@ using ActorVmm.Devices;
 namespace ActorVmm.Actors.Supervision;
 
 /// <summary>The protocol of <see cref="DeviceSupervisorActor"/>.</summary>
-public static class DeviceSupervision
+public static class DeviceSupervisorProtocol
 {
     /// <summary>One device to supervise: its endpoint (already on the bus), how to build it, its interrupt line.</summary>
     public sealed record DeviceSpec(DeviceEndpoint Endpoint, Func<IBusDevice> Factory, IInterruptLine? Interrupt = null);

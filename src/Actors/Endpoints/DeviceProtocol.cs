@@ -1,7 +1,7 @@
 namespace ActorVmm.Actors.Endpoints;
 
 /// <summary>The protocol of a device actor (see <see cref="DeviceActor"/> and <see cref="DeviceEndpoint"/>).</summary>
-public static class DeviceIo
+public static class DeviceProtocol
 {
     /// <summary>A posted read; the answer goes to <paramref name="Slot"/> under <paramref name="Ticket"/>.</summary>
     public sealed record Read(ulong Offset, int Size, ReplySlot Slot, int Ticket);

@@ -1,6 +1,6 @@
 using ActorVmm.Actors.Virtio;
 
-namespace ActorVmm.Host.Machine;
+namespace ActorVmm.Host.Composition;
 
 /// <summary>
 /// The embedded default guest: Debian's stock kernel and the project's busybox initramfs, built by
