@@ -5,6 +5,8 @@ using ActorVmm.Kvm.Interop;
 
 namespace ActorVmm.Kvm;
 
+// One file over 400 lines: every vCPU ioctl and the kvm_run mapping belong to the one fd they act on.
+
 /// <summary>
 /// One KVM vCPU: its fd, its kvm_run mapping, register access and the run loop's exit decoding.
 /// </summary>

@@ -7,6 +7,8 @@ using Akka.Event;
 
 namespace ActorVmm.Actors.Endpoints;
 
+// One file over 400 lines: the inline and posted paths share one gate and pending count, which must be read together.
+
 /// <summary>
 /// What the bus maps to: one device's front door, shared by the vCPU threads and the device's actor.
 /// <para>

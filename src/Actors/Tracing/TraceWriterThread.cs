@@ -92,7 +92,7 @@ internal sealed class TraceWriterThread
     {
         Exception? failure = null;
         // Background work: it must never take a CPU from a vCPU thread (it falls behind and drops instead).
-        ActorVmm.Kvm.Host.ThreadScheduling.TryRunCurrentThreadWhenIdle();
+        ActorVmm.Kvm.Linux.ThreadScheduling.TryRunCurrentThreadWhenIdle();
         try
         {
             while (true)

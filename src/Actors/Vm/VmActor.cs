@@ -9,6 +9,8 @@ using BusMap = ActorVmm.Actors.Bus.Bus;
 
 namespace ActorVmm.Actors.Vm;
 
+// One file over 400 lines: the VM's start and stop sequences are one state machine over the same children and state.
+
 /// <summary>
 /// The root of one VM. From a <see cref="VmBlueprint"/> it builds, in order: the IRQ actor and the lines devices
 /// asked for, the device supervisor and one device actor per device, then one <see cref="VcpuActor"/> per vCPU,

@@ -2,6 +2,8 @@ using System.Collections.Immutable;
 
 namespace ActorVmm.Devices.Legacy;
 
+// One file over 400 lines: the register file and interrupt logic act on one state under one lock; constants, FIFO and modem lines are in their own files.
+
 /// <summary>
 /// A 16550A UART, the serial console of a stock Linux guest (ttyS0 at <see cref="ActorVmm.Kvm.Layout.Com1Port"/>, IRQ 4), in
 /// the spirit of rust-vmm vm-superio's serial: 8 byte-wide registers (<c>Serial16550.Registers.cs</c>), a bounded

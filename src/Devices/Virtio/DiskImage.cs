@@ -1,4 +1,4 @@
-using ActorVmm.Kvm.Host;
+using ActorVmm.Kvm.Linux;
 using Microsoft.Win32.SafeHandles;
 
 namespace ActorVmm.Devices.Virtio;

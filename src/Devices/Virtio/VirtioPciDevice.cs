@@ -4,6 +4,8 @@ using ActorVmm.Kvm.Memory;
 
 namespace ActorVmm.Devices.Virtio;
 
+// One file over 400 lines: the transport's BAR dispatch, save/restore and reset share its state; queues, common config, interrupts and the PCI function are in their own files.
+
 /// <summary>
 /// The virtio 1.x modern PCI transport for one <see cref="IVirtioDevice"/>: its PCI function
 /// (<see cref="VirtioPciFunction"/>) and BAR 0, which holds the common config (<see cref="VirtioPciCommonConfig"/>),

@@ -4,6 +4,8 @@ using ActorVmm.Kvm.Memory;
 
 namespace ActorVmm.Devices.Virtio;
 
+// One file over 400 lines: the split ring's pop, chain walk and used-ring update share the ring state and its bounds checks.
+
 /// <summary>
 /// A split virtqueue (virtio 1.x, section 2.7) as the device sees it. It does not own guest memory: every
 /// operation takes the <see cref="GuestMemory"/> to work on. Not thread-safe; the owning transport serialises.

@@ -11,7 +11,7 @@ using ActorVmm.Devices.Legacy;
 using ActorVmm.Devices.Virtio;
 using ActorVmm.Kvm;
 using ActorVmm.Kvm.Boot;
-using ActorVmm.Kvm.Host;
+using ActorVmm.Kvm.Linux;
 using ActorVmm.Kvm.Memory;
 using ActorVmm.Kvm.X86;
 using ActorVmm.Actors.Virtio;

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using ActorVmm.Devices.Virtio;
-using ActorVmm.Kvm.Host;
+using ActorVmm.Kvm.Linux;
 using Xunit;
 
 namespace ActorVmm.Devices.Tests.Virtio;

@@ -3,7 +3,7 @@ using ActorVmm.Actors.Settings;
 using ActorVmm.Host.Settings;
 using ActorVmm.Actors.Vm;
 using ActorVmm.Devices.Virtio;
-using ActorVmm.Kvm.Host;
+using ActorVmm.Kvm.Linux;
 using ActorVmm.Vmm.Tests.Support;
 
 namespace ActorVmm.Vmm.Tests.Virtio;

@@ -1,4 +1,4 @@
-namespace ActorVmm.Kvm.Host;
+namespace ActorVmm.Kvm.Linux;
 
 /// <summary>
 /// What serves the host's /dev/kvm, read from /sys/module. Hardware KVM loads kvm_intel or kvm_amd. Some cloud

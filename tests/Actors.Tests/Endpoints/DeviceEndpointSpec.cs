@@ -7,7 +7,7 @@ using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using Xunit;
 
-namespace ActorVmm.Actors.Tests.Devices;
+namespace ActorVmm.Actors.Tests.Endpoints;
 
 public class DeviceEndpointSpec : TestKit
 {

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using ActorVmm.Kvm.Interop;
 using Microsoft.Win32.SafeHandles;
 
-namespace ActorVmm.Kvm.Host;
+namespace ActorVmm.Kvm.Linux;
 
 /// <summary>
 /// fallocate(2) on an open file: freeing, zeroing and allocating byte ranges without writing data (virtio-blk

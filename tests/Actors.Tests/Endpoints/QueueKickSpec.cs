@@ -4,7 +4,7 @@ using ActorVmm.Devices;
 using Akka.TestKit.Xunit2;
 using Xunit;
 
-namespace ActorVmm.Actors.Tests.Devices;
+namespace ActorVmm.Actors.Tests.Endpoints;
 
 public class QueueKickSpec : TestKit
 {

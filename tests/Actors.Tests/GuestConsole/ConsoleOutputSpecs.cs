@@ -2,7 +2,7 @@ using System.Text;
 using ActorVmm.Host.GuestConsole;
 using Xunit;
 
-namespace ActorVmm.Actors.Tests.Console;
+namespace ActorVmm.Actors.Tests.GuestConsole;
 
 public sealed class ConsoleOutputSpecs : IDisposable
 {

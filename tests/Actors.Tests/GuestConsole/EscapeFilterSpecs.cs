@@ -1,7 +1,7 @@
 using ActorVmm.Host.GuestConsole;
 using Xunit;
 
-namespace ActorVmm.Actors.Tests.Console;
+namespace ActorVmm.Actors.Tests.GuestConsole;
 
 public class EscapeFilterSpecs
 {

@@ -1,7 +1,7 @@
-using ActorVmm.Kvm.Host;
+using ActorVmm.Kvm.Linux;
 using Xunit;
 
-namespace ActorVmm.Kvm.Tests.Host;
+namespace ActorVmm.Kvm.Tests.Linux;
 
 public sealed class KvmBackendTests : IDisposable
 {

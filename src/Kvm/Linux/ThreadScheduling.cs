@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace ActorVmm.Kvm.Host;
+namespace ActorVmm.Kvm.Linux;
 
 /// <summary>Linux scheduling policy of the calling thread.</summary>
 public static partial class ThreadScheduling
