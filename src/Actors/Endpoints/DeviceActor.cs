@@ -149,39 +149,25 @@ public sealed class DeviceActor : UntypedActor
         }
     }
 
-    private void OnWrite(DeviceProtocol.Write write)
+    private void OnWrite(DeviceProtocol.Write write) => RunPosted(write, static (device, w) =>
     {
         Span<byte> buffer = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(buffer, write.Value);
-        Exception? failure = null;
-        lock (_endpoint.Gate)
-        {
-            try
-            {
-                _device.Write(write.Offset, buffer[..Math.Clamp(write.Size, 1, 8)]);
-            }
-            catch (Exception ex)
-            {
-                failure = ex;
-            }
+        BinaryPrimitives.WriteUInt64LittleEndian(buffer, w.Value);
+        device.Write(w.Offset, buffer[..Math.Clamp(w.Size, 1, 8)]);
+    });
 
-            Settle(failure);
-        }
+    private void OnNotify(DeviceProtocol.NotifyQueue notify) =>
+        RunPosted(notify, static (device, n) => DeviceEndpoint.Kick(device, n.Queue));
 
-        if (failure is not null)
-        {
-            throw new DeviceFailureException(_endpoint.Name, failure);
-        }
-    }
-
-    private void OnNotify(DeviceProtocol.NotifyQueue notify)
+    /// <summary>Runs a posted access under the gate; a device exception fails the actor, for its supervisor.</summary>
+    private void RunPosted<TMessage>(TMessage message, Action<IBusDevice, TMessage> access)
     {
         Exception? failure = null;
         lock (_endpoint.Gate)
         {
             try
             {
-                DeviceEndpoint.Kick(_device, notify.Queue);
+                access(_device, message);
             }
             catch (Exception ex)
             {

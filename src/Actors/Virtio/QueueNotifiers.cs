@@ -78,11 +78,14 @@ public sealed class QueueNotifiers : IDisposable
                 return;
             }
 
+            // Every queue's endpoint is found before any thread starts: a missing one starts nothing.
+            var targets = _entries.Select(entry => endpoints.FirstOrDefault(e => e.Name == entry.Device)
+                ?? throw new ArgumentException($"no endpoint for device {entry.Device}", nameof(endpoints))).ToList();
             _started = true;
-            foreach (var entry in _entries)
+            for (var i = 0; i < _entries.Count; i++)
             {
-                var endpoint = endpoints.FirstOrDefault(e => e.Name == entry.Device)
-                    ?? throw new ArgumentException($"no endpoint for device {entry.Device}", nameof(endpoints));
+                var entry = _entries[i];
+                var endpoint = targets[i];
                 entry.Thread = new Thread(() => Loop(entry, endpoint))
                 {
                     IsBackground = true,

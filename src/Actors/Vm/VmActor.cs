@@ -5,7 +5,6 @@ using ActorVmm.Actors.Supervision;
 using ActorVmm.Actors.Vcpu;
 using Akka.Actor;
 using Akka.Event;
-using BusMap = ActorVmm.Actors.Bus.Bus;
 
 namespace ActorVmm.Actors.Vm;
 
@@ -28,9 +27,7 @@ namespace ActorVmm.Actors.Vm;
 public sealed class VmActor : UntypedActor
 {
     private readonly VmBlueprint _blueprint;
-    private readonly BusMap _bus;
-    private readonly IReadOnlyList<DeviceEndpoint> _endpoints;
-    private readonly VmBus _vmBus;
+    private readonly VmBus _bus;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IrqStats _irqStats = new();
     private readonly List<IActorRef> _stopWatchers = [];
@@ -48,11 +45,9 @@ public sealed class VmActor : UntypedActor
     public VmActor(VmBlueprint blueprint, VmBus bus)
     {
         _blueprint = blueprint;
-        _bus = bus.Bus;
-        _endpoints = bus.Endpoints;
-        _vmBus = bus;
+        _bus = bus;
         _self = Self;
-        foreach (var endpoint in _endpoints)
+        foreach (var endpoint in _bus.Endpoints)
         {
             endpoint.AttachLog(Akka.Event.Logging.GetLogger(Context.System, $"{Self.Path}/devices/{endpoint.Name}"));
             endpoint.Trace = blueprint.Tracer;
@@ -180,7 +175,7 @@ public sealed class VmActor : UntypedActor
 
                 break;
             case VmProtocol.GetStatus:
-                Sender.Tell(new VmProtocol.Status(_blueprint.Name, _state, _bus, _endpoints, _irqStats));
+                Sender.Tell(new VmProtocol.Status(_blueprint.Name, _state, _bus.Bus, _bus.Endpoints, _irqStats));
                 break;
             default:
                 Unhandled(message);
@@ -216,7 +211,7 @@ public sealed class VmActor : UntypedActor
             var device = _blueprint.Devices[i];
             var line = connected.Lines.GetValueOrDefault(device.Name);
             var context = new DeviceContext(device.Name, line, control);
-            specs.Add(new DeviceSupervisorProtocol.DeviceSpec(_endpoints[i], () => device.Factory(context), line));
+            specs.Add(new DeviceSupervisorProtocol.DeviceSpec(_bus.Endpoints[i], () => device.Factory(context), line));
         }
 
         _devices = Context.ActorOf(DeviceSupervisorActor.Props(specs, _blueprint.Supervision, Self), "devices");
@@ -231,17 +226,17 @@ public sealed class VmActor : UntypedActor
         }
 
         StartupProbe.Mark("VM: interrupt lines and device actors");
-        _blueprint.OnDevicesStarted?.Invoke(_vmBus);
+        _blueprint.OnDevicesStarted?.Invoke(_bus);
         foreach (var vcpu in _blueprint.Vcpus)
         {
-            var actor = Context.ActorOf(VcpuActor.Props(vcpu, _bus, Self, _blueprint.Tracer?.ForVcpu(vcpu.Id, _bus)), $"vcpu{vcpu.Id}");
+            var actor = Context.ActorOf(VcpuActor.Props(vcpu, _bus.Bus, Self, _blueprint.Tracer?.ForVcpu(vcpu.Id, _bus.Bus)), $"vcpu{vcpu.Id}");
             Context.Watch(actor);
             _vcpus[actor] = false;
             actor.Tell(VcpuProtocol.Start.Instance);
         }
 
         _state = VmState.Running;
-        _log.Info("VM {0} running: {1} vCPU(s), {2} device(s)", _blueprint.Name, _vcpus.Count, _endpoints.Count);
+        _log.Info("VM {0} running: {1} vCPU(s), {2} device(s)", _blueprint.Name, _vcpus.Count, _bus.Endpoints.Count);
     }
 
     private void BeginStop(VmStopReason reason)
