@@ -9,6 +9,7 @@ public sealed class DeviceStats
     private long _unhandledWrites;
     private long _badSizeAccesses;
     private long _guestErrors;
+    private long _failedRequests;
 
     public long Reads => Interlocked.Read(ref _reads);
 
@@ -24,6 +25,9 @@ public sealed class DeviceStats
     /// <summary>Malformed requests from the guest (bad descriptors, lengths, addresses) that were failed or ignored.</summary>
     public long GuestErrors => Interlocked.Read(ref _guestErrors);
 
+    /// <summary>Requests completed as failed because serving them threw twice (host-side failures, not the guest's).</summary>
+    public long FailedRequests => Interlocked.Read(ref _failedRequests);
+
     public void CountRead() => Interlocked.Increment(ref _reads);
 
     public void CountWrite() => Interlocked.Increment(ref _writes);
@@ -35,4 +39,6 @@ public sealed class DeviceStats
     public void CountBadSize() => Interlocked.Increment(ref _badSizeAccesses);
 
     public void CountGuestError() => Interlocked.Increment(ref _guestErrors);
+
+    public void CountFailedRequest() => Interlocked.Increment(ref _failedRequests);
 }

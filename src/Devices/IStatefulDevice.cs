@@ -14,4 +14,12 @@ public interface IStatefulDevice
 
     /// <summary>Back to power-on state.</summary>
     void Reset();
+
+    /// <summary>
+    /// <see cref="RestoreState"/> threw on a fresh instance: bring back what lets the guest notice and recover (virtio:
+    /// its registers with DEVICE_NEEDS_RESET and a configuration interrupt). Default: stay in power-on state.
+    /// </summary>
+    void RestoreFailed(object state)
+    {
+    }
 }

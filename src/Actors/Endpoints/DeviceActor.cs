@@ -7,13 +7,15 @@ using Akka.Event;
 namespace ActorVmm.Actors.Endpoints;
 
 /// <summary>
-/// A thin actor around one plain <see cref="IBusDevice"/>. It runs the accesses vCPU threads posted to its
-/// <see cref="DeviceEndpoint"/> (under the endpoint's gate, one at a time) and gives the device a supervisor:
-/// device exceptions — thrown here or forwarded from an inline access as <see cref="DeviceProtocol.Crashed"/> — are
-/// rethrown as <see cref="DeviceFailureException"/>. On restart the failed instance's state is saved in
-/// <see cref="PreRestart"/> (when <see cref="RestartStateSource.Saved"/> and the device is
-/// <see cref="IStatefulDevice"/>) and restored into a fresh instance from the factory; the endpoint, its bus
-/// ranges and interrupt line stay the same objects.
+/// A thin actor around one plain <see cref="IBusDevice"/>. It runs what was posted to its
+/// <see cref="DeviceEndpoint"/> (accesses, host input) under the endpoint's gate, one at a time, and never waits for
+/// I/O: queue passes run on the queue workers. It gives the device a supervisor: device exceptions — thrown here or
+/// forwarded as <see cref="DeviceProtocol.Crashed"/> — are rethrown as <see cref="DeviceFailureException"/>. On
+/// restart the queue workers are quiesced, the failed instance's state is saved in <see cref="PreRestart"/> (when
+/// <see cref="RestartStateSource.Saved"/> and the device is <see cref="IStatefulDevice"/>) and restored into a fresh
+/// instance; a failed restore leaves the device in a state the guest can recover from
+/// (<see cref="IStatefulDevice.RestoreFailed"/>). The endpoint, its bus ranges and interrupt line stay the same
+/// objects, and accesses posted meanwhile (config cycles too) reach the new instance only after its restore.
 /// </summary>
 public sealed class DeviceActor : UntypedActor
 {
@@ -45,8 +47,29 @@ public sealed class DeviceActor : UntypedActor
             }
             catch (Exception ex)
             {
-                _log.Error(ex, "Device {0}: restoring the saved state failed; starting from power-on state", _endpoint.Name);
                 _device = factory();
+                var recovered = false;
+                try
+                {
+                    (_device as IStatefulDevice)?.RestoreFailed(stash);
+                    recovered = true;
+                }
+                catch (Exception inner)
+                {
+                    _device = factory();
+                    _log.Error(inner, "Device {0}: bringing back its registers failed too", _endpoint.Name);
+                }
+
+                _log.Error(
+                    ex,
+                    recovered
+                        ? "Device {0}: restoring the saved state failed; it came back needing a reset (the guest driver is told)"
+                        : "Device {0}: restoring the saved state failed; starting from power-on state",
+                    _endpoint.Name);
+                if (recovered)
+                {
+                    return;
+                }
             }
         }
 
@@ -64,10 +87,12 @@ public sealed class DeviceActor : UntypedActor
 
     protected override void PreRestart(Exception reason, object message)
     {
-        // Don't stop children / run PostStop (that would mark the endpoint dead): only save what the guest set up.
+        // Don't stop children / run PostStop (that would mark the endpoint dead): only save what the guest set up,
+        // once no queue worker is inside the device (each finishes the request it is serving).
         _endpoint.Withdraw();
         _endpoint.CountRestart();
         _endpoint.StashedState = null;
+        _endpoint.QuiesceQueues(_device);
         if (RestartState != RestartStateSource.Saved || _device is not IStatefulDevice stateful)
         {
             return;
@@ -98,8 +123,8 @@ public sealed class DeviceActor : UntypedActor
             case DeviceProtocol.Write write:
                 OnWrite(write);
                 break;
-            case DeviceProtocol.NotifyQueue notify:
-                OnNotify(notify);
+            case DeviceProtocol.HostInput input:
+                RunPosted(input, (device, i) => _endpoint.DeliverInput(device, i.Data));
                 break;
             case DeviceProtocol.Crashed crashed:
                 lock (_endpoint.Gate)
@@ -109,11 +134,7 @@ public sealed class DeviceActor : UntypedActor
 
                 throw new DeviceFailureException(_endpoint.Name, crashed.Cause);
             case DeviceProtocol.GetState:
-                lock (_endpoint.Gate)
-                {
-                    Sender.Tell(new DeviceProtocol.State(_device is IStatefulDevice s ? s.SaveState() : null));
-                }
-
+                OnGetState();
                 break;
             default:
                 Unhandled(message);
@@ -123,6 +144,19 @@ public sealed class DeviceActor : UntypedActor
 
     private void OnRead(DeviceProtocol.Read read)
     {
+        if (!read.Slot.TryClaim(read.Ticket))
+        {
+            // Its vCPU gave up (timeout, pause, stop) and the guest already read all-ones: running it now could
+            // only cause side effects nobody sees (an ISR cleared, a UART byte consumed).
+            lock (_endpoint.Gate)
+            {
+                _endpoint.CountSkippedRead();
+                _endpoint.MessageDone();
+            }
+
+            return;
+        }
+
         var started = ActorVmm.Kvm.Timing.CycleClock.Now();
         Span<byte> buffer = stackalloc byte[8];
         buffer.Clear();
@@ -131,7 +165,7 @@ public sealed class DeviceActor : UntypedActor
         {
             try
             {
-                _device.Read(read.Offset, buffer[..Math.Clamp(read.Size, 1, 8)]);
+                DeviceEndpoint.Access(_device, read.Space, read.Offset, buffer[..Math.Clamp(read.Size, 1, 8)], default, isRead: true);
             }
             catch (Exception ex)
             {
@@ -149,17 +183,46 @@ public sealed class DeviceActor : UntypedActor
         }
     }
 
-    private void OnWrite(DeviceProtocol.Write write) => RunPosted(write, static (device, w) =>
+    private void OnWrite(DeviceProtocol.Write write)
     {
-        Span<byte> buffer = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(buffer, w.Value);
-        device.Write(w.Offset, buffer[..Math.Clamp(w.Size, 1, 8)]);
-    });
+        try
+        {
+            RunPosted(write, static (device, w) =>
+            {
+                Span<byte> buffer = stackalloc byte[8];
+                BinaryPrimitives.WriteUInt64LittleEndian(buffer, w.Value);
+                DeviceEndpoint.Access(device, w.Space, w.Offset, default, buffer[..Math.Clamp(w.Size, 1, 8)], isRead: false);
+            });
+        }
+        finally
+        {
+            write.Slot?.Complete(write.Ticket, 0);
+        }
+    }
 
-    private void OnNotify(DeviceProtocol.NotifyQueue notify) =>
-        RunPosted(notify, static (device, n) => DeviceEndpoint.Kick(device, n.Queue));
+    private void OnGetState()
+    {
+        object? state = null;
+        if (_device is IStatefulDevice stateful)
+        {
+            _endpoint.QuiesceQueues(_device);
+            lock (_endpoint.Gate)
+            {
+                try
+                {
+                    state = stateful.SaveState();
+                }
+                finally
+                {
+                    DeviceEndpoint.ResumeQueues(_device);
+                }
+            }
+        }
 
-    /// <summary>Runs a posted access under the gate; a device exception fails the actor, for its supervisor.</summary>
+        Sender.Tell(new DeviceProtocol.State(state));
+    }
+
+    /// <summary>Runs a posted message under the gate; a device exception fails the actor, for its supervisor.</summary>
     private void RunPosted<TMessage>(TMessage message, Action<IBusDevice, TMessage> access)
     {
         Exception? failure = null;
@@ -183,7 +246,7 @@ public sealed class DeviceActor : UntypedActor
         }
     }
 
-    /// <summary>Under the gate, after a posted access ran.</summary>
+    /// <summary>Under the gate, after a posted message ran.</summary>
     private void Settle(Exception? failure)
     {
         if (failure is not null)
@@ -191,9 +254,9 @@ public sealed class DeviceActor : UntypedActor
             _endpoint.Withdraw();
             _endpoint.CountFailure(failure);
         }
-        else if (_endpoint.InlineDevice is null && !_endpoint.IsStopped)
+        else if (_endpoint.CurrentDevice is null && !_endpoint.IsStopped && !_endpoint.IsFailStopped)
         {
-            // After a Resume the device was withdrawn from inline use; it is healthy again.
+            // After a Resume the device was withdrawn; it is healthy again.
             _endpoint.Install(_device);
         }
 

@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Runtime.CompilerServices;
 using ActorVmm.Actors.Settings;
 using ActorVmm.Devices;
 using Akka.Actor;
@@ -7,62 +5,65 @@ using Akka.Event;
 
 namespace ActorVmm.Actors.Endpoints;
 
-// One file over 400 lines: the inline and posted paths share one gate and pending count, which must be read together.
-
 /// <summary>
-/// What the bus maps to: one device's front door, shared by the vCPU threads and the device's actor.
+/// One device's front door: every access to the device model enters here — vCPU exits (<see cref="Read"/>,
+/// <see cref="Write"/>), PCI configuration cycles (<see cref="ReadConfig"/>, <see cref="WriteConfig"/>), host input
+/// (<see cref="HostInput"/>), queue passes (<see cref="ServeQueue"/>) — and the device actor behind it.
 /// <para>
-/// Why not just Tell/Ask: a cross-thread wake-up costs several microseconds, far more than most device register
-/// accesses, and an idle device is the common case. So the endpoint keeps actor semantics without a thread hop
-/// when it can:
+/// THE RULE: a device model is called one access at a time, under this endpoint's gate, so it needs no lock of its
+/// own. The one exception is a queue pass of an <see cref="IQueueDevice"/>: it runs on that queue's worker without
+/// the gate (so no register access waits for a request's I/O), claimed and published under the gate. Never call a
+/// device model any other way.
 /// </para>
 /// <list type="bullet">
-/// <item>A gate (lock) around every call into the device: the device sees one access at a time, whether it comes
-/// inline from a vCPU thread or from the actor (which takes the same gate around each message).</item>
-/// <item>A count of messages posted to the actor and not yet processed. A vCPU thread runs an access INLINE on
-/// its own thread only when that count is 0 and it gets the gate; otherwise it posts the access to the actor
-/// (writes: fire and forget; reads: wait on the thread's own <see cref="ReplySlot"/>, spin briefly then block,
-/// up to <see cref="DeviceSettings.ReadTimeout"/>, then all-ones). Since a poster increments the count before the
-/// Tell and the actor decrements it only after the access ran, a vCPU never goes inline past its own earlier
-/// posted access: accesses from one vCPU to one device keep their order.</item>
-/// <item>A device exception thrown inline is caught on the vCPU thread (the guest reads all-ones), the device is
-/// withdrawn from inline use, and the exception is forwarded to the actor as <see cref="DeviceProtocol.Crashed"/>,
-/// which rethrows it, so supervision sees exactly what it would if the actor had thrown. Accesses in the
-/// meantime queue behind it and reach the restarted device.</item>
-/// <item>Once the actor has stopped (decider Stop, budget exceeded, VM shut down) reads answer all-ones and
-/// writes are dropped, both counted.</item>
+/// <item>Inline: a caller runs its access on its own thread when nothing is posted and it gets the gate (a
+/// cross-thread wake-up costs more than most register accesses).</item>
+/// <item>Posted: otherwise the access goes to the actor, which takes the gate around each message. Writes are fire
+/// and forget up to <see cref="DeviceSettings.MaxPosted"/> posted accesses; beyond that, and for every read, the vCPU
+/// waits on its own <see cref="ReplySlot"/> up to <see cref="DeviceSettings.ReadTimeout"/>, or until its VM pauses
+/// or stops. A read given up on is skipped by the actor, not run later. A vCPU never goes inline past its own
+/// posted access, so one vCPU's accesses to one device keep their order.</item>
+/// <item>A device exception is caught (the guest reads all-ones), the device is withdrawn from inline use and the
+/// exception goes to the actor as <see cref="DeviceProtocol.Crashed"/>, so supervision decides.</item>
+/// <item>Once the actor has stopped, reads answer all-ones and writes are dropped, both counted.</item>
 /// </list>
-/// Inline accesses cannot time out: a device model must not block in Read/Write (do slow work elsewhere), or be
-/// mapped with inline disabled so its accesses always go through the actor and the read timeout applies.
 /// The endpoint object is stable for the VM's life; a restart only swaps the device instance behind it.
 /// </summary>
-public sealed class DeviceEndpoint
+public sealed partial class DeviceEndpoint
 {
     private readonly Lock _gate = new();
     private readonly TimeSpan _readTimeout;
+    private readonly int _maxPosted;
     private ILoggingAdapter? _log;
     private volatile IBusDevice? _device;
+    private volatile IBusDevice? _current;
+    private volatile IBusDevice? _lastInstalled;
+    private volatile IBusDevice? _failStopped;
     private volatile IActorRef? _actor;
+    private volatile IReplyDropper? _dropper;
     private volatile bool _stopped;
     private int _pending;
+    private int _incarnation;
     private long _inlineAccesses;
     private long _postedAccesses;
     private long _readTimeouts;
+    private long _skippedReads;
+    private long _waitedWrites;
     private long _deadReads;
     private long _deadWrites;
+    private long _droppedInput;
     private long _failures;
     private long _restarts;
-    private volatile IReplyDropper? _dropper;
-    private volatile IBusDevice? _failStopped;
 
     /// <param name="name">The device's name (logs, traces, supervision).</param>
-    /// <param name="settings">Read timeout for posted reads.</param>
+    /// <param name="settings">Read timeout and posted-access bound.</param>
     /// <param name="log">Where read timeouts are logged (thread-safe; e.g. <c>Akka.Event.Logging.GetLogger(system, ...)</c>).</param>
-    /// <param name="inline">False: every access goes through the actor (for device models that may block).</param>
+    /// <param name="inline">False: every access goes through the actor.</param>
     public DeviceEndpoint(string name, DeviceSettings settings, ILoggingAdapter? log = null, bool inline = true)
     {
         Name = name;
         _readTimeout = settings.ReadTimeout;
+        _maxPosted = Math.Max(1, settings.MaxPosted);
         _log = log;
         InlineEnabled = inline;
     }
@@ -77,7 +78,13 @@ public sealed class DeviceEndpoint
     /// <summary>The device actor, once bound.</summary>
     public IActorRef? Actor => _actor;
 
-    /// <summary>Accesses run on the calling vCPU thread (approximate: counted without atomics).</summary>
+    /// <summary>The bound on posted accesses (<see cref="DeviceSettings.MaxPosted"/>).</summary>
+    public int MaxPosted => _maxPosted;
+
+    /// <summary>Accesses posted to the actor and not yet run (never far above <see cref="MaxPosted"/>).</summary>
+    public int Pending => Volatile.Read(ref _pending);
+
+    /// <summary>Accesses run on the calling thread (approximate: counted without atomics).</summary>
     public long InlineAccesses => Volatile.Read(ref _inlineAccesses);
 
     /// <summary>Accesses processed by the device actor.</summary>
@@ -86,17 +93,29 @@ public sealed class DeviceEndpoint
     /// <summary>Posted reads that got no answer within the read timeout (the guest read all-ones).</summary>
     public long ReadTimeouts => Interlocked.Read(ref _readTimeouts);
 
+    /// <summary>Posted reads the actor skipped because their vCPU had given up on them.</summary>
+    public long SkippedReads => Interlocked.Read(ref _skippedReads);
+
+    /// <summary>Writes that found <see cref="MaxPosted"/> accesses queued and waited for their turn.</summary>
+    public long WaitedWrites => Interlocked.Read(ref _waitedWrites);
+
     /// <summary>Reads answered all-ones because the device is stopped (or was not started).</summary>
     public long DeadReads => Interlocked.Read(ref _deadReads);
 
     /// <summary>Writes dropped because the device is stopped (or was not started).</summary>
     public long DeadWrites => Interlocked.Read(ref _deadWrites);
 
-    /// <summary>Exceptions thrown by the device model (inline or in the actor).</summary>
+    /// <summary>Host input bytes dropped because the device was stopped, failed or flooded.</summary>
+    public long DroppedInput => Interlocked.Read(ref _droppedInput);
+
+    /// <summary>Exceptions thrown by the device model (inline, in the actor or on a queue worker).</summary>
     public long Failures => Interlocked.Read(ref _failures);
 
     /// <summary>Times the device was rebuilt by its supervisor.</summary>
     public long Restarts => Interlocked.Read(ref _restarts);
+
+    /// <summary>True once the device was fail-stopped (<see cref="TryFailStop"/>): its registers are served under the gate, no actor.</summary>
+    public bool IsFailStopped => _failStopped is not null;
 
     internal Lock Gate => _gate;
 
@@ -105,7 +124,8 @@ public sealed class DeviceEndpoint
     /// <summary>State saved from the failed instance, handed to the next one (set in PreRestart).</summary>
     internal object? StashedState { get; set; }
 
-    private int _incarnation;
+    /// <summary>Where faults and restarts of this device are reported (the VM's tracer), if anywhere.</summary>
+    internal ITraceSink? Trace { get; set; }
 
     internal void Bind(IActorRef actor) => _actor = actor;
 
@@ -114,28 +134,75 @@ public sealed class DeviceEndpoint
     /// <summary>1 for the first device instance, 2 after the first restart...</summary>
     internal int NextIncarnation() => Interlocked.Increment(ref _incarnation);
 
+    /// <summary>Under the actor's control: <paramref name="device"/> is live; its queues get a pass (kicks may have been missed).</summary>
     internal void Install(IBusDevice device)
     {
-        _stopped = false;
-        _dropper = device as IReplyDropper;
-        _lastInstalled = device;
-        if (InlineEnabled)
+        lock (_gate)
         {
-            _device = device;
+            _stopped = false;
+            _dropper = device as IReplyDropper;
+            _lastInstalled = device;
+            _current = device;
+            if (InlineEnabled)
+            {
+                _device = device;
+            }
+
+            // A device resumed after a failed pass was quiesced; a fresh instance is not: either way passes may run.
+            (device as IQueueDevice)?.Unquiesce();
         }
+
+        KickAllQueues(device);
     }
 
-    internal void Withdraw() => _device = null;
+    /// <summary>The device failed: no more inline accesses or new queue passes until the actor settles it.</summary>
+    internal void Withdraw()
+    {
+        _device = null;
+        _current = null;
+    }
 
-    private volatile IBusDevice? _lastInstalled;
+    /// <summary>The live instance (null while failed, restarting or stopped).</summary>
+    internal IBusDevice? CurrentDevice => _current;
 
-    /// <summary>True once the device was fail-stopped (<see cref="TryFailStop"/>): its registers are served under the gate, no actor.</summary>
-    public bool IsFailStopped => _failStopped is not null;
+    internal void MarkStopped()
+    {
+        lock (_gate)
+        {
+            _device = null;
+            _current = null;
+            _stopped = true;
+            (_lastInstalled as IQueueDevice)?.Quiesce();
+        }
+
+        _passesIdle.Set();
+    }
+
+    /// <summary>Called by the actor under the gate after it ran a posted message.</summary>
+    internal void MessageDone()
+    {
+        _postedAccesses++;
+        Interlocked.Decrement(ref _pending);
+    }
+
+    internal void CountSkippedRead() => Interlocked.Increment(ref _skippedReads);
+
+    internal void CountFailure(Exception? cause = null)
+    {
+        Interlocked.Increment(ref _failures);
+        Trace?.Fault(Name, cause?.GetType().Name ?? "failure");
+    }
+
+    internal void CountRestart()
+    {
+        Interlocked.Increment(ref _restarts);
+        Trace?.Restart(Name);
+    }
 
     /// <summary>
     /// The supervisor gave up on the device (restart budget exceeded, policy stop-device). When the last instance is
     /// an <see cref="IFailStopDevice"/> (virtio: DEVICE_NEEDS_RESET + config interrupt) it is told so and keeps
-    /// answering register accesses on the vCPU thread, under the gate; otherwise false (the endpoint goes dead).
+    /// answering register accesses on the caller's thread, under the gate; otherwise false (the endpoint goes dead).
     /// </summary>
     internal bool TryFailStop()
     {
@@ -158,228 +225,104 @@ public sealed class DeviceEndpoint
 
             _failStopped = (IBusDevice)device;
             _device = null;
+            _current = null;
             _dropper = null;
         }
 
         return true;
     }
 
-    private bool ServeFailStopped(ulong offset, Span<byte> read, ReadOnlySpan<byte> write, bool isRead)
-    {
-        var device = _failStopped;
-        if (device is null)
-        {
-            return false;
-        }
-
-        lock (_gate)
-        {
-            try
-            {
-                if (isRead)
-                {
-                    device.Read(offset, read);
-                }
-                else
-                {
-                    device.Write(offset, write);
-                }
-            }
-            catch (Exception)
-            {
-                // A fail-stopped device is past supervision; it answers all-ones instead of failing again.
-                read.Fill(0xff);
-                CountFailure();
-            }
-        }
-
-        return true;
-    }
-
-    /// <summary>A dropped read (fault injection): no message, no reply; the vCPU waits out the read timeout.</summary>
-    private void DropRead(ulong offset, Span<byte> data)
-    {
-        var remaining = _readTimeout;
-        var slice = TimeSpan.FromMilliseconds(100);
-        while (remaining > TimeSpan.Zero && !_stopped)
-        {
-            var wait = remaining < slice ? remaining : slice;
-            Thread.Sleep(wait);
-            remaining -= wait;
-        }
-
-        data.Fill(0xff);
-        Interlocked.Increment(ref _readTimeouts);
-        _log?.Warning("Device {0}: read of {1} bytes at offset 0x{2:x} dropped (injected fault); the guest reads all-ones after {3} ms", Name, data.Length, offset, (long)_readTimeout.TotalMilliseconds);
-    }
-
-    internal void MarkStopped()
-    {
-        _device = null;
-        _stopped = true;
-    }
-
-    /// <summary>Called by the actor under the gate after it ran a posted message.</summary>
-    internal void MessageDone()
-    {
-        _postedAccesses++;
-        Interlocked.Decrement(ref _pending);
-    }
-
-    internal void CountFailure(Exception? cause = null)
-    {
-        Interlocked.Increment(ref _failures);
-        Trace?.Fault(Name, cause?.GetType().Name ?? "failure");
-    }
-
-    internal void CountRestart()
-    {
-        Interlocked.Increment(ref _restarts);
-        Trace?.Restart(Name);
-    }
-
-    /// <summary>Where faults and restarts of this device are reported (the VM's tracer), if anywhere.</summary>
-    internal ITraceSink? Trace { get; set; }
-
     /// <summary>One guest read of 1..8 bytes at <paramref name="offset"/> in the device's range. Never throws.</summary>
-    public void Read(ulong offset, Span<byte> data)
-    {
-        if (ServeFailStopped(offset, data, default, isRead: true))
-        {
-            return;
-        }
-
-        if (_dropper is { } dropper && dropper.ShouldDropRead(offset, data.Length))
-        {
-            DropRead(offset, data);
-            return;
-        }
-
-        if (TryEnterInline(out var device))
-        {
-            try
-            {
-                device.Read(offset, data);
-                _inlineAccesses++;
-            }
-            catch (Exception ex)
-            {
-                data.Fill(0xff);
-                CrashedInline(ex);
-            }
-            finally
-            {
-                _gate.Exit();
-            }
-
-            return;
-        }
-
-        ReadPosted(offset, data);
-    }
+    public void Read(ulong offset, Span<byte> data) => ReadIn(AccessSpace.Bus, offset, data);
 
     /// <summary>One guest write of 1..8 bytes. Never throws; may complete after it returns (posted).</summary>
-    public void Write(ulong offset, ReadOnlySpan<byte> data)
-    {
-        if (ServeFailStopped(offset, default, data, isRead: false))
-        {
-            return;
-        }
+    public void Write(ulong offset, ReadOnlySpan<byte> data) => WriteIn(AccessSpace.Bus, offset, data);
 
-        if (TryEnterInline(out var device))
-        {
-            try
-            {
-                device.Write(offset, data);
-                _inlineAccesses++;
-            }
-            catch (Exception ex)
-            {
-                CrashedInline(ex);
-            }
-            finally
-            {
-                _gate.Exit();
-            }
+    /// <summary>A PCI configuration read (0xCF8/0xCFC) of the function behind this endpoint; same rules as <see cref="Read"/>.</summary>
+    public void ReadConfig(int offset, Span<byte> data) => ReadIn(AccessSpace.PciConfig, (ulong)offset, data);
 
-            return;
-        }
-
-        var actor = _actor;
-        if (_stopped || actor is null)
-        {
-            Interlocked.Increment(ref _deadWrites);
-            return;
-        }
-
-        Span<byte> buffer = stackalloc byte[8];
-        buffer.Clear();
-        data[..Math.Min(data.Length, 8)].CopyTo(buffer);
-        Interlocked.Increment(ref _pending);
-        PostedAccessInfo.MarkPosted();
-        actor.Tell(new DeviceProtocol.Write(offset, BinaryPrimitives.ReadUInt64LittleEndian(buffer), Math.Min(data.Length, 8)));
-    }
+    /// <summary>A PCI configuration write; same rules as <see cref="Write"/>.</summary>
+    public void WriteConfig(int offset, ReadOnlySpan<byte> data) => WriteIn(AccessSpace.PciConfig, (ulong)offset, data);
 
     /// <summary>
-    /// Queue <paramref name="queue"/> of the device was kicked (its ioeventfd fired): delivered as a typed kick, in
-    /// order with the device's register accesses and under the same supervision. Never throws.
+    /// Host input (a terminal's keystrokes) for an <see cref="IHostInput"/> device, through the same door as the
+    /// guest's accesses. Returns the bytes accepted or queued for the device; the rest is dropped and counted.
     /// </summary>
-    public void NotifyQueue(int queue)
+    public int HostInput(ReadOnlySpan<byte> bytes)
     {
-        if (_failStopped is { } failStopped)
+        if (bytes.IsEmpty)
         {
-            lock (_gate)
-            {
-                try
-                {
-                    Kick(failStopped, queue);
-                }
-                catch (Exception)
-                {
-                    CountFailure();
-                }
-            }
-
-            return;
+            return 0;
         }
 
         if (TryEnterInline(out var device))
         {
             try
             {
-                Kick(device, queue);
-                _inlineAccesses++;
+                var accepted = device is IHostInput input ? input.AcceptInput(bytes) : 0;
+                Interlocked.Add(ref _droppedInput, bytes.Length - accepted);
+                return accepted;
             }
             catch (Exception ex)
             {
                 CrashedInline(ex);
+                Interlocked.Add(ref _droppedInput, bytes.Length);
+                return 0;
             }
             finally
             {
                 _gate.Exit();
             }
-
-            return;
         }
 
         var actor = _actor;
-        if (_stopped || actor is null)
+        if (_stopped || _failStopped is not null || actor is null || Volatile.Read(ref _pending) >= _maxPosted)
         {
-            Interlocked.Increment(ref _deadWrites);
-            return;
+            Interlocked.Add(ref _droppedInput, bytes.Length);
+            return 0;
         }
 
         Interlocked.Increment(ref _pending);
-        actor.Tell(new DeviceProtocol.NotifyQueue(queue));
+        actor.Tell(new DeviceProtocol.HostInput(bytes.ToArray()));
+        return bytes.Length;
     }
 
-    /// <summary>A kick of a device that has no queues is a write nobody handles: counted by the device's stats, if any.</summary>
-    internal static void Kick(IBusDevice device, int queue)
+    /// <summary>Runs one access on <paramref name="device"/> (under the gate).</summary>
+    internal static void Access(IBusDevice device, AccessSpace space, ulong offset, Span<byte> read, ReadOnlySpan<byte> write, bool isRead)
     {
-        if (device is IQueueNotifiable notifiable)
+        if (space == AccessSpace.Bus)
         {
-            notifiable.NotifyQueue(queue);
+            if (isRead)
+            {
+                device.Read(offset, read);
+            }
+            else
+            {
+                device.Write(offset, write);
+            }
         }
+        else if (device is IConfigSpace config)
+        {
+            if (isRead)
+            {
+                config.ReadConfig((int)offset, read);
+            }
+            else
+            {
+                config.WriteConfig((int)offset, write);
+            }
+        }
+        else if (isRead)
+        {
+            read.Fill(0xff);
+        }
+    }
+
+    /// <summary>Host input the actor delivers (under the gate).</summary>
+    internal void DeliverInput(IBusDevice device, byte[] bytes)
+    {
+        var accepted = device is IHostInput input ? input.AcceptInput(bytes) : 0;
+        Interlocked.Add(ref _droppedInput, bytes.Length - accepted);
     }
 
     private bool TryEnterInline(out IBusDevice device)
@@ -390,7 +333,7 @@ public sealed class DeviceEndpoint
             return false;
         }
 
-        // The gate is held either by another vCPU running inline (short) or by the actor (then _pending > 0):
+        // The gate is held either by another caller running inline (short) or by the actor (then _pending > 0):
         // spin a little while the device stays idle, rather than paying for a thread hop.
         if (!_gate.TryEnter())
         {
@@ -431,63 +374,6 @@ public sealed class DeviceEndpoint
         {
             Interlocked.Increment(ref _pending);
             actor.Tell(new DeviceProtocol.Crashed(ex));
-        }
-    }
-
-    private void ReadPosted(ulong offset, Span<byte> data)
-    {
-        var actor = _actor;
-        if (_stopped || actor is null || data.Length > 8)
-        {
-            Interlocked.Increment(ref _deadReads);
-            data.Fill(0xff);
-            return;
-        }
-
-        var slot = ReplySlot.Current;
-        var ticket = slot.Begin();
-        var postedAt = ActorVmm.Kvm.Timing.CycleClock.Now();
-        var traceInfo = PostedAccessInfo.MarkPosted();
-        Interlocked.Increment(ref _pending);
-        actor.Tell(new DeviceProtocol.Read(offset, data.Length, slot, ticket));
-
-        // Wait in slices so a device that stops (its queued messages die with it) releases us early.
-        var remaining = _readTimeout;
-        var slice = TimeSpan.FromMilliseconds(100);
-        while (true)
-        {
-            var wait = remaining < slice ? remaining : slice;
-            var answered = slot.Wait(wait);
-            remaining -= wait;
-            if (answered || _stopped || remaining <= TimeSpan.Zero)
-            {
-                if (slot.Finish(ticket, out var value, out var startedTicks))
-                {
-                    traceInfo.QueuedTicks = startedTicks > postedAt ? startedTicks - postedAt : 0;
-                    Span<byte> buffer = stackalloc byte[8];
-                    BinaryPrimitives.WriteUInt64LittleEndian(buffer, value);
-                    buffer[..data.Length].CopyTo(data);
-                    return;
-                }
-
-                data.Fill(0xff);
-                if (_stopped)
-                {
-                    Interlocked.Increment(ref _deadReads);
-                }
-                else
-                {
-                    Interlocked.Increment(ref _readTimeouts);
-                    _log?.Warning(
-                        "Device {0}: read of {1} bytes at offset 0x{2:x} got no answer within {3} ms; the guest reads all-ones",
-                        Name,
-                        data.Length,
-                        offset,
-                        (long)_readTimeout.TotalMilliseconds);
-                }
-
-                return;
-            }
         }
     }
 }

@@ -3,16 +3,24 @@ namespace ActorVmm.Actors.Endpoints;
 /// <summary>The protocol of a device actor (see <see cref="DeviceActor"/> and <see cref="DeviceEndpoint"/>).</summary>
 public static class DeviceProtocol
 {
-    /// <summary>A posted read; the answer goes to <paramref name="Slot"/> under <paramref name="Ticket"/>.</summary>
-    public sealed record Read(ulong Offset, int Size, ReplySlot Slot, int Ticket);
+    /// <summary>A posted read; the answer goes to <paramref name="Slot"/> under <paramref name="Ticket"/> (skipped if given up on).</summary>
+    public sealed record Read(AccessSpace Space, ulong Offset, int Size, ReplySlot Slot, int Ticket);
 
-    /// <summary>A posted write of <paramref name="Size"/> (1..8) bytes, little-endian in <paramref name="Value"/>.</summary>
-    public sealed record Write(ulong Offset, ulong Value, int Size);
+    /// <summary>
+    /// A posted write of <paramref name="Size"/> (1..8) bytes, little-endian in <paramref name="Value"/>. With a
+    /// <see cref="Slot"/> the writer waits for it (posted accesses were over their bound).
+    /// </summary>
+    public sealed record Write(AccessSpace Space, ulong Offset, ulong Value, int Size)
+    {
+        public ReplySlot? Slot { get; init; }
 
-    /// <summary>Queue <paramref name="Queue"/> was kicked (an ioeventfd fired): the device's <see cref="ActorVmm.Devices.IQueueNotifiable.NotifyQueue"/>.</summary>
-    public sealed record NotifyQueue(int Queue);
+        public int Ticket { get; init; }
+    }
 
-    /// <summary>The device threw on a vCPU thread (inline access); the actor rethrows so its supervisor decides.</summary>
+    /// <summary>Host input for the device (<see cref="ActorVmm.Devices.IHostInput"/>), e.g. a terminal's keystrokes.</summary>
+    public sealed record HostInput(byte[] Data);
+
+    /// <summary>The device threw on another thread (inline access, queue worker); the actor rethrows so its supervisor decides.</summary>
     public sealed record Crashed(Exception Cause);
 
     /// <summary>Asks for the device's saved state (reply: <see cref="State"/>; null when not stateful).</summary>

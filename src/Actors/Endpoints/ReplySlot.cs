@@ -14,11 +14,25 @@ public sealed class ReplySlot
     private readonly Lock _sync = new();
     private int _nextTicket;
     private int _awaited;
+    private volatile bool _interrupted;
     private ulong _value;
     private long _startedTicks;
 
     /// <summary>The calling thread's slot.</summary>
     public static ReplySlot Current => _current ??= new ReplySlot();
+
+    /// <summary>True after <see cref="Interrupt"/> until <see cref="ClearInterrupt"/>: waits end at once.</summary>
+    public bool Interrupted => _interrupted;
+
+    /// <summary>Ends the current wait (and any until <see cref="ClearInterrupt"/>): the VM is pausing or stopping.</summary>
+    public void Interrupt()
+    {
+        _interrupted = true;
+        _done.Set();
+    }
+
+    /// <summary>The owning thread runs the guest again: waits wait again.</summary>
+    public void ClearInterrupt() => _interrupted = false;
 
     internal int Begin()
     {
@@ -28,6 +42,18 @@ public sealed class ReplySlot
             _awaited = _nextTicket;
             _done.Reset();
             return _awaited;
+        }
+    }
+
+    /// <summary>
+    /// Called by the device actor before it runs a posted read: false when the reader gave up on
+    /// <paramref name="ticket"/>, so the read is skipped rather than run after the guest saw all-ones.
+    /// </summary>
+    internal bool TryClaim(int ticket)
+    {
+        lock (_sync)
+        {
+            return ticket == _awaited;
         }
     }
 
@@ -60,7 +86,7 @@ public sealed class ReplySlot
             spin.SpinOnce(sleep1Threshold: -1);
         }
 
-        return _done.IsSet || _done.Wait(timeout);
+        return (_done.IsSet || _done.Wait(timeout)) && !_interrupted;
     }
 
     /// <summary>
@@ -76,12 +102,17 @@ public sealed class ReplySlot
         {
             if (_awaited == ticket)
             {
+                // No answer: give up. A read the actor has not taken yet is skipped (TryClaim); one it is running
+                // (a device model that blocks, e.g. an injected delay) finishes unseen.
                 _awaited = 0;
                 value = 0;
                 startedTicks = 0;
                 return false;
             }
+        }
 
+        lock (_sync)
+        {
             value = _value;
             startedTicks = _startedTicks;
             return true;

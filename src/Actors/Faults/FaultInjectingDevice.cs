@@ -14,7 +14,7 @@ namespace ActorVmm.Actors.Faults;
 /// Built by <see cref="FaultInjector.Wrap"/>; <see cref="Create"/> returns the stateful variant when the inner device is
 /// <see cref="IStatefulDevice"/>, so supervision saves and restores the inner device's state exactly as without faults.
 /// </summary>
-public class FaultInjectingDevice : IBusDevice, IReplyDropper, IFailStopDevice, IQueueNotifiable
+public class FaultInjectingDevice : IBusDevice, IReplyDropper, IFailStopDevice, IQueueDevice, IHostInput, IConfigSpace
 {
     private readonly IReadOnlyList<FaultSchedule> _schedules;
     private readonly FaultInjector _injector;
@@ -68,19 +68,66 @@ public class FaultInjectingDevice : IBusDevice, IReplyDropper, IFailStopDevice, 
         Inner.Write(offset, data);
     }
 
-    public int QueueCount => Inner is IQueueNotifiable queues ? queues.QueueCount : 0;
+    public int QueueCount => Inner is IQueueDevice queues ? queues.QueueCount : 0;
 
-    public ulong NotifyRegister(int queueIndex) => Inner is IQueueNotifiable queues ? queues.NotifyRegister(queueIndex) : 0;
+    public ulong NotifyRegister(int queue) => Inner is IQueueDevice queues ? queues.NotifyRegister(queue) : 0;
 
-    /// <summary>A kick counts as the write to the queue's notify register it stands for (crash and delay plans fire on it).</summary>
-    public void NotifyQueue(int queueIndex)
+    public Action<int>? QueueKickHandler
     {
-        if (Inner is IQueueNotifiable queues)
+        get => (Inner as IQueueDevice)?.QueueKickHandler;
+        set
         {
-            Before(queues.NotifyRegister(queueIndex), isRead: false);
-            queues.NotifyQueue(queueIndex);
+            if (Inner is IQueueDevice queues)
+            {
+                queues.QueueKickHandler = value;
+            }
         }
     }
+
+    /// <summary>
+    /// A kick counts as the write to the queue's notify register it stands for: a crash plan fires here, before the
+    /// pass is claimed (so the device's actor fails and the kick reaches the restarted device).
+    /// </summary>
+    public bool TryBeginQueuePass(int queue)
+    {
+        if (Inner is not IQueueDevice queues)
+        {
+            return false;
+        }
+
+        Before(queues.NotifyRegister(queue), isRead: false, crashOnly: true);
+        return queues.TryBeginQueuePass(queue);
+    }
+
+    /// <summary>A delay plan waits here, on the queue's worker, before the pass: the register path never waits for it.</summary>
+    public QueuePassResult RunQueuePass(int queue)
+    {
+        var queues = (IQueueDevice)Inner;
+        DelayBefore(queues.NotifyRegister(queue));
+        return queues.RunQueuePass(queue);
+    }
+
+    public void EndQueuePass(int queue, QueuePassResult result) => (Inner as IQueueDevice)?.EndQueuePass(queue, result);
+
+    public void Quiesce() => (Inner as IQueueDevice)?.Quiesce();
+
+    public void Unquiesce() => (Inner as IQueueDevice)?.Unquiesce();
+
+    public int AcceptInput(ReadOnlySpan<byte> input) => Inner is IHostInput host ? host.AcceptInput(input) : 0;
+
+    public void ReadConfig(int offset, Span<byte> data)
+    {
+        if (Inner is IConfigSpace config)
+        {
+            config.ReadConfig(offset, data);
+        }
+        else
+        {
+            data.Fill(0xff);
+        }
+    }
+
+    public void WriteConfig(int offset, ReadOnlySpan<byte> data) => (Inner as IConfigSpace)?.WriteConfig(offset, data);
 
     public bool ShouldDropRead(ulong offset, int size)
     {
@@ -110,7 +157,24 @@ public class FaultInjectingDevice : IBusDevice, IReplyDropper, IFailStopDevice, 
         }
     }
 
-    private void Before(ulong offset, bool isRead)
+    private void DelayBefore(ulong offset)
+    {
+        if (_failStopped)
+        {
+            return;
+        }
+
+        foreach (var schedule in _schedules)
+        {
+            if (schedule.Plan.Kind == FaultKind.Delay && schedule.Fire(offset))
+            {
+                _injector.Injected(schedule.Plan, offset);
+                _injector.Sleep(schedule.Plan.EffectiveDelay);
+            }
+        }
+    }
+
+    private void Before(ulong offset, bool isRead, bool crashOnly = false)
     {
         if (_failStopped)
         {
@@ -120,7 +184,8 @@ public class FaultInjectingDevice : IBusDevice, IReplyDropper, IFailStopDevice, 
         foreach (var schedule in _schedules)
         {
             var plan = schedule.Plan;
-            if (plan.Kind is not (FaultKind.Crash or FaultKind.Delay) || !schedule.Fire(offset))
+            if (plan.Kind is not (FaultKind.Crash or FaultKind.Delay) || (crashOnly && plan.Kind != FaultKind.Crash)
+                || !schedule.Fire(offset))
             {
                 continue;
             }
@@ -149,4 +214,6 @@ public sealed class FaultInjectingStatefulDevice : FaultInjectingDevice, IStatef
     public void RestoreState(object state) => ((IStatefulDevice)Inner).RestoreState(state);
 
     public void Reset() => ((IStatefulDevice)Inner).Reset();
+
+    public void RestoreFailed(object state) => ((IStatefulDevice)Inner).RestoreFailed(state);
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using ActorVmm.Actors.Bus;
+using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Tracing;
 using ActorVmm.Actors.Vm;
 using ActorVmm.Kvm;
@@ -33,6 +34,7 @@ public sealed class VcpuActor : UntypedActor
     private readonly List<IActorRef> _pauseWaiters = [];
     private readonly List<IActorRef> _stopWaiters = [];
     private Thread? _thread;
+    private volatile ReplySlot? _replySlot;
     private bool _pauseRequested;
     private bool _stopRequested;
     private int _pauseGeneration;
@@ -132,6 +134,8 @@ public sealed class VcpuActor : UntypedActor
             Monitor.PulseAll(_sync);
         }
 
+        // A posted read or a string-I/O loop this thread is in stops waiting: the pause must not wait for a device.
+        _replySlot?.Interrupt();
         _vcpu.Kick();
     }
 
@@ -175,6 +179,7 @@ public sealed class VcpuActor : UntypedActor
             Monitor.PulseAll(_sync);
         }
 
+        _replySlot?.Interrupt();
         if (_thread is not null)
         {
             _vcpu.Kick();
@@ -215,6 +220,7 @@ public sealed class VcpuActor : UntypedActor
         {
             _vcpu.BindToCurrentThread();
             _tracer?.BindToCurrentThread();
+            _replySlot = ReplySlot.Current;
             bound = true;
             StartupProbe.MarkFirstRun();
             var pendingIo = false;
@@ -254,6 +260,9 @@ public sealed class VcpuActor : UntypedActor
                         {
                             break;
                         }
+
+                        // Running the guest again: device waits wait again.
+                        _replySlot?.ClearInterrupt();
                     }
 
                     continue;
@@ -346,6 +355,18 @@ public sealed class VcpuActor : UntypedActor
         for (var i = 0; i < count; i++)
         {
             var element = data.Slice(i * size, size);
+            if (i > 0 && (Volatile.Read(ref _stopRequested) || Volatile.Read(ref _pauseRequested)))
+            {
+                // The VM is pausing or stopping: the rest of a rep ins reads all-ones, the rest of a rep outs is
+                // dropped, rather than one instruction holding the pause for up to 4096 device accesses.
+                if (read)
+                {
+                    data[(i * size)..(count * size)].Fill(0xff);
+                }
+
+                return;
+            }
+
             if (read)
             {
                 _bus.Read(BusSpace.Pio, exit.Port, element);

@@ -1,18 +1,21 @@
+using ActorVmm.Actors.Endpoints;
 using ActorVmm.Devices.Pci;
 using ActorVmm.Devices.Virtio;
 
 namespace ActorVmm.Actors.Virtio;
 
 /// <summary>
-/// The PCI bus's stable view of one virtio-pci function. The device actor's factory rebuilds the
-/// <see cref="VirtioPciDevice"/> on a supervised restart; the slot follows whichever instance is current, so
-/// configuration cycles (0xCF8/0xCFC) reach the live one. Before the first instance exists the function reads as
-/// absent (all-ones). Thread-safe: the device serialises its own configuration accesses.
+/// The PCI bus's stable view of one virtio-pci function. Configuration cycles (0xCF8/0xCFC) go through the device's
+/// endpoint like every other access: one at a time with its register accesses, and, while the device restarts,
+/// queued until its state is restored (they never reach a power-on instance that the restore then overwrites).
+/// Before the endpoint is bound the function reads as absent (all-ones).
 /// </summary>
-internal sealed class VirtioPciSlot : IPciDevice
+public sealed class VirtioPciSlot : IPciDevice
 {
     private readonly PciConfiguration _routing;
     private volatile VirtioPciDevice? _current;
+    private volatile DeviceEndpoint? _endpoint;
+    private long _barMoves;
 
     /// <param name="name">Device name.</param>
     /// <param name="irq">The GSI its INTA# is wired to (read by <see cref="PciRoot.AddDevice"/> for the MP table).</param>
@@ -27,13 +30,16 @@ internal sealed class VirtioPciSlot : IPciDevice
     /// <summary>The current instance, or null before the device actor first started.</summary>
     public VirtioPciDevice? Current => _current;
 
-    public PciConfiguration Configuration => _current?.Configuration ?? _routing;
+    /// <summary>The wiring the VMM chose (interrupt pin and line), for the MP table; the guest's view goes through the endpoint.</summary>
+    public PciConfiguration Configuration => _routing;
 
     /// <summary>Times the guest programmed BAR 0 to a new address. Such moves are not followed (see <see cref="PciDevices"/>).</summary>
     public long BarMoves => Interlocked.Read(ref _barMoves);
 
-    private long _barMoves;
+    /// <summary>Config cycles go to <paramref name="endpoint"/> (the device's own) from now on.</summary>
+    public void Bind(DeviceEndpoint endpoint) => _endpoint = endpoint;
 
+    /// <summary>A new instance went live (factory, restarts included).</summary>
     public void Attach(VirtioPciDevice device)
     {
         device.Configuration.BarMoved += _ => Interlocked.Increment(ref _barMoves);
@@ -42,15 +48,15 @@ internal sealed class VirtioPciSlot : IPciDevice
 
     public void ReadConfig(int offset, Span<byte> data)
     {
-        var device = _current;
-        if (device is null)
+        var endpoint = _endpoint;
+        if (endpoint is null)
         {
             data.Fill(0xFF);
             return;
         }
 
-        device.ReadConfig(offset, data);
+        endpoint.ReadConfig(offset, data);
     }
 
-    public void WriteConfig(int offset, ReadOnlySpan<byte> data) => _current?.WriteConfig(offset, data);
+    public void WriteConfig(int offset, ReadOnlySpan<byte> data) => _endpoint?.WriteConfig(offset, data);
 }

@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 
 namespace ActorVmm.Devices.Legacy;
 
-// One file over 400 lines: the register file and interrupt logic act on one state under one lock; constants, FIFO and modem lines are in their own files.
+// One file over 400 lines: the register file and interrupt logic act on one state; constants, FIFO and modem lines are in their own files.
 
 /// <summary>
 /// A 16550A UART, the serial console of a stock Linux guest (ttyS0 at <see cref="ActorVmm.Kvm.Layout.Com1Port"/>, IRQ 4), in
@@ -10,9 +10,8 @@ namespace ActorVmm.Devices.Legacy;
 /// input FIFO, instant transmission (THR and the shift register are always empty), RDA/THRE/line-status/modem-status
 /// interrupts with 16550 IIR priorities, loopback, and the divisor latch (stored, no effect).
 /// <para>
-/// Threads: one caller at a time for the bus side, save/restore and reset (the device actor);
-/// <see cref="EnqueueInput"/> from any thread (stdin). State is guarded by one private lock; the output sink and the
-/// interrupt line are called outside it.
+/// Threads: none of its own and no lock: one caller at a time for everything, host input included (the runtime's
+/// device endpoint serialises every access; stdin reaches <see cref="EnqueueInput"/> through it).
 /// </para>
 /// <para>
 /// Interrupts are edges (<see cref="IInterruptLine.Trigger"/>), as in Firecracker and crosvm: ISA IRQ 4 is
@@ -21,7 +20,7 @@ namespace ActorVmm.Devices.Legacy;
 /// masked cannot leave input stuck. MCR OUT2 does not gate the line (as in Firecracker and QEMU).
 /// </para>
 /// </summary>
-public sealed partial class Serial16550 : IBusDevice, IStatefulDevice
+public sealed partial class Serial16550 : IBusDevice, IStatefulDevice, IHostInput
 {
     /// <summary>Number of ports the device occupies (base..base+7).</summary>
     public const ulong RangeSize = 8;
@@ -35,7 +34,6 @@ public sealed partial class Serial16550 : IBusDevice, IStatefulDevice
     private const int SourceTransmitterEmpty = 4;
     private const int SourceModemStatus = 8;
 
-    private readonly Lock _lock = new();
     private readonly IInterruptLine _interrupt;
     private readonly SerialOutput _output;
     private readonly SerialInputFifo _fifo = new(InputFifoCapacity);
@@ -85,15 +83,12 @@ public sealed partial class Serial16550 : IBusDevice, IStatefulDevice
     {
         get
         {
-            lock (_lock)
-            {
-                return InputFifoCapacity - _fifo.Count;
-            }
+            return InputFifoCapacity - _fifo.Count;
         }
     }
 
     /// <summary>
-    /// Hands input (e.g. stdin) to the guest: thread-safe. Bytes that do not fit in the FIFO are dropped, counted in
+    /// Hands input (e.g. stdin) to the guest. Bytes that do not fit in the FIFO are dropped, counted in
     /// <see cref="Overruns"/> and flagged with LSR.OE. In loopback mode the external input is disconnected and the
     /// bytes are dropped (not counted as overruns). Raises the RDA interrupt if enabled.
     /// </summary>
@@ -107,20 +102,19 @@ public sealed partial class Serial16550 : IBusDevice, IStatefulDevice
 
         int accepted;
         bool trigger;
-        lock (_lock)
+        if ((_mcr & McrLoopback) != 0)
         {
-            if ((_mcr & McrLoopback) != 0)
-            {
-                return 0;
-            }
-
-            accepted = PushInput(input);
-            trigger = UpdateInterrupt(retriggerReceivedData: accepted > 0);
+            return 0;
         }
+
+        accepted = PushInput(input);
+        trigger = UpdateInterrupt(retriggerReceivedData: accepted > 0);
 
         RaiseIf(trigger);
         return accepted;
     }
+
+    int IHostInput.AcceptInput(ReadOnlySpan<byte> input) => EnqueueInput(input);
 
     public void Read(ulong offset, Span<byte> data)
     {
@@ -137,11 +131,8 @@ public sealed partial class Serial16550 : IBusDevice, IStatefulDevice
         }
 
         bool trigger;
-        lock (_lock)
-        {
-            data[0] = ReadRegister(offset);
-            trigger = UpdateInterrupt(retriggerReceivedData: false);
-        }
+        data[0] = ReadRegister(offset);
+        trigger = UpdateInterrupt(retriggerReceivedData: false);
 
         RaiseIf(trigger);
     }
@@ -162,11 +153,8 @@ public sealed partial class Serial16550 : IBusDevice, IStatefulDevice
         var value = data[0];
         bool transmit;
         bool trigger;
-        lock (_lock)
-        {
-            transmit = WriteRegister(offset, value);
-            trigger = UpdateInterrupt(retriggerReceivedData: false);
-        }
+        transmit = WriteRegister(offset, value);
+        trigger = UpdateInterrupt(retriggerReceivedData: false);
 
         if (transmit)
         {
@@ -179,12 +167,9 @@ public sealed partial class Serial16550 : IBusDevice, IStatefulDevice
 
     public object SaveState()
     {
-        lock (_lock)
-        {
-            return new Serial16550State(
-                _ier, _lcr, _mcr, _scr, _dll, _dlm, _fcr, _lsrErrors, _msrDeltas, _threPending,
-                ImmutableArray.Create(_fifo.ToArray()));
-        }
+        return new Serial16550State(
+            _ier, _lcr, _mcr, _scr, _dll, _dlm, _fcr, _lsrErrors, _msrDeltas, _threPending,
+            ImmutableArray.Create(_fifo.ToArray()));
     }
 
     /// <summary>
@@ -200,33 +185,27 @@ public sealed partial class Serial16550 : IBusDevice, IStatefulDevice
         }
 
         bool trigger;
-        lock (_lock)
-        {
-            _ier = (byte)(s.InterruptEnable & IerValidBits);
-            _lcr = s.LineControl;
-            _mcr = (byte)(s.ModemControl & McrValidBits);
-            _scr = s.Scratch;
-            _dll = s.DivisorLow;
-            _dlm = s.DivisorHigh;
-            _fcr = (byte)(s.FifoControl & FcrEnableFifo);
-            _lsrErrors = (byte)(s.LineStatusErrors & LsrOverrun);
-            _msrDeltas = (byte)(s.ModemStatusDeltas & 0x0f);
-            _threPending = s.TransmitterEmptyPending;
-            _fifo.Clear();
-            _fifo.Push(s.InputFifo.IsDefault ? default : s.InputFifo.AsSpan());
-            _activeSources = 0;
-            trigger = UpdateInterrupt(retriggerReceivedData: false);
-        }
+        _ier = (byte)(s.InterruptEnable & IerValidBits);
+        _lcr = s.LineControl;
+        _mcr = (byte)(s.ModemControl & McrValidBits);
+        _scr = s.Scratch;
+        _dll = s.DivisorLow;
+        _dlm = s.DivisorHigh;
+        _fcr = (byte)(s.FifoControl & FcrEnableFifo);
+        _lsrErrors = (byte)(s.LineStatusErrors & LsrOverrun);
+        _msrDeltas = (byte)(s.ModemStatusDeltas & 0x0f);
+        _threPending = s.TransmitterEmptyPending;
+        _fifo.Clear();
+        _fifo.Push(s.InputFifo.IsDefault ? default : s.InputFifo.AsSpan());
+        _activeSources = 0;
+        trigger = UpdateInterrupt(retriggerReceivedData: false);
 
         RaiseIf(trigger);
     }
 
     public void Reset()
     {
-        lock (_lock)
-        {
-            ResetRegisters();
-        }
+        ResetRegisters();
     }
 
     private void ResetRegisters()

@@ -276,14 +276,10 @@ public sealed class MsixCapability
         var vector = dword / 4;
         if (dword % 4 != 3)
         {
+            // Drivers change a message while the vector is masked. A change to a live entry is picked up when the
+            // vector next fires (Send routes it), not here: a route costs a KVM_SET_GSI_ROUTING, and a guest
+            // writing dwords in a loop must not turn each into one.
             _table[dword] = value;
-
-            // Drivers change a message while the vector is masked; if it is live, follow the change at once.
-            if (!IsMasked(vector))
-            {
-                Route(vector);
-            }
-
             return;
         }
 

@@ -38,6 +38,12 @@ public interface IVirtioDevice
     /// </summary>
     bool ProcessQueue(int index, Virtqueue queue, GuestMemory memory);
 
+    /// <summary>
+    /// Completes a request whose serving threw twice as failed, the way this device reports a host error (virtio-blk:
+    /// status IOERR). Returns the used length. Default: nothing written.
+    /// </summary>
+    uint FailRequest(DescriptorChain chain, GuestMemory memory) => 0;
+
     /// <summary>Back to the pre-activation state (the driver wrote 0 to device_status).</summary>
     void Reset();
 

@@ -176,6 +176,17 @@ public sealed class VirtioBlockDevice : IVirtioDevice, IDisposable
         return added;
     }
 
+    /// <summary>A request whose serving threw twice: VIRTIO_BLK_S_IOERR in its status byte.</summary>
+    public uint FailRequest(DescriptorChain chain, GuestMemory memory)
+    {
+        if (chain.WritableLength < 1)
+        {
+            return 0;
+        }
+
+        return chain.Write(memory, chain.WritableLength - 1, [StatusIoError]) == 1 ? 1u : 0u;
+    }
+
     public void Reset()
     {
     }

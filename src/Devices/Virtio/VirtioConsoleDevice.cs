@@ -1,30 +1,38 @@
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using ActorVmm.Kvm.Memory;
 
 namespace ActorVmm.Devices.Virtio;
 
 /// <summary>
 /// virtio-console (device id 3), a single port without MULTIPORT: queue 0 (receiveq) carries host input to the
-/// guest, queue 1 (transmitq) guest output to <c>output</c>. Host input is buffered (bounded) by the thread-safe
-/// <see cref="EnqueueInput"/> until the guest posts receive buffers.
+/// guest, queue 1 (transmitq) guest output to <c>output</c>. Host input (<see cref="EnqueueInput"/>, called through the
+/// device's endpoint) is buffered, at most <see cref="MaxPendingInput"/> bytes, until the receive queue's worker finds
+/// buffers for it: a lock-free hand-over, since the endpoint and the worker are different threads. Transmitted data
+/// goes to the sink in chunks of at most <see cref="MaxOutputChunk"/> bytes, so a huge chain costs no huge copy.
 /// </summary>
-public sealed class VirtioConsoleDevice : IVirtioDevice
+public sealed class VirtioConsoleDevice : IVirtioDevice, IHostInput
 {
     public const int ReceiveQueue = 0;
     public const int TransmitQueue = 1;
 
-    /// <summary>Host input kept while the guest has no receive buffers; beyond it input is dropped and counted.</summary>
+    /// <summary>Host input held for the guest; more is dropped and counted.</summary>
     public const int MaxPendingInput = 1 << 20;
+
+    /// <summary>Largest piece of guest output copied and handed to the sink at once.</summary>
+    public const int MaxOutputChunk = 64 << 10;
 
     private const int ConfigLength = 12;
 
     private readonly Action<byte[]> _output;
-    private readonly Queue<byte> _input = new();
-    private readonly Lock _inputSync = new();
+    private readonly ConcurrentQueue<byte[]> _input = new();
+    private byte[]? _partial;
+    private int _partialOffset;
+    private long _pendingInput;
     private volatile VirtioContext? _context;
     private long _droppedInput;
 
-    /// <param name="output">Receives each chunk the guest transmits (called on the processing thread).</param>
+    /// <param name="output">Receives each chunk the guest transmits (called on the transmit queue's worker).</param>
     public VirtioConsoleDevice(Action<byte[]> output, ushort queueSize = 256)
     {
         ArgumentNullException.ThrowIfNull(output);
@@ -42,38 +50,39 @@ public sealed class VirtioConsoleDevice : IVirtioDevice
 
     public int ConfigSize => ConfigLength;
 
-    /// <summary>Input bytes dropped because <see cref="MaxPendingInput"/> was reached.</summary>
     public long DroppedInputBytes => Interlocked.Read(ref _droppedInput);
 
-    public int PendingInputBytes
-    {
-        get
-        {
-            lock (_inputSync)
-            {
-                return _input.Count;
-            }
-        }
-    }
+    public int PendingInputBytes => (int)Interlocked.Read(ref _pendingInput);
 
-    /// <summary>Queues host input for the guest; safe from any thread. Asks the transport to serve the receiveq.</summary>
+    /// <summary>Queues host input (bounded: the excess is dropped and counted) and asks for a receive pass.</summary>
     public void EnqueueInput(ReadOnlySpan<byte> data)
     {
-        lock (_inputSync)
+        if (data.IsEmpty)
         {
-            foreach (var b in data)
-            {
-                if (_input.Count >= MaxPendingInput)
-                {
-                    Interlocked.Increment(ref _droppedInput);
-                    continue;
-                }
+            return;
+        }
 
-                _input.Enqueue(b);
-            }
+        var room = MaxPendingInput - Interlocked.Read(ref _pendingInput);
+        var take = (int)Math.Clamp(room, 0, data.Length);
+        if (take < data.Length)
+        {
+            Interlocked.Add(ref _droppedInput, data.Length - take);
+        }
+
+        if (take > 0)
+        {
+            Interlocked.Add(ref _pendingInput, take);
+            _input.Enqueue(data[..take].ToArray());
         }
 
         _context?.RequestProcessing(ReceiveQueue);
+    }
+
+    int IHostInput.AcceptInput(ReadOnlySpan<byte> input)
+    {
+        var dropped = DroppedInputBytes;
+        EnqueueInput(input);
+        return input.Length - (int)Math.Min(input.Length, DroppedInputBytes - dropped);
     }
 
     public void ReadConfig(ulong offset, Span<byte> data)
@@ -101,27 +110,34 @@ public sealed class VirtioConsoleDevice : IVirtioDevice
 
     public void Reset() => _context = null;
 
-    /// <summary>The pending host input (so none is lost across a restart).</summary>
+    /// <summary>Pending input, as one array (called with no pass running).</summary>
     public object? SaveDeviceState()
     {
-        lock (_inputSync)
+        var pending = new List<byte>();
+        if (_partial is not null)
         {
-            return _input.ToArray();
+            pending.AddRange(_partial.AsSpan(_partialOffset).ToArray());
         }
+
+        foreach (var chunk in _input)
+        {
+            pending.AddRange(chunk);
+        }
+
+        return pending.ToArray();
     }
 
     public void RestoreDeviceState(object? state)
     {
-        lock (_inputSync)
+        _input.Clear();
+        _partial = null;
+        _partialOffset = 0;
+        Interlocked.Exchange(ref _pendingInput, 0);
+        if (state is byte[] { Length: > 0 } pending)
         {
-            _input.Clear();
-            if (state is byte[] pending)
-            {
-                foreach (var b in pending)
-                {
-                    _input.Enqueue(b);
-                }
-            }
+            var kept = pending.AsSpan(0, Math.Min(pending.Length, MaxPendingInput)).ToArray();
+            _input.Enqueue(kept);
+            Interlocked.Exchange(ref _pendingInput, kept.Length);
         }
     }
 
@@ -130,38 +146,49 @@ public sealed class VirtioConsoleDevice : IVirtioDevice
         var added = false;
         for (var budget = queue.Size; budget > 0; budget--)
         {
-            byte[] chunk;
-            lock (_inputSync)
+            if (_partial is null && !_input.TryDequeue(out _partial))
             {
-                if (_input.Count == 0)
-                {
-                    break;
-                }
-
-                var chain = queue.TryPop(memory);
-                if (chain is null)
-                {
-                    break;
-                }
-
-                if (chain.WritableLength == 0)
-                {
-                    queue.ReportGuestError("virtio-console receive buffer is not writable");
-                    queue.AddUsed(memory, chain.HeadIndex, 0);
-                    added = true;
-                    continue;
-                }
-
-                chunk = new byte[(int)Math.Min((ulong)_input.Count, chain.WritableLength)];
-                for (var i = 0; i < chunk.Length; i++)
-                {
-                    chunk[i] = _input.Dequeue();
-                }
-
-                var written = chain.Write(memory, 0, chunk);
-                queue.AddUsed(memory, chain.HeadIndex, (uint)written);
-                added = true;
+                break;
             }
+
+            var chain = queue.TryPop(memory);
+            if (chain is null)
+            {
+                break;
+            }
+
+            if (chain.WritableLength == 0)
+            {
+                queue.ReportGuestError("virtio-console receive buffer is not writable");
+                queue.AddUsed(memory, chain.HeadIndex, 0);
+                added = true;
+                continue;
+            }
+
+            // Fill the buffer from as many queued chunks as fit.
+            ulong written = 0;
+            while (_partial is not null && written < chain.WritableLength)
+            {
+                var rest = _partial.AsSpan(_partialOffset);
+                var n = (int)Math.Min((ulong)rest.Length, chain.WritableLength - written);
+                var copied = chain.Write(memory, written, rest[..n]);
+                written += (ulong)copied;
+                _partialOffset += copied;
+                Interlocked.Add(ref _pendingInput, -copied);
+                if (_partialOffset == _partial.Length)
+                {
+                    _partial = _input.TryDequeue(out var next) ? next : null;
+                    _partialOffset = 0;
+                }
+
+                if (copied < n)
+                {
+                    break;
+                }
+            }
+
+            queue.AddUsed(memory, chain.HeadIndex, (uint)written);
+            added = true;
         }
 
         return added;
@@ -178,11 +205,18 @@ public sealed class VirtioConsoleDevice : IVirtioDevice
                 break;
             }
 
-            var data = new byte[chain.ReadableLength];
-            var read = chain.Read(memory, 0, data);
-            if (read > 0)
+            // In pieces: the guest picks the chain's length (up to the queue's per-chain bound).
+            for (ulong offset = 0; offset < chain.ReadableLength;)
             {
-                _output(read == data.Length ? data : data[..read]);
+                var piece = new byte[(int)Math.Min((ulong)MaxOutputChunk, chain.ReadableLength - offset)];
+                var read = chain.Read(memory, offset, piece);
+                if (read <= 0)
+                {
+                    break;
+                }
+
+                _output(read == piece.Length ? piece : piece[..read]);
+                offset += (ulong)read;
             }
 
             queue.AddUsed(memory, chain.HeadIndex, 0);

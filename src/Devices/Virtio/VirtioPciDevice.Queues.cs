@@ -3,24 +3,22 @@ using ActorVmm.Kvm.Memory;
 
 namespace ActorVmm.Devices.Virtio;
 
-/// <summary>The transport's queue side: kicks, activation, serving a queue and signalling used buffers.</summary>
+/// <summary>
+/// The transport's queue side (<see cref="IQueueDevice"/>): kicks ask a queue's worker for a pass; a pass pops,
+/// serves and completes on the worker without the register gate; its end signals under the gate.
+/// </summary>
 public sealed partial class VirtioPciDevice
 {
-    /// <summary>Passes over a queue per notification before the rest is left to <see cref="QueueKickHandler"/>.</summary>
+    /// <summary>Passes over a queue per pass before the rest is left to another pass (<see cref="QueueKickHandler"/>).</summary>
     private const int MaxRounds = 4;
 
-    /// <summary>
-    /// Where device-initiated work goes (console input arrived, rate limiter refilled, a queue still had buffers
-    /// after the bounded passes of one notification). Null: processed at once on the calling thread under the lock
-    /// (and a queue is served until it is empty). An actor sets this to post itself a message and later call
-    /// <see cref="NotifyQueue"/> from its own thread.
-    /// </summary>
+    /// <inheritdoc/>
     public Action<int>? QueueKickHandler { get; set; }
 
     public int QueueCount => _queues.Length;
 
     /// <summary>Offset of queue <paramref name="queueIndex"/>'s notify register inside BAR 0.</summary>
-    ulong IQueueNotifiable.NotifyRegister(int queueIndex) => NotifyOffsetOf(queueIndex);
+    ulong IQueueDevice.NotifyRegister(int queueIndex) => NotifyOffsetOf(queueIndex);
 
     /// <summary>Offset of queue <paramref name="queueIndex"/>'s notify register in BAR 0.</summary>
     public static ulong NotifyOffsetOf(int queueIndex) =>
@@ -34,31 +32,17 @@ public sealed partial class VirtioPciDevice
         return BarAddress + NotifyOffsetOf(queueIndex);
     }
 
+    /// <summary>True while a queue pass runs (a reset, save or restart must wait).</summary>
+    public bool PassRunning => _busyPasses > 0;
+
     /// <summary>A copy of queue <paramref name="index"/>'s state (for diagnostics and tests).</summary>
-    public VirtqueueState GetQueueState(int index)
-    {
-        lock (_sync)
-        {
-            return _queues[index].SaveState();
-        }
-    }
+    public VirtqueueState GetQueueState(int index) => _queues[index].SaveState();
 
     /// <summary>
-    /// Queue <paramref name="queueIndex"/> was kicked (an ioeventfd, or the device asking for another pass): the same
-    /// as the guest's notify write for it. An index the device lacks counts as an unhandled write, like a notify
-    /// write past the last queue.
+    /// Queue <paramref name="queueIndex"/> was kicked: asks its worker for a pass (or, without a kick handler, runs it
+    /// here). An index the device lacks counts as an unhandled write, like a notify write past the last queue.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void NotifyQueue(int queueIndex)
-    {
-        lock (_sync)
-        {
-            NotifyQueueLocked(queueIndex);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void NotifyQueueLocked(int queueIndex)
     {
         if ((uint)queueIndex >= (uint)_queues.Length)
         {
@@ -66,24 +50,183 @@ public sealed partial class VirtioPciDevice
             return;
         }
 
-        // Buffers made available before DRIVER_OK are served on activation.
-        if (_activated)
+        RequestProcessing(queueIndex);
+    }
+
+    public bool TryBeginQueuePass(int queue)
+    {
+        if ((uint)queue >= (uint)_queues.Length)
         {
-            ProcessQueueLocked(queueIndex);
+            Stats.CountUnhandledWrite();
+            return false;
+        }
+
+        var q = _queues[queue];
+        if (!_activated || _failStopped || _resetPending || _quiesced || _passBusy[queue] || q.Broken)
+        {
+            // Buffers made available before DRIVER_OK are served on activation, those of a busy queue by its pass.
+            return false;
+        }
+
+        if (!q.Ready)
+        {
+            Stats.CountGuestError();
+            return false;
+        }
+
+        _passBusy[queue] = true;
+        _busyPasses++;
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public QueuePassResult RunQueuePass(int index)
+    {
+        var q = _queues[index];
+        var errorsBefore = q.GuestErrors;
+        var more = false;
+        var signal = false;
+        try
+        {
+            // Bounded: a device does a bounded amount per call; look again a few times if the driver raced us.
+            for (var round = 0; round < MaxRounds; round++)
+            {
+                var popped = q.NextAvail;
+                if (ServeOnce(index, q))
+                {
+                    signal |= q.NeedsNotification(_memory);
+                }
+
+                // Only while the device makes progress: buffers it leaves waiting (no console input yet, a rate
+                // limit) are its own to ask for later (RequestProcessing); re-kicking for them would spin.
+                more = !q.Broken && !q.Quiescing && q.EnableNotification(_memory) && q.NextAvail != popped;
+                if (!more)
+                {
+                    break;
+                }
+            }
+        }
+        catch (GuestMemoryException)
+        {
+            Stats.CountGuestError();
+            return new QueuePassResult(signal, Broken: true, More: false);
+        }
+        finally
+        {
+            for (var e = errorsBefore; e < q.GuestErrors; e++)
+            {
+                Stats.CountGuestError();
+            }
+        }
+
+        return new QueuePassResult(signal, q.Broken, more);
+    }
+
+    public void EndQueuePass(int queue, QueuePassResult result)
+    {
+        if ((uint)queue >= (uint)_queues.Length || !_passBusy[queue])
+        {
+            return;
+        }
+
+        _passBusy[queue] = false;
+        _busyPasses--;
+        var q = _queues[queue];
+        if (_resetPending)
+        {
+            if (_busyPasses == 0)
+            {
+                ResetDevice();
+                _interrupts.UpdateLine();
+            }
+
+            return;
+        }
+
+        if (result.Signal || (q.HasUnsignalledUsed && SafeNeedsNotification(q)))
+        {
+            SignalQueue(queue);
+        }
+
+        if (result.Broken || q.Broken)
+        {
+            SetNeedsReset();
+        }
+        else if (result.More && !_quiesced)
+        {
+            // Out of rounds with buffers still available: the driver saw our old avail_event (or NO_NOTIFY) when it
+            // added them, so no kick is coming for them. Another pass follows, on the worker.
+            RequestProcessing(queue);
         }
     }
 
-    private void ActivateLocked()
+    public void Quiesce()
+    {
+        _quiesced = true;
+        foreach (var q in _queues)
+        {
+            q.Quiescing = true;
+        }
+    }
+
+    public void Unquiesce()
+    {
+        _quiesced = false;
+        foreach (var q in _queues)
+        {
+            q.Quiescing = _resetPending;
+        }
+
+        RequestAllQueues();
+    }
+
+    /// <summary>
+    /// One call into the model for queue <paramref name="index"/>. A request whose serving throws for a host reason
+    /// is put back and the exception goes on to the supervisor (the restarted device serves it again); when the
+    /// same request throws a second time it completes as failed (<see cref="IVirtioDevice.FailRequest"/>): never
+    /// lost, never completed twice.
+    /// </summary>
+    private bool ServeOnce(int index, Virtqueue q)
+    {
+        try
+        {
+            return _device.ProcessQueue(index, q, _memory);
+        }
+        catch (Exception ex) when (ex is not GuestMemoryException && q.PopOutstanding)
+        {
+            var chain = q.OutstandingChain!;
+            if (q.PutBackFailed())
+            {
+                throw;
+            }
+
+            // Second failure of the same request: fail it to the guest and keep the device running.
+            q.AddUsed(_memory, chain.HeadIndex, _device.FailRequest(chain, _memory));
+            Stats.CountFailedRequest();
+            return true;
+        }
+    }
+
+    private void Activate()
     {
         var context = new VirtioContext(_memory, _common.DriverFeatures, RequestProcessing, SignalConfigChanged);
         _device.Activate(context);
         _activated = true;
-        // Serve whatever was made available before DRIVER_OK (or while a restarted actor was down).
+    }
+
+    /// <summary>Asks every ready queue for a pass: buffers made available before DRIVER_OK or while restarting.</summary>
+    private void RequestAllQueues()
+    {
+        if (!_activated)
+        {
+            return;
+        }
+
         for (var i = 0; i < _queues.Length; i++)
         {
             if (_queues[i].Ready)
             {
-                ProcessQueueLocked(i);
+                RequestProcessing(i);
             }
         }
     }
@@ -94,89 +237,50 @@ public sealed partial class VirtioPciDevice
         if (handler is not null)
         {
             handler(queueIndex);
+            return;
         }
-        else
+
+        // No worker (device-level use): run passes here until the queue has nothing more.
+        while (TryBeginQueuePass(queueIndex))
         {
-            NotifyQueue(queueIndex);
+            QueuePassResult result;
+            try
+            {
+                result = RunQueuePass(queueIndex);
+            }
+            catch
+            {
+                EndQueuePass(queueIndex, QueuePassResult.Failed);
+                throw;
+            }
+
+            EndQueuePass(queueIndex, result with { More = false });
+            if (!result.More)
+            {
+                break;
+            }
         }
     }
 
     private void SignalConfigChanged()
     {
-        lock (_sync)
-        {
-            _common.NextGeneration();
-            _interrupts.SignalConfig(_common.ConfigVector);
-        }
+        _common.NextGeneration();
+        _interrupts.SignalConfig(_common.ConfigVector);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void ProcessQueueLocked(int index)
+    private bool SafeNeedsNotification(Virtqueue q)
     {
-        var q = _queues[index];
-        if (_failStopped)
-        {
-            return;
-        }
-
-        if (!q.Ready || q.Broken)
-        {
-            if (!q.Ready)
-            {
-                Stats.CountGuestError();
-            }
-
-            return;
-        }
-
-        var errorsBefore = q.GuestErrors;
-        var more = false;
         try
         {
-            // Bounded: a device does a bounded amount per call; look again a few times if the driver raced us.
-            for (var round = 0; round < MaxRounds || QueueKickHandler is null; round++)
-            {
-                var popped = q.NextAvail;
-                var added = _device.ProcessQueue(index, q, _memory);
-                if (added && q.NeedsNotification(_memory))
-                {
-                    SignalQueueLocked(index);
-                }
-
-                // Only while the device makes progress: buffers it leaves waiting (no console input yet, a rate
-                // limit) are its own to ask for later (RequestProcessing); re-kicking for them would spin.
-                more = !q.Broken && q.EnableNotification(_memory) && q.NextAvail != popped;
-                if (!more)
-                {
-                    break;
-                }
-            }
+            return q.NeedsNotification(_memory);
         }
         catch (GuestMemoryException)
         {
-            Stats.CountGuestError();
-            SetNeedsResetLocked();
-        }
-
-        for (var e = errorsBefore; e < q.GuestErrors; e++)
-        {
-            Stats.CountGuestError();
-        }
-
-        if (q.Broken)
-        {
-            SetNeedsResetLocked();
-        }
-        else if (more)
-        {
-            // Out of rounds with buffers still available: the driver saw our old avail_event (or NO_NOTIFY) when it
-            // added them, so no kick is coming for them. The kick handler runs another pass later, on the device's
-            // own thread.
-            QueueKickHandler?.Invoke(index);
+            return true;
         }
     }
 
-    private void SetNeedsResetLocked()
+    private void SetNeedsReset()
     {
         if (_common.MarkNeedsReset())
         {
@@ -184,5 +288,5 @@ public sealed partial class VirtioPciDevice
         }
     }
 
-    private void SignalQueueLocked(int index) => _interrupts.SignalQueue(_common.QueueVector(index));
+    private void SignalQueue(int index) => _interrupts.SignalQueue(_common.QueueVector(index));
 }

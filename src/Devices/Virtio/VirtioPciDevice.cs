@@ -15,23 +15,28 @@ namespace ActorVmm.Devices.Virtio;
 /// Map the <see cref="IBusDevice"/> side on the MMIO bus at <see cref="BarAddress"/> for
 /// <see cref="VirtioPciLayout.BarSize"/> bytes, the <see cref="IPciDevice"/> side on a <see cref="PciRoot"/>. Queue
 /// kicks arrive as MMIO writes at <see cref="NotifyAddress"/> or directly as <see cref="NotifyQueue"/>.
-/// Thread-safe: all entry points serialise on one lock. Guest-caused faults are counted, never thrown; a corrupt
+/// No lock of its own: the caller serialises every entry point (the runtime's device endpoint, one access at a
+/// time) except a queue pass, which runs on its queue's worker between <see cref="TryBeginQueuePass"/> and
+/// <see cref="EndQueuePass"/> (<see cref="IQueueDevice"/>). Guest-caused faults are counted, never thrown; a corrupt
 /// ring sets DEVICE_NEEDS_RESET. Exceptions a device model throws for host reasons propagate to the caller (the
 /// supervising actor), whose restart can use <see cref="SaveState"/>.
 /// </para>
 /// </summary>
-public sealed partial class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, IFailStopDevice, IQueueNotifiable
+public sealed partial class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, IFailStopDevice, IQueueDevice, IHostInput
 {
     private readonly IVirtioDevice _device;
     private readonly GuestMemory _memory;
     private readonly Virtqueue[] _queues;
     private readonly byte[] _initialConfiguration;
-    private readonly Lock _sync = new();
     private readonly MsixCapability? _msix;
     private readonly VirtioPciCommonConfig _common;
     private readonly VirtioPciInterrupts _interrupts;
+    private readonly bool[] _passBusy;
+    private int _busyPasses;
     private bool _activated;
     private bool _failStopped;
+    private bool _resetPending;
+    private bool _quiesced;
 
     /// <param name="name">Device name for logs (e.g. <c>disk0</c>).</param>
     /// <param name="device">The device model.</param>
@@ -69,6 +74,7 @@ public sealed partial class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulD
         _device = device;
         _memory = memory;
         _queues = Enumerable.Range(0, device.QueueCount).Select(_ => new Virtqueue(device.MaxQueueSize, limits)).ToArray();
+        _passBusy = new bool[_queues.Length];
         Configuration = VirtioPciFunction.Create(device, barAddress, irq);
         if (msi is { VectorCount: > 0 })
         {
@@ -97,76 +103,22 @@ public sealed partial class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulD
     public IVirtioDevice Device => _device;
 
     /// <summary>Where BAR 0 decodes now (the VMM's address unless the guest moved it).</summary>
-    public ulong BarAddress
-    {
-        get
-        {
-            lock (_sync)
-            {
-                return Configuration.GetBarAddress(0);
-            }
-        }
-    }
+    public ulong BarAddress => Configuration.GetBarAddress(0);
 
     /// <summary>The function's MSI-X, or null when it was built without <see cref="IMsiInterrupts"/>.</summary>
     public MsixCapability? Msix => _msix;
 
     /// <summary>True while the guest has MSI-X enabled (interrupts go through vectors, not INTx).</summary>
-    public bool MsixEnabled
-    {
-        get
-        {
-            lock (_sync)
-            {
-                return _msix?.Enabled ?? false;
-            }
-        }
-    }
+    public bool MsixEnabled => _msix?.Enabled ?? false;
 
-    public byte Status
-    {
-        get
-        {
-            lock (_sync)
-            {
-                return _common.Status;
-            }
-        }
-    }
+    public byte Status => _common.Status;
 
-    public byte Isr
-    {
-        get
-        {
-            lock (_sync)
-            {
-                return _interrupts.Isr;
-            }
-        }
-    }
+    public byte Isr => _interrupts.Isr;
 
-    public ulong DriverFeatures
-    {
-        get
-        {
-            lock (_sync)
-            {
-                return _common.DriverFeatures;
-            }
-        }
-    }
+    public ulong DriverFeatures => _common.DriverFeatures;
 
     /// <summary>True once <see cref="FailStop"/> ran: queues are no longer served.</summary>
-    public bool IsFailStopped
-    {
-        get
-        {
-            lock (_sync)
-            {
-                return _failStopped;
-            }
-        }
-    }
+    public bool IsFailStopped => _failStopped;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Read(ulong offset, Span<byte> data)
@@ -180,37 +132,34 @@ public sealed partial class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulD
         }
 
         var length = (ulong)data.Length;
-        lock (_sync)
+        if (InRange(offset, length, VirtioPciLayout.CommonOffset, VirtioPciLayout.CommonLength))
         {
-            if (InRange(offset, length, VirtioPciLayout.CommonOffset, VirtioPciLayout.CommonLength))
-            {
-                _common.Read(offset - VirtioPciLayout.CommonOffset, data);
-            }
-            else if (InRange(offset, length, VirtioPciLayout.IsrOffset, VirtioPciLayout.IsrLength))
-            {
-                data[0] = _interrupts.ReadIsr();
-            }
-            else if (InRange(offset, length, VirtioPciLayout.DeviceConfigOffset, (ulong)_device.ConfigSize))
-            {
-                _device.ReadConfig(offset - VirtioPciLayout.DeviceConfigOffset, data);
-            }
-            else if (InRange(offset, length, VirtioPciLayout.NotifyOffset, NotifyLength))
-            {
-                data.Clear();
-            }
-            else if (_msix is not null && InRange(offset, length, VirtioPciLayout.MsixTableOffset, _msix.TableLength))
-            {
-                _msix.ReadTable(offset - VirtioPciLayout.MsixTableOffset, data);
-            }
-            else if (_msix is not null && InRange(offset, length, VirtioPciLayout.MsixPbaOffset, _msix.PbaLength))
-            {
-                _msix.ReadPba(offset - VirtioPciLayout.MsixPbaOffset, data);
-            }
-            else
-            {
-                Stats.CountUnhandledRead();
-                data.Fill(0xFF);
-            }
+            _common.Read(offset - VirtioPciLayout.CommonOffset, data);
+        }
+        else if (InRange(offset, length, VirtioPciLayout.IsrOffset, VirtioPciLayout.IsrLength))
+        {
+            data[0] = _interrupts.ReadIsr();
+        }
+        else if (InRange(offset, length, VirtioPciLayout.DeviceConfigOffset, (ulong)_device.ConfigSize))
+        {
+            _device.ReadConfig(offset - VirtioPciLayout.DeviceConfigOffset, data);
+        }
+        else if (InRange(offset, length, VirtioPciLayout.NotifyOffset, NotifyLength))
+        {
+            data.Clear();
+        }
+        else if (_msix is not null && InRange(offset, length, VirtioPciLayout.MsixTableOffset, _msix.TableLength))
+        {
+            _msix.ReadTable(offset - VirtioPciLayout.MsixTableOffset, data);
+        }
+        else if (_msix is not null && InRange(offset, length, VirtioPciLayout.MsixPbaOffset, _msix.PbaLength))
+        {
+            _msix.ReadPba(offset - VirtioPciLayout.MsixPbaOffset, data);
+        }
+        else
+        {
+            Stats.CountUnhandledRead();
+            data.Fill(0xFF);
         }
     }
 
@@ -225,83 +174,77 @@ public sealed partial class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulD
         }
 
         var length = (ulong)data.Length;
-        lock (_sync)
+        if (InRange(offset, length, VirtioPciLayout.CommonOffset, VirtioPciLayout.CommonLength))
         {
-            if (InRange(offset, length, VirtioPciLayout.CommonOffset, VirtioPciLayout.CommonLength))
-            {
-                WriteCommonLocked(offset - VirtioPciLayout.CommonOffset, data);
-            }
-            else if (InRange(offset, length, VirtioPciLayout.DeviceConfigOffset, (ulong)_device.ConfigSize))
-            {
-                _device.WriteConfig(offset - VirtioPciLayout.DeviceConfigOffset, data);
-            }
-            else if (InRange(offset, length, VirtioPciLayout.NotifyOffset, NotifyLength))
-            {
-                // The value written does not matter (no VIRTIO_F_NOTIFICATION_DATA), nor does the width.
-                NotifyQueueLocked((int)((offset - VirtioPciLayout.NotifyOffset) / VirtioPciLayout.NotifyOffMultiplier));
-            }
-            else if (_msix is not null && InRange(offset, length, VirtioPciLayout.MsixTableOffset, _msix.TableLength))
-            {
-                _msix.WriteTable(offset - VirtioPciLayout.MsixTableOffset, data);
-            }
-            else if (_msix is not null && InRange(offset, length, VirtioPciLayout.MsixPbaOffset, _msix.PbaLength))
-            {
-                _msix.WritePba();
-            }
-            else
-            {
-                Stats.CountUnhandledWrite();
-            }
+            WriteCommon(offset - VirtioPciLayout.CommonOffset, data);
+        }
+        else if (InRange(offset, length, VirtioPciLayout.DeviceConfigOffset, (ulong)_device.ConfigSize))
+        {
+            _device.WriteConfig(offset - VirtioPciLayout.DeviceConfigOffset, data);
+        }
+        else if (InRange(offset, length, VirtioPciLayout.NotifyOffset, NotifyLength))
+        {
+            // The value written does not matter (no VIRTIO_F_NOTIFICATION_DATA), nor does the width: every width
+            // asks the queue's worker for a pass, exactly as the ioeventfd does. Nothing is served here.
+            NotifyQueue((int)((offset - VirtioPciLayout.NotifyOffset) / VirtioPciLayout.NotifyOffMultiplier));
+        }
+        else if (_msix is not null && InRange(offset, length, VirtioPciLayout.MsixTableOffset, _msix.TableLength))
+        {
+            _msix.WriteTable(offset - VirtioPciLayout.MsixTableOffset, data);
+        }
+        else if (_msix is not null && InRange(offset, length, VirtioPciLayout.MsixPbaOffset, _msix.PbaLength))
+        {
+            _msix.WritePba();
+        }
+        else
+        {
+            Stats.CountUnhandledWrite();
         }
     }
 
+    /// <summary>Host input for a model that takes it (the virtio console); other models accept nothing.</summary>
+    public int AcceptInput(ReadOnlySpan<byte> input) => _device is IHostInput host ? host.AcceptInput(input) : 0;
+
     public void ReadConfig(int offset, Span<byte> data)
     {
-        lock (_sync)
-        {
-            Configuration.Read(offset, data);
-        }
+        Configuration.Read(offset, data);
     }
 
     public void WriteConfig(int offset, ReadOnlySpan<byte> data)
     {
-        lock (_sync)
+        if (!Configuration.Write(offset, data))
         {
-            if (!Configuration.Write(offset, data))
-            {
-                Stats.CountUnhandledWrite();
-            }
-
-            // MSI-X enable / function mask may have changed: pending vectors go out, INTx follows.
-            _msix?.ConfigurationWritten();
-            _interrupts.UpdateLine();
+            Stats.CountUnhandledWrite();
         }
+
+        // MSI-X enable / function mask may have changed: pending vectors go out, INTx follows.
+        _msix?.ConfigurationWritten();
+        _interrupts.UpdateLine();
     }
 
     public object SaveState()
     {
-        lock (_sync)
-        {
-            var state = new VirtioPciState(
-                Configuration.SaveState(),
-                DeviceFeatureSelect: 0,
-                DriverFeatureSelect: 0,
-                DriverFeatures: 0,
-                Status: 0,
-                _interrupts.Isr,
-                ConfigGeneration: 0,
-                QueueSelect: 0,
-                _activated,
-                _queues.Select(q => q.SaveState()).ToArray(),
-                _device.SaveDeviceState(),
-                _msix?.SaveState());
-            return _common.SaveInto(state);
-        }
+        var state = new VirtioPciState(
+            Configuration.SaveState(),
+            DeviceFeatureSelect: 0,
+            DriverFeatureSelect: 0,
+            DriverFeatures: 0,
+            Status: 0,
+            _interrupts.Isr,
+            ConfigGeneration: 0,
+            QueueSelect: 0,
+            _activated,
+            _queues.Select(q => q.SaveState()).ToArray(),
+            _device.SaveDeviceState(),
+            _msix?.SaveState());
+        return _common.SaveInto(state);
     }
 
     /// <summary>
     /// Brings back a <see cref="VirtioPciState"/>: re-activates the model if the driver had, re-drives the INTx
-    /// line from ISR, and serves every ready queue once (notifications may have been lost while restarting).
+    /// line from ISR and signals used buffers a crashed instance completed but never signalled. Serves nothing
+    /// itself: every ready queue is asked for a pass (<see cref="QueueKickHandler"/>), since notifications may have
+    /// been lost while restarting. Call with no pass running.
     /// </summary>
     public void RestoreState(object state)
     {
@@ -311,44 +254,58 @@ public sealed partial class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulD
             throw new ArgumentException("not a saved state of this virtio-pci device", nameof(state));
         }
 
-        lock (_sync)
+        RestoreRegisters(s);
+        for (var i = 0; i < _queues.Length; i++)
         {
-            Configuration.RestoreState(s.PciConfiguration);
-            _common.Restore(s);
-            _interrupts.RestoreIsr(s.Isr);
+            _queues[i].RestoreState(s.Queues[i]);
+        }
+
+        _device.RestoreDeviceState(s.DeviceState);
+        _activated = false;
+        if (s.Activated)
+        {
+            Activate();
+        }
+
+        _interrupts.ResyncLine();
+        if (s.Activated)
+        {
+            // A crashed instance may have completed buffers and died before signalling them.
             for (var i = 0; i < _queues.Length; i++)
             {
-                _queues[i].RestoreState(s.Queues[i]);
-            }
-
-            if (_msix is not null && s.Msix is not null)
-            {
-                _msix.RestoreState(s.Msix);
-            }
-            else
-            {
-                _msix?.ConfigurationWritten();
-            }
-
-            _device.RestoreDeviceState(s.DeviceState);
-            _activated = false;
-            if (s.Activated)
-            {
-                ActivateLocked();
-            }
-
-            _interrupts.ResyncLine();
-            if (s.Activated)
-            {
-                // A crashed instance may have completed buffers and died before signalling them.
-                for (var i = 0; i < _queues.Length; i++)
+                if (_queues[i].HasUnsignalledUsed && _queues[i].NeedsNotification(_memory))
                 {
-                    if (_queues[i].HasUnsignalledUsed && _queues[i].NeedsNotification(_memory))
-                    {
-                        SignalQueueLocked(i);
-                    }
+                    SignalQueue(i);
                 }
             }
+
+            RequestAllQueues();
+        }
+    }
+
+    /// <summary>
+    /// Restoring <paramref name="state"/> failed: brings back what the driver sees of the function (PCI config,
+    /// MSI-X, status and vectors) without queues or model state, and sets DEVICE_NEEDS_RESET with a configuration
+    /// interrupt, so the driver learns the device lost its requests and resets it, instead of waiting forever on a
+    /// device that silently forgot DRIVER_OK. Falls back to power-on when even that state is unusable.
+    /// </summary>
+    public void RestoreFailed(object state)
+    {
+        try
+        {
+            if (state is not VirtioPciState s || (s.QueueVectors is not null && s.QueueVectors.Count != _queues.Length))
+            {
+                throw new ArgumentException("not a saved state of this virtio-pci device", nameof(state));
+            }
+
+            RestoreRegisters(s);
+            _interrupts.ResyncLine();
+            SetNeedsReset();
+        }
+        catch (Exception)
+        {
+            Reset();
+            throw;
         }
     }
 
@@ -359,24 +316,19 @@ public sealed partial class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulD
     /// </summary>
     public void FailStop()
     {
-        lock (_sync)
-        {
-            _failStopped = true;
-            SetNeedsResetLocked();
-        }
+        _failStopped = true;
+        Quiesce();
+        SetNeedsReset();
     }
 
-    /// <summary>Power-on state: device reset plus the PCI configuration space as the VMM built it.</summary>
+    /// <summary>Power-on state: device reset plus the PCI configuration space as the VMM built it. Call with no pass running.</summary>
     public void Reset()
     {
-        lock (_sync)
-        {
-            ResetLocked();
-            _common.PowerOn();
-            Configuration.RestoreState(_initialConfiguration);
-            _msix?.Reset();
-            _interrupts.UpdateLine();
-        }
+        ResetDevice();
+        _common.PowerOn();
+        Configuration.RestoreState(_initialConfiguration);
+        _msix?.Reset();
+        _interrupts.UpdateLine();
     }
 
     private ulong NotifyLength => (ulong)_queues.Length * VirtioPciLayout.NotifyOffMultiplier;
@@ -384,31 +336,66 @@ public sealed partial class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulD
     private static bool InRange(ulong offset, ulong length, ulong start, ulong size) =>
         offset >= start && offset - start < size && length <= size - (offset - start);
 
-    private void WriteCommonLocked(ulong offset, ReadOnlySpan<byte> data)
+    private void RestoreRegisters(VirtioPciState s)
     {
+        Configuration.RestoreState(s.PciConfiguration);
+        _common.Restore(s);
+        _interrupts.RestoreIsr(s.Isr);
+        if (_msix is not null && s.Msix is not null)
+        {
+            _msix.RestoreState(s.Msix);
+        }
+        else
+        {
+            _msix?.ConfigurationWritten();
+        }
+    }
+
+    private void WriteCommon(ulong offset, ReadOnlySpan<byte> data)
+    {
+        if (_resetPending)
+        {
+            // The driver wrote 0 and waits for device_status to read 0; nothing else is taken until then.
+            Stats.CountGuestError();
+            return;
+        }
+
         switch (_common.Write(offset, data))
         {
+            case VirtioStatusChange.Reset when _busyPasses > 0:
+                // A worker is serving a request: the reset completes when its pass ends (EndQueuePass). Until then
+                // device_status keeps its old value, as the spec lets a device take its time.
+                _resetPending = true;
+                foreach (var q in _queues)
+                {
+                    q.Quiescing = true;
+                }
+
+                break;
             case VirtioStatusChange.Reset:
-                ResetLocked();
+                ResetDevice();
                 _interrupts.UpdateLine();
                 break;
             case VirtioStatusChange.DriverOk:
-                ActivateLocked();
+                Activate();
+                RequestAllQueues();
                 break;
         }
     }
 
     /// <summary>Device reset (status 0): the model, its queues and the registers; the config generation stays.</summary>
-    private void ResetLocked()
+    private void ResetDevice()
     {
         _device.Reset();
         foreach (var q in _queues)
         {
             q.Reset();
+            q.Quiescing = _quiesced;
         }
 
         _common.Reset();
         _interrupts.Clear();
         _activated = false;
+        _resetPending = false;
     }
 }

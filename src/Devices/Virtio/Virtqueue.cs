@@ -24,6 +24,9 @@ public sealed class Virtqueue
     private readonly VirtqueueLimits _limits;
     private ushort? _signalledUsed;
     private long _guestErrors;
+    private volatile bool _quiescing;
+    private DescriptorChain? _outstanding;
+    private int _failedOnce = -1;
 
     public Virtqueue(ushort maxSize, VirtqueueLimits? limits = null)
     {
@@ -62,6 +65,22 @@ public sealed class Virtqueue
 
     /// <summary>The guest corrupted the ring; the queue does nothing until reset.</summary>
     public bool Broken { get; private set; }
+
+    /// <summary>
+    /// Set by the transport (from any thread) when a reset, restart or stop is waiting for this queue's worker:
+    /// <see cref="TryPop"/> then returns null, so a pass ends after the request it is serving.
+    /// </summary>
+    public bool Quiescing
+    {
+        get => _quiescing;
+        set => _quiescing = value;
+    }
+
+    /// <summary>A chain was popped and neither completed (<see cref="AddUsed"/>) nor put back (<see cref="UndoPop"/>).</summary>
+    public bool PopOutstanding => _outstanding is not null;
+
+    /// <summary>The chain popped and not yet completed or put back, if any.</summary>
+    public DescriptorChain? OutstandingChain => _outstanding;
 
     /// <summary>Why the queue broke, for logs.</summary>
     public string? BrokenReason { get; private set; }
@@ -102,6 +121,30 @@ public sealed class Virtqueue
         _signalledUsed = null;
         Broken = false;
         BrokenReason = null;
+        _outstanding = null;
+        _failedOnce = -1;
+    }
+
+    /// <summary>
+    /// Serving the outstanding chain threw: it is put back so it is served again, once. Returns false when that chain
+    /// (the same ring position) already failed once: the caller completes it as failed instead.
+    /// </summary>
+    public bool PutBackFailed()
+    {
+        if (_outstanding is null)
+        {
+            return true;
+        }
+
+        var position = (ushort)(NextAvail - 1);
+        if (_failedOnce == position)
+        {
+            return false;
+        }
+
+        _failedOnce = position;
+        UndoPop();
+        return true;
     }
 
     /// <summary>
@@ -111,7 +154,7 @@ public sealed class Virtqueue
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public DescriptorChain? TryPop(GuestMemory memory)
     {
-        if (!Ready || Broken)
+        if (!Ready || Broken || _quiescing)
         {
             return null;
         }
@@ -145,6 +188,7 @@ public sealed class Virtqueue
                 var chain = ParseChain(memory, head, out var error);
                 if (chain is not null)
                 {
+                    _outstanding = chain;
                     return chain;
                 }
 
@@ -175,12 +219,14 @@ public sealed class Virtqueue
     public void UndoPop()
     {
         NextAvail--;
+        _outstanding = null;
     }
 
     /// <summary>Hands a chain back: writes the used element, then publishes the used index with release ordering.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddUsed(GuestMemory memory, ushort headIndex, uint writtenLength)
     {
+        _outstanding = null;
         if (!Ready || Broken)
         {
             return;
@@ -302,7 +348,10 @@ public sealed class Virtqueue
 
     public VirtqueueState SaveState() => new(
         Size, Ready, DescTable.Value, AvailRing.Value, UsedRing.Value, NextAvail, NextUsed,
-        EventIdxEnabled, IndirectEnabled, _signalledUsed, Broken);
+        EventIdxEnabled, IndirectEnabled, _signalledUsed, Broken)
+    {
+        FailedOnce = _failedOnce < 0 ? null : (ushort)_failedOnce,
+    };
 
     public void RestoreState(VirtqueueState state)
     {
@@ -319,6 +368,8 @@ public sealed class Virtqueue
         _signalledUsed = state.SignalledUsed;
         Broken = state.Broken;
         BrokenReason = state.Broken ? "restored broken" : null;
+        _outstanding = null;
+        _failedOnce = state.FailedOnce ?? -1;
     }
 
     private string? Validate(GuestMemory memory)

@@ -12,4 +12,8 @@ public sealed record VirtqueueState(
     bool EventIdxEnabled,
     bool IndirectEnabled,
     ushort? SignalledUsed,
-    bool Broken);
+    bool Broken)
+{
+    /// <summary>The ring position of a request whose serving threw once (it is retried once, then failed).</summary>
+    public ushort? FailedOnce { get; init; }
+}

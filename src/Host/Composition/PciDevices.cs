@@ -1,4 +1,5 @@
 using ActorVmm.Actors.Bus;
+using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Faults;
 using ActorVmm.Actors.Irq;
 using ActorVmm.Actors.Settings;
@@ -26,7 +27,7 @@ namespace ActorVmm.Host.Composition;
 /// guest does not enable MSI-X;</item>
 /// <item>MSI-X with one vector per queue plus one for configuration changes (GSIs from 24 up, an irqfd each, routed
 /// as the guest programs the table), when the IRQ backend offers MSI;</item>
-/// <item>an ioeventfd per queue on its notify register (<see cref="QueueNotifiers"/>).</item>
+/// <item>an ioeventfd per queue on its notify register (<see cref="QueueWorkers"/>).</item>
 /// </list>
 /// BARs are programmed and valid at power-on, so Linux claims them as they are and does not reassign them. A guest
 /// that moves a BAR anyway is not followed (the bus and the ioeventfds stay at the original address; the move is
@@ -90,12 +91,12 @@ internal static class PciDevices
     }
 
     /// <summary>The PCI devices' blueprints and their MP-table interrupt entries.</summary>
-    public static (List<DeviceBlueprint> Devices, List<MpPciInterrupt> Interrupts) Build(
+    public static (List<DeviceBlueprint> Devices, List<MpPciInterrupt> Interrupts, List<VirtioPciSlot> Slots) Build(
         IReadOnlyList<VirtioModel> models,
         KvmVm vm,
         GuestMemory memory,
         SerialInputPort console,
-        QueueNotifiers notifiers,
+        QueueWorkers notifiers,
         CompositeDisposable resources)
     {
         var root = new PciRoot();
@@ -104,6 +105,7 @@ internal static class PciDevices
             new("pci", _ => new PciConfigIo(root), [BusRange.Pio(Layout.PciConfigPort, PciConfigIo.RangeSize)]),
         };
         var interrupts = new List<MpPciInterrupt>();
+        var slots = new List<VirtioPciSlot>();
         var bars = new PciBarAllocator(Layout.PciMmio32Start, Layout.PciMmio32Start + Layout.PciMmio32Size);
 
         var next = 0u;
@@ -112,6 +114,12 @@ internal static class PciDevices
             var gsi = Layout.FirstPciGsi + (next++ % Layout.PciGsiCount);
             var bar = bars.Allocate(VirtioPciLayout.BarSize);
             var slot = new VirtioPciSlot(name, (byte)gsi);
+            slots.Add(slot);
+            if (first is VirtioConsoleDevice)
+            {
+                console.RouteTo(name);
+            }
+
             var number = root.AddDevice(slot);
             interrupts.Add(new MpPciInterrupt((byte)number, 0, (byte)gsi));
 
@@ -140,18 +148,22 @@ internal static class PciDevices
                         },
                     };
                     slot.Attach(device);
-                    if (model is VirtioConsoleDevice virtioConsole)
-                    {
-                        console.Attach(virtioConsole);
-                    }
-
                     return device;
                 },
                 [BusRange.Mmio(bar, VirtioPciLayout.BarSize)],
                 IrqRequest.Level(gsi) with { MsiVectors = first.QueueCount + 1 }));
         }
 
-        return (devices, interrupts);
+        return (devices, interrupts, slots);
+    }
+
+    /// <summary>Config cycles of each slot go to its device's endpoint (once the VM's bus is built).</summary>
+    public static void Bind(IReadOnlyList<VirtioPciSlot> slots, IReadOnlyList<DeviceEndpoint> endpoints)
+    {
+        foreach (var slot in slots)
+        {
+            slot.Bind(endpoints.First(e => e.Name == slot.Name));
+        }
     }
 
     /// <summary>A virtio device model: its name, its first (validated) instance and how to build another.</summary>

@@ -1,44 +1,34 @@
-using ActorVmm.Devices.Legacy;
-using ActorVmm.Devices.Virtio;
-using ActorVmm.Actors.Virtio;
+using ActorVmm.Actors.Endpoints;
 
 namespace ActorVmm.Host.Composition;
 
 /// <summary>
-/// Host input for the guest console: COM1, or the virtio console (hvc0) when there is one. The device behind it is
-/// rebuilt on a supervised restart, so this follows whichever instance is current. Thread-safe: the stdin reader
-/// calls it from its own thread.
+/// Host input for the guest console: COM1 (<c>serial0</c>), or the virtio console (hvc0) when there is one. Input
+/// goes through that device's endpoint like any guest access (<see cref="DeviceEndpoint.HostInput"/>), so it reaches
+/// whichever instance is live, one access at a time. Thread-safe: the stdin reader calls it from its own thread.
 /// </summary>
 public sealed class SerialInputPort
 {
-    private volatile Serial16550? _current;
-    private volatile VirtioConsoleDevice? _virtio;
+    /// <summary>The device that takes console input unless a virtio console is routed to.</summary>
+    public const string SerialDevice = "serial0";
 
-    /// <summary>Bytes dropped because no device was attached or its FIFO was full.</summary>
-    public long Dropped => Interlocked.Read(ref _dropped);
-
+    private volatile string _target = SerialDevice;
+    private volatile DeviceEndpoint? _endpoint;
     private long _dropped;
 
-    internal void Attach(Serial16550 device) => _current = device;
+    /// <summary>Bytes dropped because no device was bound, or it was stopped, flooded or its FIFO full.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
 
-    /// <summary>From now on input goes to the virtio console (its receive queue buffers up to 1 MiB).</summary>
-    internal void Attach(VirtioConsoleDevice device) => _virtio = device;
+    /// <summary>Input goes to device <paramref name="name"/> (the virtio console) instead of COM1.</summary>
+    internal void RouteTo(string name) => _target = name;
 
-    /// <summary>Queues host input for the guest; returns how many bytes the device accepted.</summary>
+    /// <summary>Finds the target's endpoint among the VM's (once the bus is built).</summary>
+    internal void Bind(IReadOnlyList<DeviceEndpoint> endpoints) => _endpoint = endpoints.FirstOrDefault(e => e.Name == _target);
+
+    /// <summary>Queues host input for the guest; returns how many bytes the device accepted (or queued for it).</summary>
     public int Send(ReadOnlySpan<byte> bytes)
     {
-        var virtio = _virtio;
-        if (virtio is not null)
-        {
-            var dropped = virtio.DroppedInputBytes;
-            virtio.EnqueueInput(bytes);
-            var lost = (int)Math.Min(bytes.Length, virtio.DroppedInputBytes - dropped);
-            Interlocked.Add(ref _dropped, lost);
-            return bytes.Length - lost;
-        }
-
-        var device = _current;
-        var accepted = device?.EnqueueInput(bytes) ?? 0;
+        var accepted = _endpoint?.HostInput(bytes) ?? 0;
         if (accepted < bytes.Length)
         {
             Interlocked.Add(ref _dropped, bytes.Length - accepted);

@@ -20,10 +20,10 @@ namespace ActorVmm.Host.Composition;
 
 /// <summary>
 /// A VM ready to spawn: its blueprint (owning every KVM resource), the host ends of its ports, and its virtqueue
-/// notifiers (start them with the VM's bus once the VM actor exists: <see cref="QueueNotifiers.Start"/>).
+/// notifiers (start them with the VM's bus once the VM actor exists: <see cref="QueueWorkers.Start"/>).
 /// </summary>
 public sealed record BuiltVm(
-    VmBlueprint Blueprint, SerialInputPort Console, KernelLoadResult Kernel, InitrdLoadResult? Initrd, QueueNotifiers Notifiers,
+    VmBlueprint Blueprint, SerialInputPort Console, KernelLoadResult Kernel, InitrdLoadResult? Initrd, QueueWorkers Notifiers,
     FaultInjector Faults)
 {
     /// <summary>The module serving /dev/kvm when it is not VT-x or AMD-V (e.g. kvm_pvm); null for a hardware KVM.</summary>
@@ -95,8 +95,8 @@ public static class VmBuilder
             ZeroPage.Write(memory, kernel, initrd, vmSettings.Cmdline, ram);
             StartupProbe.Mark("machine: kernel and initrd loaded");
             var console = new SerialInputPort();
-            var notifiers = resources.Add(new QueueNotifiers());
-            var (pciDevices, pciInterrupts) = PciDevices.Build(models, vm, memory, console, notifiers, resources);
+            var notifiers = resources.Add(new QueueWorkers(memory));
+            var (pciDevices, pciInterrupts, pciSlots) = PciDevices.Build(models, vm, memory, console, notifiers, resources);
             MpTable.Write(memory, new MpTableConfig(vmSettings.Cpus) { PciInterrupts = pciInterrupts });
             var bootState = LongModeSetup.Write(memory, kernel);
 
@@ -121,6 +121,8 @@ public static class VmBuilder
             faults.Validate(devices.Select(d => d.Name));
             var wrapped = faults.Wrap(devices);
             var bus = VmBus.Build(wrapped, settings.Devices);
+            console.Bind(bus.Endpoints);
+            PciDevices.Bind(pciSlots, bus.Endpoints);
             var blueprint = new VmBlueprint(
                 vmName,
                 vcpus,
@@ -183,16 +185,7 @@ public static class VmBuilder
 
             devices.Add(new DeviceBlueprint(
                 $"serial{i}",
-                ctx =>
-                {
-                    var serial = new Serial16550(ctx.Name, ctx.Interrupt!, output ?? (_ => { }));
-                    if (index == 0)
-                    {
-                        console.Attach(serial);
-                    }
-
-                    return serial;
-                },
+                ctx => new Serial16550(ctx.Name, ctx.Interrupt!, output ?? (_ => { })),
                 [BusRange.Pio(coms[i].Port, (ushort)Serial16550.RangeSize)],
                 IrqRequest.Edge(coms[i].Irq)));
         }

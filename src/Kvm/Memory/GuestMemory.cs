@@ -14,6 +14,8 @@ public sealed class GuestMemory : IDisposable
 
     private readonly GuestMemoryRegion[] _regions;
     private int _disposed;
+    private int _leases;
+    private int _unmapped;
 
     private GuestMemory(GuestMemoryRegion[] regions)
     {
@@ -311,9 +313,55 @@ public sealed class GuestMemory : IDisposable
         Volatile.Write(ref slot, value);
     }
 
+    /// <summary>
+    /// Leases the mapping for a thread that works on guest RAM outside the VM's own lifetime checks (a queue worker
+    /// inside host I/O): while any lease is held, <see cref="Dispose"/> leaves the RAM mapped and the last
+    /// <see cref="ReleaseLease"/> unmaps it. False once disposed (no lease taken).
+    /// </summary>
+    public bool TryLease()
+    {
+        Interlocked.Increment(ref _leases);
+        if (Volatile.Read(ref _disposed) == 0)
+        {
+            return true;
+        }
+
+        ReleaseLease();
+        return false;
+    }
+
+    /// <summary>Ends a lease taken with <see cref="TryLease"/>; unmaps when the memory was disposed meanwhile.</summary>
+    public void ReleaseLease()
+    {
+        if (Interlocked.Decrement(ref _leases) == 0 && Volatile.Read(ref _disposed) != 0)
+        {
+            Unmap();
+        }
+    }
+
+    /// <summary>Leases held now (a disposed memory with leases stays mapped until they end).</summary>
+    public int Leases => Volatile.Read(ref _leases);
+
+    /// <summary>True once the RAM is unmapped (dispose with no lease held, or the last lease ended after it).</summary>
+    public bool Unmapped => Volatile.Read(ref _unmapped) != 0;
+
+    /// <summary>Unmaps guest RAM now, or when the last lease ends (never under a live lease holder).</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        if (Volatile.Read(ref _leases) == 0)
+        {
+            Unmap();
+        }
+    }
+
+    private void Unmap()
+    {
+        if (Interlocked.Exchange(ref _unmapped, 1) != 0)
         {
             return;
         }

@@ -7,7 +7,7 @@ namespace ActorVmm.Actors.Tests.Faults;
 /// <summary>A queue kick is the write to the queue's notify register for register-level fault plans.</summary>
 public class QueueKickFaultSpec
 {
-    private sealed class Queues : IBusDevice, IQueueNotifiable
+    private sealed class Queues : IBusDevice, IQueueDevice
     {
         public string Name => "net0";
 
@@ -15,9 +15,35 @@ public class QueueKickFaultSpec
 
         public int Kicks { get; private set; }
 
+        public int Passes { get; private set; }
+
+        public Action<int>? QueueKickHandler { get; set; }
+
         public ulong NotifyRegister(int queueIndex) => 0x3000 + (ulong)queueIndex * 4;
 
-        public void NotifyQueue(int queueIndex) => Kicks++;
+        public bool TryBeginQueuePass(int queue)
+        {
+            Kicks++;
+            return true;
+        }
+
+        public QueuePassResult RunQueuePass(int queue)
+        {
+            Passes++;
+            return default;
+        }
+
+        public void EndQueuePass(int queue, QueuePassResult result)
+        {
+        }
+
+        public void Quiesce()
+        {
+        }
+
+        public void Unquiesce()
+        {
+        }
 
         public void Read(ulong offset, Span<byte> data) => data.Clear();
 
@@ -37,7 +63,7 @@ public class QueueKickFaultSpec
     [InlineData(2)]
     [InlineData(3)]
     [InlineData(8)]
-    public void Crash_every_N_should_fire_on_every_Nth_kick_before_the_kick_reaches_the_device(int n)
+    public void Crash_every_N_should_fire_on_every_Nth_kick_before_the_pass_is_claimed(int n)
     {
         var (device, inner, injector) = Wrap($"net0:crash,every={n}");
         var crashes = 0;
@@ -46,7 +72,7 @@ public class QueueKickFaultSpec
         {
             try
             {
-                device.NotifyQueue(i % 2);
+                device.TryBeginQueuePass(i % 2);
             }
             catch (InjectedDeviceFault)
             {
@@ -65,25 +91,29 @@ public class QueueKickFaultSpec
     {
         var (device, inner, _) = Wrap("net0:crash,offset=0x3004");
 
-        device.NotifyQueue(0);
-        Assert.Throws<InjectedDeviceFault>(() => device.NotifyQueue(1));
+        device.TryBeginQueuePass(0);
+        Assert.Throws<InjectedDeviceFault>(() => device.TryBeginQueuePass(1));
 
         Assert.Equal(1, inner.Kicks);
     }
 
     [Fact]
-    public void Delay_should_wait_before_each_kick()
+    public void Delay_should_wait_on_the_queue_worker_before_each_pass_not_when_the_pass_is_claimed()
     {
         var delays = new List<TimeSpan>();
         var injector = new FaultInjector([FaultPlan.Parse("net0:delay,delay=5ms")], sleep: delays.Add);
         var inner = new Queues();
         var device = FaultInjectingDevice.Create(inner, "net0", injector.SchedulesFor("net0"), injector);
 
-        device.NotifyQueue(0);
-        device.NotifyQueue(1);
+        var queues = (IQueueDevice)device;
+        Assert.True(queues.TryBeginQueuePass(0));
+        Assert.True(queues.TryBeginQueuePass(1));
+        Assert.Empty(delays);
+        queues.RunQueuePass(0);
+        queues.RunQueuePass(1);
 
         Assert.Equal([TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(5)], delays);
-        Assert.Equal(2, inner.Kicks);
+        Assert.Equal(2, inner.Passes);
     }
 
     [Theory]
@@ -103,7 +133,7 @@ public class QueueKickFaultSpec
             var queue = i % 2;
             try
             {
-                kicked.NotifyQueue(queue);
+                kicked.TryBeginQueuePass(queue);
             }
             catch (InjectedDeviceFault)
             {

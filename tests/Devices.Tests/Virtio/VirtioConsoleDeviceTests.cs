@@ -89,7 +89,7 @@ public sealed class VirtioConsoleDeviceTests : IDisposable
 
         _console.EnqueueInput("x"u8);
         var usedBeforeKick = _rx.UsedIdx;
-        _device.NotifyQueue(kicks.Single());
+        QueueWorker.Pass(_device, kicks.Single());
 
         Assert.Equal(0, usedBeforeKick);
         Assert.Equal(1, _rx.UsedIdx);

@@ -67,7 +67,7 @@ public sealed class VirtioPciLostInterruptTests : IDisposable
         device.NotifyQueue(0);
         for (var i = 0; i < 100 && kicks.TryDequeue(out var q); i++)
         {
-            device.NotifyQueue(q);
+            QueueWorker.Pass(device, q);
         }
 
         Assert.Equal(total, added);

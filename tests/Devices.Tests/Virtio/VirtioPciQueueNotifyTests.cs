@@ -31,7 +31,7 @@ public sealed class VirtioPciQueueNotifyTests : IDisposable
         }
 
         _written.Driver.Notify(0);
-        ((IQueueNotifiable)_kicked.Device).NotifyQueue(0);
+        _kicked.Device.NotifyQueue(0);
 
         Assert.Equal(2, _kicked.Queue.UsedIdx);
         Assert.Equal(_written.Queue.UsedIdx, _kicked.Queue.UsedIdx);
@@ -50,7 +50,7 @@ public sealed class VirtioPciQueueNotifyTests : IDisposable
         var rig = _kicked;
         rig.Driver.Initialize(rig.Queue);
         rig.Queue.AddChain(Buf.Writable(rig.Ram.Allocate(16), 16));
-        IQueueNotifiable notifiable = rig.Device;
+        var notifiable = rig.Device;
         int[] garbage = [-1, 1, 2, 63, 64, int.MaxValue, int.MinValue];
 
         foreach (var index in garbage)
