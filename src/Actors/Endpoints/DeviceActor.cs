@@ -124,7 +124,7 @@ public sealed class DeviceActor : UntypedActor
                 OnWrite(write);
                 break;
             case DeviceProtocol.HostInput input:
-                RunPosted(input, (device, i) => _endpoint.DeliverInput(device, i.Data));
+                RunPosted(input, static (device, i) => DeviceEndpoint.DeliverInput(device, i.Data));
                 break;
             case DeviceProtocol.Crashed crashed:
                 lock (_endpoint.Gate)

@@ -105,7 +105,7 @@ public sealed partial class DeviceEndpoint
     /// <summary>Writes dropped because the device is stopped (or was not started).</summary>
     public long DeadWrites => Interlocked.Read(ref _deadWrites);
 
-    /// <summary>Host input bytes dropped because the device was stopped, failed or flooded.</summary>
+    /// <summary>Host input bytes the endpoint dropped: the device was stopped or had failed, or its actor was flooded.</summary>
     public long DroppedInput => Interlocked.Read(ref _droppedInput);
 
     /// <summary>Exceptions thrown by the device model (inline, in the actor or on a queue worker).</summary>
@@ -259,9 +259,8 @@ public sealed partial class DeviceEndpoint
         {
             try
             {
-                var accepted = device is IHostInput input ? input.AcceptInput(bytes) : 0;
-                Interlocked.Add(ref _droppedInput, bytes.Length - accepted);
-                return accepted;
+                // What the device itself refuses (a full FIFO) it counts; the endpoint counts only its own drops.
+                return device is IHostInput input ? input.AcceptInput(bytes) : 0;
             }
             catch (Exception ex)
             {
@@ -319,11 +318,7 @@ public sealed partial class DeviceEndpoint
     }
 
     /// <summary>Host input the actor delivers (under the gate).</summary>
-    internal void DeliverInput(IBusDevice device, byte[] bytes)
-    {
-        var accepted = device is IHostInput input ? input.AcceptInput(bytes) : 0;
-        Interlocked.Add(ref _droppedInput, bytes.Length - accepted);
-    }
+    internal static void DeliverInput(IBusDevice device, byte[] bytes) => (device as IHostInput)?.AcceptInput(bytes);
 
     private bool TryEnterInline(out IBusDevice device)
     {

@@ -45,6 +45,9 @@ public sealed class QueueWorkers : IDisposable
     /// <summary>Workers still inside a pass when <see cref="Dispose"/> gave up waiting (their RAM lease keeps it mapped).</summary>
     public int Abandoned => Volatile.Read(ref _abandoned);
 
+    /// <summary>Raised by <see cref="Dispose"/> with the number of workers it left inside a host I/O (logged by the host).</summary>
+    public event Action<int>? AbandonedWorkers;
+
     /// <summary>
     /// Adds queue <paramref name="queue"/> of device <paramref name="device"/> whose notify register is at guest
     /// address <paramref name="address"/>; registers its eventfd as an ioeventfd there for writes of any width (the
@@ -176,6 +179,11 @@ public sealed class QueueWorkers : IDisposable
             {
                 Interlocked.Increment(ref _abandoned);
             }
+        }
+
+        if (Abandoned > 0)
+        {
+            AbandonedWorkers?.Invoke(Abandoned);
         }
     }
 

@@ -182,8 +182,9 @@ public sealed partial class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulD
         {
             _device.WriteConfig(offset - VirtioPciLayout.DeviceConfigOffset, data);
         }
-        else if (InRange(offset, length, VirtioPciLayout.NotifyOffset, NotifyLength))
+        else if (InRange(offset, 1, VirtioPciLayout.NotifyOffset, NotifyLength))
         {
+            // Any write that starts on a queue's notify register kicks it, as the any-length ioeventfd there does.
             // The value written does not matter (no VIRTIO_F_NOTIFICATION_DATA), nor does the width: every width
             // asks the queue's worker for a pass, exactly as the ioeventfd does. Nothing is served here.
             NotifyQueue((int)((offset - VirtioPciLayout.NotifyOffset) / VirtioPciLayout.NotifyOffMultiplier));

@@ -96,7 +96,7 @@ internal static class PciDevices
         KvmVm vm,
         GuestMemory memory,
         SerialInputPort console,
-        QueueWorkers notifiers,
+        QueueWorkers workers,
         CompositeDisposable resources)
     {
         var root = new PciRoot();
@@ -126,7 +126,7 @@ internal static class PciDevices
             var handles = new int[first.QueueCount];
             for (var q = 0; q < handles.Length; q++)
             {
-                handles[q] = notifiers.Add(vm, name, q, bar + VirtioPciDevice.NotifyOffsetOf(q));
+                handles[q] = workers.Add(vm, name, q, bar + VirtioPciDevice.NotifyOffsetOf(q));
             }
 
             var holder = resources.Add(new ModelHolder(first));
@@ -143,7 +143,7 @@ internal static class PciDevices
                         {
                             if ((uint)q < (uint)handles.Length)
                             {
-                                notifiers.Signal(handles[q]);
+                                workers.Signal(handles[q]);
                             }
                         },
                     };

@@ -20,10 +20,10 @@ namespace ActorVmm.Host.Composition;
 
 /// <summary>
 /// A VM ready to spawn: its blueprint (owning every KVM resource), the host ends of its ports, and its virtqueue
-/// notifiers (start them with the VM's bus once the VM actor exists: <see cref="QueueWorkers.Start"/>).
+/// workers (start them with the VM's bus once the VM actor exists: <see cref="QueueWorkers.Start"/>).
 /// </summary>
 public sealed record BuiltVm(
-    VmBlueprint Blueprint, SerialInputPort Console, KernelLoadResult Kernel, InitrdLoadResult? Initrd, QueueWorkers Notifiers,
+    VmBlueprint Blueprint, SerialInputPort Console, KernelLoadResult Kernel, InitrdLoadResult? Initrd, QueueWorkers Workers,
     FaultInjector Faults)
 {
     /// <summary>The module serving /dev/kvm when it is not VT-x or AMD-V (e.g. kvm_pvm); null for a hardware KVM.</summary>
@@ -95,8 +95,8 @@ public static class VmBuilder
             ZeroPage.Write(memory, kernel, initrd, vmSettings.Cmdline, ram);
             StartupProbe.Mark("machine: kernel and initrd loaded");
             var console = new SerialInputPort();
-            var notifiers = resources.Add(new QueueWorkers(memory));
-            var (pciDevices, pciInterrupts, pciSlots) = PciDevices.Build(models, vm, memory, console, notifiers, resources);
+            var workers = resources.Add(new QueueWorkers(memory));
+            var (pciDevices, pciInterrupts, pciSlots) = PciDevices.Build(models, vm, memory, console, workers, resources);
             MpTable.Write(memory, new MpTableConfig(vmSettings.Cpus) { PciInterrupts = pciInterrupts });
             var bootState = LongModeSetup.Write(memory, kernel);
 
@@ -133,9 +133,9 @@ public static class VmBuilder
                 Resources: resources)
             {
                 Bus = bus,
-                OnDevicesStarted = started => notifiers.Start(started.Endpoints),
+                OnDevicesStarted = started => workers.Start(started.Endpoints),
             };
-            return new BuiltVm(blueprint, console, kernel, initrd, notifiers, faults) { SoftwareKvm = softwareKvm };
+            return new BuiltVm(blueprint, console, kernel, initrd, workers, faults) { SoftwareKvm = softwareKvm };
         }
         catch (Exception ex)
         {

@@ -74,6 +74,11 @@ public static class VmRunner
         }
 
         machine.Faults.Log = Akka.Event.Logging.GetLogger(system, $"{vmName}/faults");
+        var workersLog = Akka.Event.Logging.GetLogger(system, $"{vmName}/queues");
+        machine.Workers.AbandonedWorkers += count => workersLog.Warning(
+            "{Count} queue worker(s) still inside a host I/O after {Wait}: left to finish; guest RAM stays mapped until they do",
+            count,
+            QueueWorkers.StopWait);
         if (machine.SoftwareKvm is { } backend)
         {
             Akka.Event.Logging.GetLogger(system, vmName).Warning(

@@ -1,6 +1,8 @@
 using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Actors.Virtio;
 using ActorVmm.Devices;
+using ActorVmm.Kvm.Memory;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using Xunit;
@@ -213,5 +215,31 @@ public class QueuePassSpec : TestKit
 
         await AwaitConditionAsync(() => Task.FromResult(endpoint.Restarts == 1 && endpoint.CurrentDevice is not null));
         Assert.Equal(["pass 0", "saved idle"], first.Log);
+    }
+
+    [Fact]
+    public async Task Stopping_the_workers_should_not_wait_for_a_stuck_host_IO_nor_unmap_guest_ram_under_it()
+    {
+        var device = new SlowQueues(1);
+        var endpoint = Start(() => device);
+        await AwaitConditionAsync(() => Task.FromResult(endpoint.CurrentDevice is not null));
+        var memory = GuestMemory.Create([(GuestAddress.Zero, 1UL << 20)]);
+        var workers = new QueueWorkers(memory);
+        var handle = workers.Add("q", 0);
+        workers.Start([endpoint]);
+        device.Release.Reset();
+        workers.Signal(handle);
+        Assert.True(device.InPass.Wait(TimeSpan.FromSeconds(10)));
+
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+        workers.Dispose();
+        memory.Dispose();
+        stopwatch.Stop();
+
+        Assert.InRange(stopwatch.Elapsed, TimeSpan.Zero, QueueWorkers.StopWait + TimeSpan.FromSeconds(1));
+        Assert.Equal(1, workers.Abandoned);
+        Assert.False(memory.Unmapped, "guest RAM was unmapped under a worker still inside a pass");
+        device.Release.Set();
+        await AwaitConditionAsync(() => Task.FromResult(memory.Unmapped), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(20));
     }
 }

@@ -387,48 +387,6 @@ public sealed class Serial16550Tests
         Assert.Equal(state.InputFifo.Length > 0, (lsr & LsrDataReady) != 0);
     }
 
-    [Fact]
-    public void Serial_should_accept_input_from_other_threads_while_the_guest_reads()
-    {
-        const int writers = 4;
-        const int perWriter = 5_000;
-        var received = 0;
-        using var start = new Barrier(writers + 1);
-        var accepted = new int[writers];
-        var threads = Enumerable.Range(0, writers).Select(w => new Thread(() =>
-        {
-            start.SignalAndWait();
-            for (var i = 0; i < perWriter; i++)
-            {
-                accepted[w] += _serial.EnqueueInput([(byte)w]);
-            }
-        })).ToList();
-        threads.ForEach(t => t.Start());
-
-        start.SignalAndWait(TestContext.Current.CancellationToken);
-        while (threads.Any(t => t.IsAlive))
-        {
-            received += Drain();
-        }
-
-        received += Drain();
-
-        Assert.Equal(accepted.Sum(), received);
-        Assert.Equal(writers * perWriter, accepted.Sum() + _serial.Overruns);
-        Assert.Equal(accepted.Sum(), _serial.BytesIn);
-    }
-
-    private int Drain()
-    {
-        var count = 0;
-        while ((_serial.In(LineStatusOffset) & LsrDataReady) != 0)
-        {
-            _serial.In(DataOffset);
-            count++;
-        }
-
-        return count;
-    }
 
     [Fact]
     public void Serial_should_keep_its_configuration_through_save_and_restore()
