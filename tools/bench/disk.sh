@@ -7,7 +7,9 @@
 #     && flock /tmp/actorvmm-nested.lock tools/nested/run-in-kvm.sh -- tools/bench/disk.sh
 # Environment: BENCH_IMG_DIR (default /tmp: inside the nested runner a RAM-backed tmpfs, so the figures measure the
 # VMMs' data path, not the 9p share), BENCH_RUNS (default 2: boots per VMM, interleaved actorvmm, qemu, actorvmm...),
-# BENCH_MIB (default 256), BENCH_PASSES (default 3), BENCH_VMMS (default "actorvmm qemu"), BENCH_OUT (a file that
+# BENCH_MIB (default 256), BENCH_PASSES (default 3), BENCH_IMAGE (filled, the default: random data, so no write
+# allocates; sparse: a fresh sparse file, so every first write allocates host pages), BENCH_FSYNC=1 (write passes
+# end with an fsync, i.e. a FLUSH), BENCH_VMMS (default "actorvmm qemu"), BENCH_OUT (a file that
 # gets a copy of the report), BENCH_ACTORVMM and BENCH_ACTORVMM_B (below).
 # The summary gives, per VMM, the median of all its passes (every run) for read and for write, and the ratio to QEMU;
 # then, run by run, each VMM's median against QEMU's in the same run: runs won and the geometric mean of the ratios.
@@ -29,7 +31,7 @@ mib=${BENCH_MIB:-256}
 passes=${BENCH_PASSES:-3}
 vmms=${BENCH_VMMS:-"actorvmm qemu"}
 out=${BENCH_OUT:-/dev/null}
-cmdline="console=ttyS0 reboot=k panic=-1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd no_timer_check tsc=reliable actorvmm.script=diskbench diskbench.mib=$mib diskbench.passes=$passes"
+cmdline="console=ttyS0 reboot=k panic=-1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd no_timer_check tsc=reliable actorvmm.script=diskbench diskbench.mib=$mib diskbench.passes=$passes diskbench.fsync=${BENCH_FSYNC:-0}"
 
 [ -e /dev/kvm ] || { echo "disk.sh: no /dev/kvm: run it through tools/nested/run-in-kvm.sh" >&2; exit 2; }
 [ -f "$vmm" ] || { echo "disk.sh: $vmm missing: tools/setup.sh builds it" >&2; exit 2; }
@@ -42,7 +44,11 @@ log=$(mktemp "$imgdir/bench-log.XXXXXX")
 results=$(mktemp "$imgdir/bench-results.XXXXXX")
 trap 'rm -f "$img" "$log" "$log.err" "$results"' EXIT
 # Non-zero data (reads are not of a sparse hole), the size of one pass.
-head -c $((mib << 20)) /dev/urandom > "$img"
+if [ "${BENCH_IMAGE:-filled}" = sparse ]; then
+    truncate -s $((mib << 20)) "$img"
+else
+    head -c $((mib << 20)) /dev/urandom > "$img"
+fi
 
 say() { echo "$*"; echo "$*" >> "$out"; }
 

@@ -52,6 +52,22 @@ public static class GuestRun
     public static async Task<(GuestOutcome Outcome, VmRunResult Run)> BootWithReportAsync(
         int cpus, string script, Func<ActorVmmSettings, ActorVmmSettings> configure, ulong memory = 256UL << 20)
     {
+        var (outcome, run, _) = await BootAndStopAsync(cpus, script, configure, stopAfter: null, memory);
+        return (outcome, run);
+    }
+
+    /// <summary>
+    /// Boots like <see cref="BootWithReportAsync"/>; when <paramref name="stopAfter"/> is given, the host asks the VM to
+    /// stop once COM1 shows its marker plus its delay (what Ctrl-C does). Returns how long that stop took (zero when
+    /// the guest ended by itself first).
+    /// </summary>
+    public static async Task<(GuestOutcome Outcome, VmRunResult Run, TimeSpan StopTook)> BootAndStopAsync(
+        int cpus,
+        string script,
+        Func<ActorVmmSettings, ActorVmmSettings> configure,
+        (string Marker, TimeSpan Delay)? stopAfter,
+        ulong memory = 256UL << 20)
+    {
         var reference = SettingsLoader.Reference;
         var settings = configure(reference with
         {
@@ -70,9 +86,27 @@ public static class GuestRun
         try
         {
             using var deadline = new CancellationTokenSource(Deadline);
+            var stopAsked = 0L;
+            if (stopAfter is { } stop)
+            {
+                _ = Task.Run(async () =>
+                {
+                    while (!deadline.IsCancellationRequested && !capture.Text.Contains(stop.Marker, StringComparison.Ordinal))
+                    {
+                        await Task.Delay(50);
+                    }
+
+                    await Task.Delay(stop.Delay);
+                    Interlocked.Exchange(ref stopAsked, System.Diagnostics.Stopwatch.GetTimestamp());
+                    await deadline.CancelAsync();
+                });
+            }
+
             var io = new VmIo([capture.Write]) { VirtioConsole = hvc.Write };
             var run = await VmRunner.RunWithReportAsync(system, settings, io, cancellation: deadline.Token);
-            return (new GuestOutcome(run.Reason, capture.Text, hvc.Text), run);
+            var asked = Interlocked.Read(ref stopAsked);
+            var took = asked == 0 ? TimeSpan.Zero : System.Diagnostics.Stopwatch.GetElapsedTime(asked);
+            return (new GuestOutcome(run.Reason, capture.Text, hvc.Text), run, took);
         }
         finally
         {

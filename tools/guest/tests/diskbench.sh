@@ -1,7 +1,8 @@
 #!/bin/sh
 # Sequential direct-I/O throughput of /dev/vda (tools/bench/disk.sh): PASSES passes of MIB MiB read, then PASSES
 # passes of MIB MiB written, 1 MiB blocks (dd iflag/oflag=direct), every pass from sector 0.
-# Kernel command line: diskbench.mib=N (default 256, clamped to the disk), diskbench.passes=N (default 3).
+# Kernel command line: diskbench.mib=N (default 256, clamped to the disk), diskbench.passes=N (default 3),
+# diskbench.fsync=1 (write passes end with an fsync: conv=fsync, so a FLUSH is timed too).
 # Debian's busybox dd prints no rate line, so the time comes from /proc/uptime (10 ms resolution: keep passes >= 1 s).
 # Output, one line per pass ("MB" = 10^6 bytes; reqs = requests the block layer completed for the pass):
 #   diskbench: read pass 1 256 MiB in S s = R MB/s reqs=N
@@ -14,10 +15,12 @@ if [ ! -b /dev/vda ]; then
 fi
 MIB=256
 PASSES=3
+FSYNC=
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
         diskbench.mib=*) MIB=${arg#diskbench.mib=} ;;
         diskbench.passes=*) PASSES=${arg#diskbench.passes=} ;;
+        diskbench.fsync=1) FSYNC=conv=fsync ;;
     esac
 done
 case "$MIB$PASSES" in *[!0-9]*|'') echo "diskbench: bad diskbench.mib/passes"; exit 1 ;; esac
@@ -63,6 +66,6 @@ done
 echo "diskbench: cpu$have"
 pass zero 4 if=/dev/zero of=/dev/null
 pass read 4 if=/dev/vda of=/dev/null iflag=direct
-pass write 8 if=/dev/zero of=/dev/vda oflag=direct
+pass write 8 if=/dev/zero of=/dev/vda oflag=direct $FSYNC
 sync
 exit 0
