@@ -155,7 +155,9 @@ monitor() {
 freeze_report() {
     local dump syms=$cache/kallsyms-$kver rips=
     dump=$cache/freeze-$(date +%Y%m%d-%H%M%S).txt
-    for i in 1 2 3; do echo "== sample $i"; monitor stop "info registers -a" cont; sleep 1; done > "$dump" 2>&1
+    # With them each local APIC (timer armed? a vector stuck in IRR?): a lost timer interrupt would freeze the one vCPU
+    # without a lockup report, since the kernel's lockup and stall detectors all run from the timer.
+    for i in 1 2 3; do echo "== sample $i"; monitor stop "info registers -a" "info lapic" cont; sleep 1; done > "$dump" 2>&1
     while read -r n rip; do
         local sym= base= name=
         # The highest symbol at or below the address.
