@@ -112,8 +112,9 @@ clockargs=
 [ "${ACTORVMM_NESTED_CLOCKSOURCE:-}" = tsc ] && clockargs="clocksource=tsc tsc=reliable "
 # Heartbeat watchdog: runner-init.sh writes a line to the second serial port (a file here) every $hb_every s. A runner
 # kernel can freeze without panicking (seen: both softlockup and RCU-stall detection silent, QEMU at 100% CPU for the
-# whole stage); no heartbeat for $hb_timeout s ends QEMU and this script returns 125. Under a heavy KVM test on this
-# 2-core machine beats arrived at most ~16 s apart, so 120 s leaves a wide margin for a slower, busier machine.
+# whole stage); no heartbeat for $hb_timeout s ends QEMU and this script returns 125. Beats arrived at most 17 s apart
+# on a 2-core machine, in the whole KVM stage and in the two-vCPU boot test with two busy loops beside it in the
+# runner (the test 5x slower), so 120 s leaves a wide margin for a slower, busier machine.
 hb_every=15
 hb_timeout=${ACTORVMM_NESTED_HEARTBEAT_TIMEOUT:-120}
 freeze=${ACTORVMM_NESTED_TEST_FREEZE:-}
