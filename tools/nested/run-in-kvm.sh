@@ -11,6 +11,11 @@
 #              ACTORVMM_NESTED=direct  use /dev/kvm whenever it is usable, even when no VT-x/AMD-V backs it
 #              ACTORVMM_NESTED_MEM     L1 memory in MiB (default 4096)
 #              ACTORVMM_NESTED_SMP     L1 vCPUs (default 1: see below)
+#              ACTORVMM_NESTED_HEARTBEAT_TIMEOUT  end a nested VM that sent no heartbeat for this long (s, default 120;
+#                                      0: never)
+#              ACTORVMM_NESTED_TEST_FREEZE  test the watchdog: "now" or "after:SECONDS" (see runner-init.sh)
+# Exit code: the command's; 124 when the nested VM ended without one (a panic, or --timeout); 125 when it froze (no
+# heartbeat) and was ended.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -84,7 +89,7 @@ trap 'rm -rf "$xfer"' EXIT
     for v in $(compgen -e | grep -E '^(ACTORVMM_|DOTNET_ROOT|CI$)' | grep -v '^ACTORVMM_NESTED'); do
         printf 'export %s=%q\n' "$v" "${!v}"
     done
-    printf 'cd %q || exit 125\n' "$workdir"
+    printf 'cd %q || exit 126\n' "$workdir"
     printf '%q ' "$@"
     echo
 } > "$xfer/cmd.sh"
@@ -105,17 +110,89 @@ smp=${ACTORVMM_NESTED_SMP:-1}
 # ACTORVMM_NESTED_CLOCKSOURCE=tsc forces the TSC there (clocksource=tsc tsc=reliable; it panicked the same way).
 clockargs=
 [ "${ACTORVMM_NESTED_CLOCKSOURCE:-}" = tsc ] && clockargs="clocksource=tsc tsc=reliable "
+# Heartbeat watchdog: runner-init.sh writes a line to the second serial port (a file here) every $hb_every s. A runner
+# kernel can freeze without panicking (seen: both softlockup and RCU-stall detection silent, QEMU at 100% CPU for the
+# whole stage); no heartbeat for $hb_timeout s ends QEMU and this script returns 125. Beats arrived at most 17 s apart
+# on a 2-core machine, in the whole KVM stage and in the two-vCPU boot test with two busy loops beside it in the
+# runner (the test 5x slower), so 120 s leaves a wide margin for a slower, busier machine.
+hb_every=15
+hb_timeout=${ACTORVMM_NESTED_HEARTBEAT_TIMEOUT:-120}
+freeze=${ACTORVMM_NESTED_TEST_FREEZE:-}
+freeze=${freeze%% *}
+tmp=$(mktemp -d /tmp/actorvmm-nested.XXXXXX)
+# QEMU runs in the background while the watchdog polls: end it with this script, whatever ends the script.
+qemu_kill() { local pid; pid=$(cat "$tmp/qemu.pid" 2>/dev/null) && kill "$@" "$pid" 2>/dev/null; }
+trap '[ -e "$tmp/qrc" ] || qemu_kill; rm -rf "$xfer" "$tmp"' EXIT
+trap 'exit 143' TERM INT HUP
+: > "$tmp/heartbeat"
 echo "run-in-kvm: $why; running inside nested KVM (QEMU TCG, -cpu max, $smp vCPU, ${mem}M): slower, but real KVM" >&2
 set +e
-timeout --foreground "$timeout_s" qemu-system-x86_64 -M pc -accel tcg,thread=multi -cpu max -smp "$smp" -m "$mem" \
-    -nographic -no-reboot -nodefaults -serial stdio -monitor none \
+# nokaslr: a frozen CPU's RIP can be looked up in the runner kernel's symbols (see freeze_report).
+{ timeout --foreground "$timeout_s" qemu-system-x86_64 -M pc -accel tcg,thread=multi -cpu max -smp "$smp" -m "$mem" \
+    -nographic -no-reboot -nodefaults -serial stdio -serial "file:$tmp/heartbeat" \
+    -monitor "unix:$tmp/monitor,server=on,wait=off" -pidfile "$tmp/qemu.pid" \
     -kernel "$kernel" -initrd "$initrd" \
-    -append "${clockargs}console=ttyS0 reboot=k panic=-1 quiet loglevel=4 softlockup_panic=1 rcupdate.rcu_cpu_stall_timeout=60 sysctl.kernel.panic_on_rcu_stall=1 actorvmm.repo=$repo actorvmm.xfer=$xfer" \
+    -append "${clockargs}console=ttyS0 reboot=k panic=-1 quiet loglevel=4 nokaslr softlockup_panic=1 rcupdate.rcu_cpu_stall_timeout=60 sysctl.kernel.panic_on_rcu_stall=1 actorvmm.repo=$repo actorvmm.xfer=$xfer actorvmm.hb=$hb_every actorvmm.syms=$cache/kallsyms-$kver${freeze:+ actorvmm.test_freeze=$freeze}" \
     -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
-    -virtfs "local,path=$repo,mount_tag=repo,security_model=none,multidevs=remap" </dev/null \
-    | sed -u -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g' -e 's/\r$//' -e '/^SeaBIOS (version/d; /reboot: Power down$/d; s/^Booting from ROM\.*//; /^$/d'
-qrc=${PIPESTATUS[0]}
+    -virtfs "local,path=$repo,mount_tag=repo,security_model=none,multidevs=remap" </dev/null
+  echo $? > "$tmp/qrc"; } \
+    | sed -u -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g' -e 's/\r$//' -e '/^SeaBIOS (version/d; /reboot: Power down$/d; s/^Booting from ROM\.*//; /^$/d' &
+console_pid=$!
+
+# Monitor commands, one per argument; their answers on stdout (perl: part of every Debian system).
+monitor() {
+    perl -MIO::Socket::UNIX -MIO::Select -e '
+        my $s = IO::Socket::UNIX->new(Peer => shift) or exit 1;
+        my $sel = IO::Select->new($s); my $out = "";
+        for my $cmd (@ARGV) {
+            $s->print("$cmd\n");
+            while ($sel->can_read(0.5)) { my $buf; sysread($s, $buf, 65536) or last; $out .= $buf; }
+        }
+        $out =~ s/\r//g; $out =~ s/\e\[[0-9;]*[A-Za-z]//g; print $out;' "$tmp/monitor" "$@"
+}
+# Where the frozen vCPUs are: three samples of every vCPU's registers (the VM stopped for each, so RIP is exact), their
+# RIPs looked up in the runner kernel's symbols (runner-init.sh saves /proc/kallsyms; no KASLR). A RIP that is no
+# symbol's belongs to a nested guest or user space. The full dump is kept in artifacts/nested/.
+freeze_report() {
+    local dump syms=$cache/kallsyms-$kver rips=
+    dump=$cache/freeze-$(date +%Y%m%d-%H%M%S).txt
+    # With them each local APIC (timer armed? a vector stuck in IRR?): a lost timer interrupt would freeze the one vCPU
+    # without a lockup report, since the kernel's lockup and stall detectors all run from the timer.
+    for i in 1 2 3; do echo "== sample $i"; monitor stop "info registers -a" "info lapic" cont; sleep 1; done > "$dump" 2>&1
+    while read -r n rip; do
+        local sym= base= name=
+        # The highest symbol at or below the address.
+        [ -r "$syms" ] && read -r base name < <(awk -v a="$rip" \
+            'length($1) == 16 && ($1 "") <= (a "") && ($1 "") > (b "") { b = $1; s = $3 ($4 == "" ? "" : " " $4) } END { print b, s }' "$syms")
+        [ -z "$name" ] || [ $((16#$rip - 16#$base)) -ge 65536 ] || sym=$(printf '%s+0x%x' "$name" $((16#$rip - 16#$base)))
+        rips+="$rip${sym:+ $sym} (${n}x); "
+    done < <(grep -o 'RIP=[0-9a-f]*' "$dump" | cut -d= -f2 | sort | uniq -c | sort -rn | head -n 4)
+    echo "run-in-kvm: frozen vCPUs' RIPs over 3 samples: ${rips:-none read; }registers in $dump" >&2
+}
+
+# The watchdog: poll the heartbeat file; also keep the longest gap between beats, reported at the end.
+beats=0 last_size=0 last_beat=$SECONDS longest=0 frozen=0
+while kill -0 "$console_pid" 2>/dev/null; do
+    sleep 2
+    size=$(stat -c %s "$tmp/heartbeat" 2>/dev/null || echo 0)
+    if [ "$size" != "$last_size" ]; then
+        [ $beats -eq 0 ] || [ $((SECONDS - last_beat)) -le "$longest" ] || longest=$((SECONDS - last_beat))
+        beats=$((beats + 1)) last_size=$size last_beat=$SECONDS
+    elif [ "$hb_timeout" -gt 0 ] && [ $((SECONDS - last_beat)) -ge "$hb_timeout" ] && [ ! -e "$tmp/qrc" ]; then
+        frozen=1
+        echo "run-in-kvm: no heartbeat from the nested VM for $((SECONDS - last_beat)) s: the runner froze; ending it (exit 125)" >&2
+        freeze_report || true
+        qemu_kill
+        for _ in 1 2 3 4 5; do [ -e "$tmp/qrc" ] && break; sleep 2; done
+        [ -e "$tmp/qrc" ] || qemu_kill -KILL
+        break
+    fi
+done
+wait "$console_pid"
+qrc=$(cat "$tmp/qrc" 2>/dev/null || echo '?')
 set -e
+[ $beats -eq 0 ] || echo "run-in-kvm: $beats heartbeats, longest gap ${longest} s (watchdog at ${hb_timeout} s)" >&2
+[ $frozen -eq 0 ] || exit 125
 if [ -f "$xfer/rc" ]; then
     rc=$(cat "$xfer/rc")
     exit "$rc"
