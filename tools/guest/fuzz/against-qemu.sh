@@ -8,7 +8,7 @@
 #     flock /tmp/actorvmm-nested.lock tools/nested/run-in-kvm.sh --timeout 1500 -- tools/guest/fuzz/against-qemu.sh
 # Environment: FUZZ_DEVS (default "blk console rng"), FUZZ_SEEDS (default "1 7 42"), FUZZ_MODE (default all; or
 # regs, queues, flood), FUZZ_ITERS (default 40), FUZZ_SECONDS (flood, default 20), FUZZ_EXTRA (more kernel command
-# line, e.g. "fuzz.health=5 fuzz.verbose=1"), FUZZ_MEM (default 256), FUZZ_LOG_DIR (keeps the consoles).
+# line, e.g. "fuzz.health=5 fuzz.verbose=1"), FUZZ_MEM (default 256), FUZZ_LOG_DIR (the consoles go there, live).
 # Exit status 0 when every summary line says ok.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
@@ -27,6 +27,8 @@ command -v qemu-system-x86_64 >/dev/null || { echo "against-qemu: apt-get instal
 work=$(mktemp -d /tmp/fuzz-qemu.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 img=$work/disk.img
+logdir=${FUZZ_LOG_DIR:-$work}
+mkdir -p "$logdir"
 truncate -s 64M "$img"
 printf 'ACTORVMM-FUZZ-PATTERN-%s' "$(date +%s)" | dd of="$img" conv=notrunc status=none
 
@@ -34,7 +36,7 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
 
 ok=0
 for dev in $devs; do
-    log=$work/console-$dev.log
+    log=$logdir/qemu-console-$dev.log
     hvc=$work/hvc-$dev.log
     : > "$log"
     cmdline="console=ttyS0 reboot=k panic=-1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd no_timer_check tsc=reliable"
@@ -76,9 +78,5 @@ for dev in $devs; do
     grep -a 'fuzz: done' "$log" | tr -d '\r' || true
     echo "against-qemu: $dev boot took ${took}s; QEMU RSS at script start ${rss0} KiB, peak ${peak} KiB, last ${last} KiB (growth $(( (peak - rss0) / 1024 )) MiB)"
     [ -s "$work/qemu.out" ] && sed 's/^/against-qemu: qemu: /' "$work/qemu.out" | head -n 5
-    if [ -n "${FUZZ_LOG_DIR:-}" ]; then
-        mkdir -p "$FUZZ_LOG_DIR"
-        cp "$log" "$FUZZ_LOG_DIR/qemu-console-$dev.log"
-    fi
 done
 exit $ok

@@ -72,6 +72,15 @@
 #define ID_BLK 0x1042
 #define ID_CONSOLE 0x1043
 #define ID_RNG 0x1044
+/* transitional devices (QEMU's default) have the legacy ids; the fuzzer drives their modern interface */
+#define ID_BLK_T 0x1001
+#define ID_CONSOLE_T 0x1003
+#define ID_RNG_T 0x1005
+
+static unsigned modern_id(unsigned id)
+{
+    return id == ID_BLK_T ? ID_BLK : id == ID_CONSOLE_T ? ID_CONSOLE : id == ID_RNG_T ? ID_RNG : id;
+}
 
 struct vdesc
 {
@@ -345,7 +354,7 @@ static int find_function(void)
         {
             continue;
         }
-        if (strtoul(v, NULL, 16) == 0x1af4 && strtoul(d, NULL, 16) == want && found < 0 && strlen(name) < sizeof g_addr)
+        if (strtoul(v, NULL, 16) == 0x1af4 && modern_id((unsigned)strtoul(d, NULL, 16)) == want && found < 0 && strlen(name) < sizeof g_addr)
         {
             memcpy(g_addr, name, strlen(name) + 1);
             found = 0;
@@ -1953,12 +1962,12 @@ static void take_function(void)
         die_setup("no PCI function %s", g_addr);
     }
     g_id = (unsigned)strtoul(buf, NULL, 16);
-    g_is_blk = g_id == ID_BLK;
-    g_is_rng = g_id == ID_RNG;
-    g_is_console = g_id == ID_CONSOLE;
+    g_is_blk = modern_id(g_id) == ID_BLK;
+    g_is_rng = modern_id(g_id) == ID_RNG;
+    g_is_console = modern_id(g_id) == ID_CONSOLE;
     if (!g_is_blk && !g_is_rng && !g_is_console)
     {
-        die_setup("%s is device %04x: only 1042, 1043 and 1044 have health checks", g_addr, g_id);
+        die_setup("%s is device %04x: only blk, console and rng (1042/1043/1044 or transitional 1001/1003/1005) have health checks", g_addr, g_id);
     }
     snprintf(path, sizeof path, "%s/driver_override", g_sys);
     int e = sysfs_write(path, "none");
