@@ -26,7 +26,7 @@ public sealed class GuestFuzzerTests(ITestOutputHelper output)
     private const string Seeds = "1,7,42";
 
     /// <summary>Sized for the nested runner (TCG): a few seconds of fuzzing per seed.</summary>
-    private const string Budget = "fuzz.iters=24 fuzz.health=8 fuzz.wait=10";
+    private const string Budget = "fuzz.iters=200 fuzz.health=25 fuzz.wait=10";
 
     [Theory]
     [InlineData("blk")]

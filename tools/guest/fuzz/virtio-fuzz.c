@@ -702,6 +702,7 @@ static int g_nvoid_high;
 static uint64_t g_mmio[8];
 static int g_nmmio;
 static uint64_t g_top;  /* the highest address /proc/iomem names (RAM or device) */
+static char g_top_name[96];
 
 struct iomem_range
 {
@@ -737,9 +738,13 @@ static void read_iomem(void)
             die_setup("/proc/iomem shows zeros: run as root");
         }
         g_iomem[g_niomem++] = (struct iomem_range){ s, e, strstr(p, "PCI Bus") != NULL };
-        if (e > g_top)
+        /* a bridge's window is not a device: only what sits in it (RAM, BARs) counts; nor is a reserved
+           range above 4 GiB (QEMU reserves AMD's HyperTransport hole below 1 TiB there) */
+        int reserved_high = s >= (1ull << 32) && strstr(p, ": Reserved") != NULL;
+        if (e > g_top && !g_iomem[g_niomem - 1].pci_window && !reserved_high)
         {
             g_top = e;
+            snprintf(g_top_name, sizeof g_top_name, "%.*s", (int)strcspn(p, "\n"), p);
         }
     }
     fclose(f);
@@ -792,7 +797,7 @@ static void pick_addresses(void)
     }
     if (!g_nvoid_high || g_top >= (1ull << 39))
     {
-        die_setup("/proc/iomem names addresses up to 0x%" PRIx64 ": the parked-ring rule needs nothing at 2^39 or above", g_top);
+        die_setup("/proc/iomem names addresses up to 0x%" PRIx64 " (%s): the parked-ring rule needs nothing at 2^39 or above", g_top, g_top_name);
     }
     g_mmio[g_nmmio++] = 0xfec00000ull;
     g_mmio[g_nmmio++] = 0xfee00000ull;
