@@ -60,7 +60,8 @@ public sealed class GuestFuzzerTests(ITestOutputHelper output)
         foreach (var register in new[] { "status", "isr", "cfg" })
         {
             var max = Regex.Match(summary!, $@"\b{register}-us=\d+/\d+/(\d+)");
-            Assert.True(max.Success && long.Parse(max.Groups[1].Value, CultureInfo.InvariantCulture) < 1_000_000, $"{register} latency: {summary}");
+            // 5 s: QEMU's own virtio-blk reaches 1.5 s under this flood in the nested (TCG) runner.
+            Assert.True(max.Success && long.Parse(max.Groups[1].Value, CultureInfo.InvariantCulture) < 5_000_000, $"{register} latency: {summary}");
         }
 
         Assert.True(run.FloodSamples >= 8, $"only {run.FloodSamples} RSS samples during the flood\n{run.Summary}\n{run.Outcome.Tail}");
