@@ -1630,6 +1630,8 @@ static void fuzz_queues_iter(void)
     }
     volatile uint16_t *uidx = (volatile uint16_t *)(pg_used.va + 2);
     uint64_t end = now_ns() + (uint64_t)o_wait_ms * 1000000ull;
+    /* the wait draws a timing-dependent number of values: the next iteration starts from a fixed point */
+    uint64_t resume = rnd();
     while (now_ns() < end)
     {
         (void)status_rd();
@@ -1640,6 +1642,7 @@ static void fuzz_queues_iter(void)
         }
         sleep_us(1000);
     }
+    g_rng = resume;
     if (used == pg_used.pa)
     {
         uint16_t u = *uidx;
