@@ -2,6 +2,7 @@
 # Builds the ActorVmm test guest from Debian packages only (no network):
 #   OUTDIR/bzImage            copy of /boot/vmlinuz-$KVER      (linux-image-$KVER-unsigned)
 #   OUTDIR/initramfs.cpio.gz  busybox-static + virtio modules + tools/guest/init + tools/guest/tests/*.sh
+#                             + /bin/virtio-fuzz (tools/guest/fuzz/virtio-fuzz.c, built static with Debian's gcc)
 # Usage: tools/guest/build-guest.sh [OUTDIR]   (default: artifacts/guest in the repository)
 # Skips the work when the outputs are newer than every input.
 set -euo pipefail
@@ -24,6 +25,8 @@ die() { echo "build-guest: $*" >&2; exit 1; }
 file -b "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || ! command -v file >/dev/null || die "$BUSYBOX is not static: apt-get install busybox-static"
 command -v cpio >/dev/null || die "cpio missing: apt-get install cpio"
 command -v modinfo >/dev/null || die "modinfo missing: apt-get install kmod"
+command -v gcc >/dev/null || die "gcc missing (it builds /bin/virtio-fuzz): apt-get install gcc libc6-dev"
+FUZZ_SRC=$HERE/fuzz/virtio-fuzz.c
 
 # Resolve the module load order: dependencies first, each module once.
 ORDER=()
@@ -53,7 +56,7 @@ for m in "${ORDER[@]}"; do
     MODFILES+=("$f")
 done
 
-INPUTS=("$KERNEL" "$BUSYBOX" "$HERE/build-guest.sh" "$HERE/init" "${MODFILES[@]}")
+INPUTS=("$KERNEL" "$BUSYBOX" "$HERE/build-guest.sh" "$HERE/init" "$FUZZ_SRC" "${MODFILES[@]}")
 while IFS= read -r -d '' t; do INPUTS+=("$t"); done < <(find "$HERE/tests" -type f -name '*.sh' -print0)
 
 up_to_date() {
@@ -89,6 +92,9 @@ for i in "${!ORDER[@]}"; do
 done
 
 install -m 0755 "$HERE/init" "$ROOT/init"
+# The in-guest virtio-pci fuzzer: static, so the busybox initramfs needs no libc.
+gcc -static -O2 -Wall -Wextra -Werror -pthread -o "$ROOT/bin/virtio-fuzz" "$FUZZ_SRC" \
+    || die "cannot build $FUZZ_SRC (static: apt-get install gcc libc6-dev)"
 for t in "$HERE"/tests/*.sh; do
     [ -e "$t" ] && install -m 0755 "$t" "$ROOT/tests/$(basename "$t")"
 done
