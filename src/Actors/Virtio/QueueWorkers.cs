@@ -19,9 +19,6 @@ namespace ActorVmm.Actors.Virtio;
 /// </summary>
 public sealed class QueueWorkers : IDisposable
 {
-    /// <summary>The workers' nice value: a lower share of a contended CPU than vCPU threads, all of an idle one.</summary>
-    public const int WorkerNice = 5;
-
     /// <summary>How long <see cref="Dispose"/> waits for all workers together.</summary>
     public static readonly TimeSpan StopWait = TimeSpan.FromSeconds(2);
 
@@ -192,8 +189,6 @@ public sealed class QueueWorkers : IDisposable
 
     private void Loop(Entry entry, DeviceEndpoint endpoint)
     {
-        // A worker copying a 16 MiB request must not hold a CPU a vCPU needs to answer a register read.
-        ActorVmm.Kvm.Linux.ThreadScheduling.TryLowerCurrentThreadPriority(WorkerNice);
         while (!_disposed)
         {
             try

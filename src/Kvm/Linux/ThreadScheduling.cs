@@ -24,50 +24,11 @@ public static partial class ThreadScheduling
         return SchedSetScheduler(0, SchedIdle, ref priority) == 0;
     }
 
-    /// <summary>
-    /// Lowers the calling thread's share of a contended CPU (nice <paramref name="nice"/>, 1..19) without taking
-    /// any CPU away from it while the CPU is otherwise idle. For queue workers: a vCPU thread that wakes to answer
-    /// a register access then preempts a worker copying a large request, instead of waiting out its time slice.
-    /// Returns false (and changes nothing) where Linux refuses.
-    /// </summary>
-    public static bool TryLowerCurrentThreadPriority(int nice)
-    {
-        if (!OperatingSystem.IsLinux() || nice is < 1 or > 19)
-        {
-            return false;
-        }
-
-        // setpriority(PRIO_PROCESS, tid): on Linux a thread id names just that thread.
-        return SetPriority(0, GetTid(), nice) == 0;
-    }
-
-    /// <summary>The calling thread's nice value (0 normally), or int.MinValue.</summary>
-    public static int CurrentNice()
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            return int.MinValue;
-        }
-
-        Marshal.SetLastPInvokeError(0);
-        var nice = GetPriority(0, GetTid());
-        return nice == -1 && Marshal.GetLastPInvokeError() != 0 ? int.MinValue : nice;
-    }
-
     /// <summary>The calling thread's policy (SCHED_OTHER 0, SCHED_IDLE 5, ...), or -1.</summary>
     public static int CurrentPolicy() => OperatingSystem.IsLinux() ? SchedGetScheduler(0) : -1;
 
     [LibraryImport("libc", EntryPoint = "sched_setscheduler", SetLastError = true)]
     private static partial int SchedSetScheduler(int pid, int policy, ref int param);
-
-    [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
-    private static partial int SetPriority(int which, int who, int prio);
-
-    [LibraryImport("libc", EntryPoint = "getpriority", SetLastError = true)]
-    private static partial int GetPriority(int which, int who);
-
-    [LibraryImport("libc", EntryPoint = "gettid")]
-    private static partial int GetTid();
 
     [LibraryImport("libc", EntryPoint = "sched_getscheduler", SetLastError = true)]
     private static partial int SchedGetScheduler(int pid);
