@@ -66,6 +66,7 @@ public sealed class GuestFuzzerTests(ITestOutputHelper output)
 
         Assert.True(run.FloodSamples >= 8, $"only {run.FloodSamples} RSS samples during the flood\n{run.Summary}\n{run.Outcome.Tail}");
         Assert.True(run.FloodGrowthBytes <= growthLimit, $"RSS grew {run.FloodGrowthBytes >> 20} MiB over the flood (limit {growthLimit >> 20} MiB)\n{run.Summary}");
+        Console.Error.WriteLine($"flood-figures: {summary} | {run.Summary}");
     }
 }
 
