@@ -7,19 +7,12 @@ public sealed partial class DeviceEndpoint
 {
     private readonly ManualResetEventSlim _passesIdle = new(true);
     private int _activePasses;
-    private long _passes;
 
     /// <summary>
     /// Wakes queue N's worker (set by the VM's queue workers when they start). The endpoint kicks every queue when an
     /// instance goes live, since kicks that arrived while the device restarted found no device.
     /// </summary>
     public Action<int>? QueueKick { get; set; }
-
-    /// <summary>Queue passes run so far (all queues).</summary>
-    public long QueuePasses => Interlocked.Read(ref _passes);
-
-    /// <summary>Queue passes running now.</summary>
-    public int ActivePasses => Volatile.Read(ref _activePasses);
 
     /// <summary>
     /// Queue <paramref name="queue"/> was kicked: called on that queue's worker. Claims a pass under the gate, serves
@@ -83,7 +76,6 @@ public sealed partial class DeviceEndpoint
                 failure ??= ex;
             }
 
-            _passes++;
             if (failure is not null && ReferenceEquals(device, _current))
             {
                 // The restart waits for this pass to end (below) before it saves the device's state.

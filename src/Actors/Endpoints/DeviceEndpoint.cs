@@ -174,8 +174,6 @@ public sealed partial class DeviceEndpoint
             _stopped = true;
             (_lastInstalled as IQueueDevice)?.Quiesce();
         }
-
-        _passesIdle.Set();
     }
 
     /// <summary>Called by the actor under the gate after it ran a posted message.</summary>

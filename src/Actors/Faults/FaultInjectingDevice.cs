@@ -95,7 +95,7 @@ public class FaultInjectingDevice : IBusDevice, IReplyDropper, IFailStopDevice, 
             return false;
         }
 
-        Before(queues.NotifyRegister(queue), isRead: false, crashOnly: true);
+        Before(queues.NotifyRegister(queue), isRead: false, delay: false);
         return queues.TryBeginQueuePass(queue);
     }
 
@@ -103,7 +103,7 @@ public class FaultInjectingDevice : IBusDevice, IReplyDropper, IFailStopDevice, 
     public QueuePassResult RunQueuePass(int queue)
     {
         var queues = (IQueueDevice)Inner;
-        DelayBefore(queues.NotifyRegister(queue));
+        Before(queues.NotifyRegister(queue), isRead: false, crash: false);
         return queues.RunQueuePass(queue);
     }
 
@@ -157,24 +157,8 @@ public class FaultInjectingDevice : IBusDevice, IReplyDropper, IFailStopDevice, 
         }
     }
 
-    private void DelayBefore(ulong offset)
-    {
-        if (_failStopped)
-        {
-            return;
-        }
-
-        foreach (var schedule in _schedules)
-        {
-            if (schedule.Plan.Kind == FaultKind.Delay && schedule.Fire(offset))
-            {
-                _injector.Injected(schedule.Plan, offset);
-                _injector.Sleep(schedule.Plan.EffectiveDelay);
-            }
-        }
-    }
-
-    private void Before(ulong offset, bool isRead, bool crashOnly = false)
+    /// <summary>Crash and delay plans that fire on an access at <paramref name="offset"/> (a kick claims crashes, its pass delays).</summary>
+    private void Before(ulong offset, bool isRead, bool crash = true, bool delay = true)
     {
         if (_failStopped)
         {
@@ -184,8 +168,13 @@ public class FaultInjectingDevice : IBusDevice, IReplyDropper, IFailStopDevice, 
         foreach (var schedule in _schedules)
         {
             var plan = schedule.Plan;
-            if (plan.Kind is not (FaultKind.Crash or FaultKind.Delay) || (crashOnly && plan.Kind != FaultKind.Crash)
-                || !schedule.Fire(offset))
+            var wanted = plan.Kind switch
+            {
+                FaultKind.Crash => crash,
+                FaultKind.Delay => delay,
+                _ => false,
+            };
+            if (!wanted || !schedule.Fire(offset))
             {
                 continue;
             }

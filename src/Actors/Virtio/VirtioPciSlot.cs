@@ -13,7 +13,6 @@ namespace ActorVmm.Actors.Virtio;
 public sealed class VirtioPciSlot : IPciDevice
 {
     private readonly PciConfiguration _routing;
-    private volatile VirtioPciDevice? _current;
     private volatile DeviceEndpoint? _endpoint;
     private long _barMoves;
 
@@ -27,9 +26,6 @@ public sealed class VirtioPciSlot : IPciDevice
 
     public string Name { get; }
 
-    /// <summary>The current instance, or null before the device actor first started.</summary>
-    public VirtioPciDevice? Current => _current;
-
     /// <summary>The wiring the VMM chose (interrupt pin and line), for the MP table; the guest's view goes through the endpoint.</summary>
     public PciConfiguration Configuration => _routing;
 
@@ -39,12 +35,9 @@ public sealed class VirtioPciSlot : IPciDevice
     /// <summary>Config cycles go to <paramref name="endpoint"/> (the device's own) from now on.</summary>
     public void Bind(DeviceEndpoint endpoint) => _endpoint = endpoint;
 
-    /// <summary>A new instance went live (factory, restarts included).</summary>
-    public void Attach(VirtioPciDevice device)
-    {
+    /// <summary>A new instance was built (factory, restarts included): its BAR moves are counted here.</summary>
+    public void Attach(VirtioPciDevice device) =>
         device.Configuration.BarMoved += _ => Interlocked.Increment(ref _barMoves);
-        _current = device;
-    }
 
     public void ReadConfig(int offset, Span<byte> data)
     {
