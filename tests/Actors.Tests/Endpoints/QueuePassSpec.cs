@@ -147,6 +147,9 @@ public class QueuePassSpec : TestKit
         Assert.True(await Task.WhenAny(answered, Task.Delay(TimeSpan.FromSeconds(5))) == answered, "a register access waited for the queue pass");
         Assert.Equal([0x5a, 0x5a, 0x5a, 0x5a], read);
         Assert.Equal(0, endpoint.ReadTimeouts);
+
+        // A posted write returns before the actor runs it: the device must have taken it while the pass still waits.
+        await AwaitAssertAsync(() => Assert.Equal(["write 20"], device.Log));
         device.Release.Set();
         await worker;
         await AwaitAssertAsync(() => Assert.Equal(["write 20", "pass 0"], device.Log));
