@@ -1,0 +1,38 @@
+namespace ActorVmm.Host.Serve;
+
+/// <summary>
+/// <c>GET /vms/{id}/stats</c>: the <c>--stats</c> tables as rows (by reason, by device) plus device and interrupt
+/// counters. Exit rows are empty unless exit statistics are on (a trace or <c>--stats</c>).
+/// </summary>
+public sealed record VmStatsInfo(
+    string Id,
+    long TotalExits,
+    IReadOnlyList<ExitRow> ByReason,
+    IReadOnlyList<ExitRow> ByDevice,
+    IReadOnlyList<DeviceCounters> Devices,
+    IReadOnlyList<InterruptRow> Interrupts);
+
+/// <summary>One row of an exit table: count and latency in nanoseconds.</summary>
+public sealed record ExitRow(string Event, long Count, double MeanNs, double P50Ns, double P99Ns, double MaxNs);
+
+/// <summary>One device's access counters and virtio request counters.</summary>
+public sealed record DeviceCounters(
+    string Name,
+    long InlineAccesses,
+    long PostedAccesses,
+    long ReadTimeouts,
+    long Restarts,
+    long Failures,
+    long FaultsFired,
+    long VirtioRequests,
+    long VirtioBytes);
+
+/// <summary>Interrupts raised per line.</summary>
+public sealed record InterruptRow(string Device, ulong Gsi, long Count);
+
+/// <summary>What <c>/metrics</c> exports for one VM.</summary>
+public sealed record VmMetrics(
+    string Id,
+    string State,
+    IReadOnlyDictionary<string, long> ExitsByKind,
+    IReadOnlyList<DeviceCounters> Devices);
