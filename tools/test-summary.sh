@@ -5,7 +5,7 @@
 results=$1; shift
 passed=0; failed=0; skipped=0
 attr() { local v; v=$(sed -n "s/.*[[:space:]]$2=\"\([0-9]*\)\".*/\1/p" <<<"$1" | head -n1); echo "${v:-0}"; }
-kvm_projects=" ${ACTORVMM_KVM_PROJECTS:-Kvm Vmm} "
+kvm_projects=" ${ACTORVMM_KVM_PROJECTS:-Kvm Vmm GuestJournal} "
 for p in "$@"; do
     stages=host
     case "$kvm_projects" in *" $p "*) stages="host kvm" ;; esac

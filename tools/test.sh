@@ -15,10 +15,14 @@ if [ -x tools/guest/build-guest.sh ]; then
     tools/guest/build-guest.sh artifacts/guest >/dev/null || { echo "test: building the guest image failed" >&2; status=1; }
 fi
 
-v3_projects=(Kvm Devices Vmm Architecture)
+v3_projects=(Kvm Devices Vmm Architecture GuestJournal)
 # Projects with Category=Kvm tests; each must produce KVM results or the summary counts a failure.
-export ACTORVMM_KVM_PROJECTS="Kvm Vmm"
-bin() { echo "tests/$1.Tests/bin/Release/net10.0/ActorVmm.$1.Tests.dll"; }
+export ACTORVMM_KVM_PROJECTS="Kvm Vmm GuestJournal"
+# tests/P.Tests (ActorVmm.P.Tests.dll), or a sample under samples/P.Tests (P.Tests.dll: a user's project).
+bin() {
+    if [ -d "tests/$1.Tests" ]; then echo "tests/$1.Tests/bin/Release/net10.0/ActorVmm.$1.Tests.dll"
+    else echo "samples/$1.Tests/bin/Release/net10.0/$1.Tests.dll"; fi
+}
 
 echo "== host tests" >&2
 for p in "${v3_projects[@]}"; do

@@ -16,7 +16,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 results=$1
-read -r -a projects <<<"${ACTORVMM_KVM_PROJECTS:-Kvm Vmm}"
+read -r -a projects <<<"${ACTORVMM_KVM_PROJECTS:-Kvm Vmm GuestJournal}"
 max_attempts=${ACTORVMM_KVM_ATTEMPTS:-3}
 read -r -a freezes <<<"${ACTORVMM_NESTED_TEST_FREEZE:-}"
 rm -f "$results"/*.kvm.xml "$results"/*.kvm.*.xml "$results"/kvm-plan.* "$results"/kvm-console.*.log

@@ -7,7 +7,7 @@
 results=$1
 plan=${2:-}
 # The test projects that hold Category=Kvm tests (tools/test.sh passes the same list to the summary).
-ACTORVMM_KVM_PROJECTS=${ACTORVMM_KVM_PROJECTS:-"Kvm Vmm"}
+ACTORVMM_KVM_PROJECTS=${ACTORVMM_KVM_PROJECTS:-"Kvm Vmm GuestJournal"}
 [ -c /dev/kvm ] || { echo "kvm-tests: no /dev/kvm here" >&2; exit 3; }
 rc=0
 # run_project PROJECT TAG [METHOD...]
@@ -15,6 +15,8 @@ run_project() {
     p=$1 xml=$results/$1.kvm${2:+.$2}.xml
     shift 2
     dll=tests/$p.Tests/bin/Release/net10.0/ActorVmm.$p.Tests.dll
+    # A sample (samples/P.Tests) is a user's project: its assembly is P.Tests.
+    [ -d "tests/$p.Tests" ] || dll=samples/$p.Tests/bin/Release/net10.0/$p.Tests.dll
     # kvm-stage.sh reads this line in the console log: the test lines after it are this project's.
     echo "kvm-tests: $p" >&2
     skip=

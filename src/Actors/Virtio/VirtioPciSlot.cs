@@ -32,6 +32,9 @@ public sealed class VirtioPciSlot : IPciDevice
     /// <summary>Times the guest programmed BAR 0 to a new address. Such moves are not followed (see <see cref="PciDevices"/>).</summary>
     public long BarMoves => Interlocked.Read(ref _barMoves);
 
+    /// <summary>What the function's queues completed, across every instance (restarts included).</summary>
+    public VirtqueueTraffic Traffic { get; } = new();
+
     /// <summary>Config cycles go to <paramref name="endpoint"/> (the device's own) from now on.</summary>
     public void Bind(DeviceEndpoint endpoint) => _endpoint = endpoint;
 

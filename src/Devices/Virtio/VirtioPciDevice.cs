@@ -97,6 +97,19 @@ public sealed partial class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulD
 
     public DeviceStats Stats { get; } = new();
 
+    /// <summary>Chains and bytes its queues complete (give every incarnation of one slot the same instance).</summary>
+    public VirtqueueTraffic? Traffic
+    {
+        get => _queues.Length == 0 ? null : _queues[0].Traffic;
+        init
+        {
+            foreach (var queue in _queues)
+            {
+                queue.Traffic = value;
+            }
+        }
+    }
+
     /// <summary>PCI configuration space; subscribe to <see cref="PciConfiguration.BarMoved"/> to follow guest BAR moves.</summary>
     public PciConfiguration Configuration { get; }
 

@@ -222,6 +222,9 @@ public sealed class Virtqueue
         _outstanding = null;
     }
 
+    /// <summary>Where completed chains are counted (shared across device restarts); null: not counted.</summary>
+    public VirtqueueTraffic? Traffic { get; set; }
+
     /// <summary>Hands a chain back: writes the used element, then publishes the used index with release ordering.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddUsed(GuestMemory memory, ushort headIndex, uint writtenLength)
@@ -241,6 +244,7 @@ public sealed class Virtqueue
             memory.Write(slot, element);
             NextUsed++;
             memory.StoreReleaseU16(UsedRing.CheckedAdd(2), NextUsed);
+            Traffic?.Count(writtenLength);
         }
         catch (GuestMemoryException ex)
         {

@@ -139,6 +139,7 @@ internal static class PciDevices
                     var device = new VirtioPciDevice(
                         ctx.Name, model, memory, ctx.Interrupt!, bar, (byte)gsi, msi: ctx.Interrupt as IMsiInterrupts)
                     {
+                        Traffic = slot.Traffic,
                         QueueKickHandler = q =>
                         {
                             if ((uint)q < (uint)handles.Length)

@@ -28,6 +28,9 @@ public sealed record BuiltVm(
 {
     /// <summary>The module serving /dev/kvm when it is not VT-x or AMD-V (e.g. kvm_pvm); null for a hardware KVM.</summary>
     public string? SoftwareKvm { get; init; }
+
+    /// <summary>The virtio-pci functions (their traffic counters), by device name.</summary>
+    public IReadOnlyList<VirtioPciSlot> PciSlots { get; init; } = [];
 }
 
 /// <summary>
@@ -135,7 +138,7 @@ public static class VmBuilder
                 Bus = bus,
                 OnDevicesStarted = started => workers.Start(started.Endpoints),
             };
-            return new BuiltVm(blueprint, console, kernel, initrd, workers, faults) { SoftwareKvm = softwareKvm };
+            return new BuiltVm(blueprint, console, kernel, initrd, workers, faults) { SoftwareKvm = softwareKvm, PciSlots = pciSlots };
         }
         catch (Exception ex)
         {

@@ -73,19 +73,6 @@ public static class VmRunner
             throw;
         }
 
-        machine.Faults.Log = Akka.Event.Logging.GetLogger(system, $"{vmName}/faults");
-        var workersLog = Akka.Event.Logging.GetLogger(system, $"{vmName}/queues");
-        machine.Workers.AbandonedWorkers += count => workersLog.Warning(
-            "{Count} queue worker(s) still inside a host I/O after {Wait}: left to finish; guest RAM stays mapped until they do",
-            count,
-            QueueWorkers.StopWait);
-        if (machine.SoftwareKvm is { } backend)
-        {
-            Akka.Event.Logging.GetLogger(system, vmName).Warning(
-                "/dev/kvm is served by {Backend}, not VT-x or AMD-V: a stock Linux kernel stalls in early boot under it; tools/nested/run-in-kvm.sh runs the VMM in the nested runner instead",
-                backend);
-        }
-
         StartupProbe.Mark("actor system");
         VmTracer? tracer;
         try
@@ -107,7 +94,7 @@ public static class VmRunner
         VmHandle handle;
         try
         {
-            handle = VmActor.Spawn(system, machine.Blueprint with { Tracer = tracer }, vmName);
+            handle = Spawn(system, machine, tracer, vmName);
         }
         catch
         {
@@ -125,5 +112,27 @@ public static class VmRunner
         var reason = await handle.Stopped.ConfigureAwait(false);
         await TracingSetup.FinishAsync(tracer, settings.Tracing).ConfigureAwait(false);
         return new VmRunResult(reason, machine, machine.Blueprint.Bus?.Endpoints ?? []);
+    }
+
+    /// <summary>
+    /// Starts a built machine as a <see cref="VmActor"/> under <paramref name="system"/>, its fault and queue-worker
+    /// logs wired to Akka's logging. On failure the caller still owns the machine's resources.
+    /// </summary>
+    public static VmHandle Spawn(ActorSystem system, BuiltVm machine, VmTracer? tracer, string vmName, string? actorName = null)
+    {
+        machine.Faults.Log = Akka.Event.Logging.GetLogger(system, $"{vmName}/faults");
+        var workersLog = Akka.Event.Logging.GetLogger(system, $"{vmName}/queues");
+        machine.Workers.AbandonedWorkers += count => workersLog.Warning(
+            "{Count} queue worker(s) still inside a host I/O after {Wait}: left to finish; guest RAM stays mapped until they do",
+            count,
+            QueueWorkers.StopWait);
+        if (machine.SoftwareKvm is { } backend)
+        {
+            Akka.Event.Logging.GetLogger(system, vmName).Warning(
+                "/dev/kvm is served by {Backend}, not VT-x or AMD-V: a stock Linux kernel stalls in early boot under it; tools/nested/run-in-kvm.sh runs the VMM in the nested runner instead",
+                backend);
+        }
+
+        return VmActor.Spawn(system, machine.Blueprint with { Tracer = tracer }, actorName ?? vmName);
     }
 }

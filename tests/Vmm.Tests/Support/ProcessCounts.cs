@@ -1,0 +1,51 @@
+namespace ActorVmm.Vmm.Tests.Support;
+
+/// <summary>Open fds and the VMM's own named threads (vCPUs, queue workers, IRQ resamplers) of a process, from /proc.</summary>
+public static class ProcessCounts
+{
+    private static readonly string[] VmmThreadPrefixes = ["vcpu", "queue-", "irq-resample", "console-out", "actorvmm-trace"];
+
+    public static int Fds(int pid) => Directory.GetFileSystemEntries($"/proc/{pid}/fd").Length;
+
+    public static int Threads(int pid) => Directory.GetDirectories($"/proc/{pid}/task").Length;
+
+    /// <summary>Threads whose name says a VM owns them.</summary>
+    public static IReadOnlyList<string> VmmThreads(int pid)
+    {
+        var names = new List<string>();
+        foreach (var task in Directory.GetDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                var name = File.ReadAllText(Path.Combine(task, "comm")).Trim();
+                if (VmmThreadPrefixes.Any(p => name.StartsWith(p, StringComparison.Ordinal)))
+                {
+                    names.Add(name);
+                }
+            }
+            catch (IOException)
+            {
+                // The thread ended meanwhile.
+            }
+        }
+
+        return names;
+    }
+
+    /// <summary>Polls until <paramref name="condition"/> holds or <paramref name="timeout"/> passes; returns whether it held.</summary>
+    public static async Task<bool> EventuallyAsync(Func<bool> condition, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                return false;
+            }
+
+            await Task.Delay(50);
+        }
+
+        return true;
+    }
+}
