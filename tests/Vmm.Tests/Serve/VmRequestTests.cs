@@ -1,0 +1,72 @@
+using ActorVmm.Host.Serve;
+
+namespace ActorVmm.Vmm.Tests.Serve;
+
+/// <summary>The body of PUT /vms/{id}: HOCON VM keys as JSON, checked like a VM file; errors name the body's key.</summary>
+public sealed class VmRequestTests
+{
+    private static VmServiceException Bad(string json)
+    {
+        var error = Assert.Throws<VmServiceException>(() => VmRequest.Parse(json));
+        Assert.Equal(400, error.Status);
+        Assert.DoesNotContain('\n', error.Message);
+        return error;
+    }
+
+    [Fact]
+    public void A_body_should_set_the_vm_keys_and_faults()
+    {
+        var parsed = VmRequest.Parse("""
+            {"cpus": 2, "memory": "128M", "cmdline": "console=ttyS0 x=\"y\"", "rng": true,
+             "disks": [{"path": "/tmp/a.img", "read-only": true}], "faults": ["disk0:crash,every=3"]}
+            """);
+
+        Assert.Equal(2, parsed.Settings.Vm.Cpus);
+        Assert.Equal(128UL << 20, parsed.Settings.Vm.MemoryBytes);
+        Assert.Equal("console=ttyS0 x=\"y\"", parsed.Settings.Vm.Cmdline);
+        Assert.True(parsed.Settings.Vm.Rng);
+        Assert.True(Assert.Single(parsed.Settings.Vm.Disks).ReadOnly);
+        Assert.Equal("disk0", Assert.Single(parsed.Settings.Faults).Device);
+        Assert.True(parsed.KeepConsole);
+    }
+
+    [Fact]
+    public void An_empty_object_should_give_the_reference_defaults_without_stdio()
+    {
+        var parsed = VmRequest.Parse("{}");
+
+        Assert.Equal(1, parsed.Settings.Vm.Cpus);
+        Assert.NotEqual(ActorVmm.Host.GuestConsole.SerialSpecKind.Stdio, parsed.Settings.Vm.Serial.Kind);
+    }
+
+    [Theory]
+    [InlineData("{\"cpus\": 1,", "malformed JSON")]
+    [InlineData("[1, 2]", "JSON object")]
+    [InlineData("\"text\"", "JSON object")]
+    [InlineData("{\"cpuz\": 2}", "cpuz")]
+    [InlineData("{\"cpus\": \"many\"}", "cpus")]
+    [InlineData("{\"cpus\": 999}", "cpus")]
+    [InlineData("{\"memory\": \"1K\"}", "memory")]
+    [InlineData("{\"disks\": [{\"paht\": \"/x\"}]}", "paht")]
+    [InlineData("{\"faults\": [\"disk0:explode\"]}", "explode")]
+    [InlineData("{\"serial\": \"stdio\"}", "serial")]
+    [InlineData("{\"console\": \"hdmi\"}", "console")]
+    public void A_bad_body_should_be_a_400_naming_the_problem(string json, string named)
+    {
+        Assert.Contains(named, Bad(json).Message);
+    }
+
+    [Fact]
+    public void Serial_none_should_keep_no_console()
+    {
+        Assert.False(VmRequest.Parse("{\"serial\": \"none\"}").KeepConsole);
+    }
+
+    [Fact]
+    public void Hocon_syntax_inside_strings_should_stay_text()
+    {
+        var parsed = VmRequest.Parse("{\"cmdline\": \"a=${HOME} b=[1] c={d}\"}");
+
+        Assert.Equal("a=${HOME} b=[1] c={d}", parsed.Settings.Vm.Cmdline);
+    }
+}
