@@ -107,7 +107,7 @@ internal static class BootBench
     /// runs: the framework files of a framework-dependent VMM are shared with this benchmark's own process, the files of
     /// a self-contained one are not. "Anon" does not.
     /// </summary>
-    private sealed record VmmMemory(double RssMiB, double PrivateMiB, double AnonMiB);
+    internal sealed record VmmMemory(double RssMiB, double PrivateMiB, double AnonMiB);
 
     private static BootResult BootOnce(string file, string[] args, ulong guestBytes)
     {
@@ -166,7 +166,7 @@ internal static class BootBench
     }
 
     /// <summary>Sums of Rss and Private_* over the process's mappings, leaving out anonymous mappings at least as large as guest RAM.</summary>
-    private static VmmMemory? MemoryExcludingGuest(int pid, ulong guestBytes)
+    internal static VmmMemory? MemoryExcludingGuest(int pid, ulong guestBytes)
     {
         try
         {
@@ -211,7 +211,7 @@ internal static class BootBench
     /// self-contained publish (its runtimeconfig lists included frameworks) by the launcher beside it, a
     /// framework-dependent one through <c>dotnet</c>.
     /// </summary>
-    private static (string File, string[] Prefix) Launcher(string path)
+    internal static (string File, string[] Prefix) Launcher(string path)
     {
         if (!path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
         {
@@ -225,7 +225,7 @@ internal static class BootBench
         return selfContained && File.Exists(launcher) ? (launcher, []) : ("dotnet", [path]);
     }
 
-    private static string FindRepo()
+    internal static string FindRepo()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
