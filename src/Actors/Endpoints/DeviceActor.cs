@@ -129,10 +129,15 @@ public sealed class DeviceActor : UntypedActor
             case DeviceProtocol.Crashed crashed:
                 lock (_endpoint.Gate)
                 {
+                    // Withdrawn as if it had thrown here: restarting until the supervisor settles it.
+                    _endpoint.Withdraw();
                     _endpoint.MessageDone();
                 }
 
                 throw new DeviceFailureException(_endpoint.Name, crashed.Cause);
+            case DeviceProtocol.CrashNow crash:
+                RunPosted(crash, static (_, c) => throw new RequestedDeviceCrash(c.Device, c.Why));
+                break;
             case DeviceProtocol.GetState:
                 OnGetState();
                 break;
