@@ -138,6 +138,16 @@ public sealed class DeviceActor : UntypedActor
             case DeviceProtocol.CrashNow crash:
                 RunPosted(crash, static (_, c) => throw new RequestedDeviceCrash(c.Device, c.Why));
                 break;
+            case DeviceProtocol.Reinstall:
+                lock (_endpoint.Gate)
+                {
+                    if (_endpoint.CurrentDevice is null && !_endpoint.IsStopped && !_endpoint.IsFailStopped)
+                    {
+                        _endpoint.Install(_device);
+                    }
+                }
+
+                break;
             case DeviceProtocol.GetState:
                 OnGetState();
                 break;

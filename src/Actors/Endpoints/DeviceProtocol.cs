@@ -29,6 +29,12 @@ public static class DeviceProtocol
     /// </summary>
     public sealed record CrashNow(string Device, string Why);
 
+    /// <summary>From the supervisor after it resumed the device: serve accesses with the same instance again.</summary>
+    public sealed record Reinstall
+    {
+        public static readonly Reinstall Instance = new();
+    }
+
     /// <summary>Asks for the device's saved state (reply: <see cref="State"/>; null when not stateful).</summary>
     public sealed record GetState
     {

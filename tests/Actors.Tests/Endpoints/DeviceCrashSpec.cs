@@ -129,4 +129,24 @@ public class DeviceCrashSpec : TestKit
         vm.RequestStop();
         await vm.Stopped.WaitAsync(Generous);
     }
+
+    [Fact]
+    public async Task A_resumed_device_should_be_running_again_without_waiting_for_an_access()
+    {
+        var decider = new Dictionary<string, SupervisionAction> { ["default"] = SupervisionAction.Stop, [nameof(RequestedDeviceCrash)] = SupervisionAction.Resume };
+        var device = new CounterDevice("rtc");
+        var vm = VmActor.Spawn(Sys, Blueprint("crash-resume", new DeviceBlueprint("rtc", _ => device, [BusRange.Pio(0x70, 2)]), decider));
+        var rtc = RunningDevice(vm);
+        var bus = (await vm.Actor.Ask<VmProtocol.Status>(VmProtocol.GetStatus.Instance, Generous)).Bus;
+        bus.Write(BusSpace.Pio, 0x70, [1]);
+
+        Assert.True(rtc.Crash("resume it"));
+
+        AwaitCondition(() => rtc.Failures == 1 && rtc.State == DeviceRunState.Running, Generous, Poll);
+        Assert.Equal(0, rtc.Restarts);
+        Assert.Same(device, rtc.InlineDevice);
+        Assert.Equal(1, device.Count);
+        vm.RequestStop();
+        await vm.Stopped.WaitAsync(Generous);
+    }
 }
