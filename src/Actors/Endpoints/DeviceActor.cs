@@ -129,10 +129,25 @@ public sealed class DeviceActor : UntypedActor
             case DeviceProtocol.Crashed crashed:
                 lock (_endpoint.Gate)
                 {
+                    // Withdrawn as if it had thrown here: restarting until the supervisor settles it.
+                    _endpoint.Withdraw();
                     _endpoint.MessageDone();
                 }
 
                 throw new DeviceFailureException(_endpoint.Name, crashed.Cause);
+            case DeviceProtocol.CrashNow crash:
+                RunPosted(crash, static (_, c) => throw new RequestedDeviceCrash(c.Device, c.Why));
+                break;
+            case DeviceProtocol.Reinstall:
+                lock (_endpoint.Gate)
+                {
+                    if (_endpoint.CurrentDevice is null && !_endpoint.IsStopped && !_endpoint.IsFailStopped)
+                    {
+                        _endpoint.Install(_device);
+                    }
+                }
+
+                break;
             case DeviceProtocol.GetState:
                 OnGetState();
                 break;

@@ -41,7 +41,9 @@ public sealed partial class DeviceEndpoint
     private volatile IBusDevice? _failStopped;
     private volatile IActorRef? _actor;
     private volatile IReplyDropper? _dropper;
+    private volatile ITraceSink? _trace;
     private volatile bool _stopped;
+    private volatile bool _failing;
     private int _pending;
     private int _incarnation;
     private long _inlineAccesses;
@@ -70,7 +72,22 @@ public sealed partial class DeviceEndpoint
 
     public string Name { get; }
 
+    /// <summary>What the device is (<c>serial</c>, <c>virtio-blk</c>...), from <c>DeviceBlueprint.Kind</c>; null: not said.</summary>
+    public string? Kind { get; init; }
+
     public bool InlineEnabled { get; }
+
+    /// <summary>
+    /// Where the device stands: <see cref="DeviceRunState.Running"/> while an instance is installed,
+    /// <see cref="DeviceRunState.Restarting"/> from a failure until its supervisor installed the next instance (or
+    /// stopped it), <see cref="DeviceRunState.Stopped"/> once its actor stopped for good (or before it started),
+    /// <see cref="DeviceRunState.FailStopped"/> when given up on but still answering registers.
+    /// </summary>
+    public DeviceRunState State =>
+        _failStopped is not null ? DeviceRunState.FailStopped
+        : _stopped || _lastInstalled is null ? DeviceRunState.Stopped
+        : _failing || _current is null ? DeviceRunState.Restarting
+        : DeviceRunState.Running;
 
     /// <summary>True once the device actor has stopped for good; the endpoint answers all-ones and drops writes.</summary>
     public bool IsStopped => _stopped;
@@ -124,8 +141,12 @@ public sealed partial class DeviceEndpoint
     /// <summary>State saved from the failed instance, handed to the next one (set in PreRestart).</summary>
     internal object? StashedState { get; set; }
 
-    /// <summary>Where faults and restarts of this device are reported (the VM's tracer), if anywhere.</summary>
-    internal ITraceSink? Trace { get; set; }
+    /// <summary>Where faults and restarts of this device are reported (the VM's tracer), if anywhere; switched while the VM runs.</summary>
+    internal ITraceSink? Trace
+    {
+        get => _trace;
+        set => _trace = value;
+    }
 
     internal void Bind(IActorRef actor) => _actor = actor;
 
@@ -140,6 +161,7 @@ public sealed partial class DeviceEndpoint
         lock (_gate)
         {
             _stopped = false;
+            _failing = false;
             _dropper = device as IReplyDropper;
             _lastInstalled = device;
             _current = device;
@@ -160,10 +182,13 @@ public sealed partial class DeviceEndpoint
     {
         _device = null;
         _current = null;
+        _failing = false;
     }
 
     /// <summary>The live instance (null while failed, restarting or stopped).</summary>
     internal IBusDevice? CurrentDevice => _current;
+
+
 
     internal void MarkStopped()
     {
@@ -172,6 +197,7 @@ public sealed partial class DeviceEndpoint
             _device = null;
             _current = null;
             _stopped = true;
+            _failing = false;
             (_lastInstalled as IQueueDevice)?.Quiesce();
         }
     }
@@ -284,6 +310,25 @@ public sealed partial class DeviceEndpoint
         return bytes.Length;
     }
 
+    /// <summary>
+    /// Makes the device fail now, as if its model threw <see cref="RequestedDeviceCrash"/> from a posted access: it
+    /// is counted in <see cref="Failures"/> and its supervisor's decider decides (restart, stop, stop the VM...)
+    /// exactly as for any other failure. Accesses queue behind it. False when there is no live device actor
+    /// (not started, stopped, fail-stopped).
+    /// </summary>
+    public bool Crash(string why)
+    {
+        var actor = _actor;
+        if (_stopped || _failStopped is not null || actor is null || _lastInstalled is null)
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _pending);
+        actor.Tell(new DeviceProtocol.CrashNow(Name, why));
+        return true;
+    }
+
     /// <summary>Runs one access on <paramref name="device"/> (under the gate).</summary>
     internal static void Access(IBusDevice device, AccessSpace space, ulong offset, Span<byte> read, ReadOnlySpan<byte> write, bool isRead)
     {
@@ -361,6 +406,7 @@ public sealed partial class DeviceEndpoint
         // Under the gate. From now on accesses queue behind the Crashed message and reach whatever the
         // supervisor decides (a resumed or a rebuilt device, or a stopped endpoint).
         _device = null;
+        _failing = true;
         CountFailure(ex);
         var actor = _actor;
         if (actor is not null)

@@ -23,6 +23,18 @@ public static class DeviceProtocol
     /// <summary>The device threw on another thread (inline access, queue worker); the actor rethrows so its supervisor decides.</summary>
     public sealed record Crashed(Exception Cause);
 
+    /// <summary>
+    /// A host request to crash the device (<see cref="DeviceEndpoint.Crash"/>): the actor fails with
+    /// <see cref="RequestedDeviceCrash"/>, counted like a device exception.
+    /// </summary>
+    public sealed record CrashNow(string Device, string Why);
+
+    /// <summary>From the supervisor after it resumed the device: serve accesses with the same instance again.</summary>
+    public sealed record Reinstall
+    {
+        public static readonly Reinstall Instance = new();
+    }
+
     /// <summary>Asks for the device's saved state (reply: <see cref="State"/>; null when not stateful).</summary>
     public sealed record GetState
     {

@@ -110,6 +110,9 @@ public sealed class DeviceSupervisorActor : UntypedActor
         {
             case SupervisionAction.Resume:
                 log.Warning("Device {0} failed ({1}: {2}); resuming it", device, cause.GetType().Name, cause.Message);
+
+                // Put it back in service now rather than at its next posted access (its state shows Running again).
+                Context.Child(actorName).Tell(DeviceProtocol.Reinstall.Instance);
                 return Directive.Resume;
 
             case SupervisionAction.Stop:

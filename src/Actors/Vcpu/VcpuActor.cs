@@ -21,18 +21,25 @@ namespace ActorVmm.Actors.Vcpu;
 /// data into the guest on the next KVM_RUN, so the thread sets immediate_exit and runs once more (that run returns
 /// at once, access completed) before it parks or exits. Nothing is lost or doubled across pause/resume.
 /// </para>
+/// <para>
+/// Every exit is counted into the VM's <see cref="ExitCounters"/>. The tracer can be switched while the thread runs
+/// (<see cref="VcpuProtocol.SetTracer"/>): the thread takes the new one between two exits (or while parked), after
+/// flushing the old one, and only then is <see cref="VcpuProtocol.TracerSet"/> sent — from then on the thread never
+/// touches the old tracer again.
+/// </para>
 /// </summary>
 public sealed class VcpuActor : UntypedActor
 {
     private readonly IVcpu _vcpu;
     private readonly BusMap _bus;
     private readonly IActorRef? _reportTo;
-    private readonly VcpuTracer? _tracer;
+    private readonly long[] _exitCounts;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRef _self;
     private readonly object _sync = new();
     private readonly List<IActorRef> _pauseWaiters = [];
     private readonly List<IActorRef> _stopWaiters = [];
+    private readonly List<(int Generation, IActorRef Waiter)> _tracerWaiters = [];
     private Thread? _thread;
     private volatile ReplySlot? _replySlot;
     private bool _pauseRequested;
@@ -40,22 +47,27 @@ public sealed class VcpuActor : UntypedActor
     private int _pauseGeneration;
     private bool _exited;
     private VmStopReason? _exitReason;
+    private VcpuTracer? _tracer;
+    private volatile TracerChange? _tracerChange;
+    private int _tracerGeneration;
 
-    public VcpuActor(IVcpu vcpu, BusMap bus, IActorRef? reportTo, VcpuTracer? tracer = null)
+    public VcpuActor(IVcpu vcpu, BusMap bus, IActorRef? reportTo, VcpuTracer? tracer = null, ExitCounters? exitCounters = null)
     {
         _vcpu = vcpu;
         _bus = bus;
         _reportTo = reportTo;
         _tracer = tracer;
+        _exitCounts = (exitCounters ?? new ExitCounters()).ForVcpu();
         _self = Self;
     }
 
     public int Id => _vcpu.Id;
 
     /// <param name="reportTo">Who gets <see cref="VcpuProtocol.GuestStopped"/>; defaults to the parent.</param>
-    /// <param name="tracer">Exit statistics/tracing for this vCPU (null: off, one null check per exit).</param>
-    public static Props Props(IVcpu vcpu, BusMap bus, IActorRef? reportTo = null, VcpuTracer? tracer = null) =>
-        Akka.Actor.Props.Create(() => new VcpuActor(vcpu, bus, reportTo, tracer));
+    /// <param name="tracer">Exit statistics/tracing for this vCPU (null: off, one null check per exit); switch it with <see cref="VcpuProtocol.SetTracer"/>.</param>
+    /// <param name="exitCounters">The VM's exit counters this vCPU counts into (null: counters of its own nobody reads).</param>
+    public static Props Props(IVcpu vcpu, BusMap bus, IActorRef? reportTo = null, VcpuTracer? tracer = null, ExitCounters? exitCounters = null) =>
+        Akka.Actor.Props.Create(() => new VcpuActor(vcpu, bus, reportTo, tracer, exitCounters));
 
     protected override void OnReceive(object message)
     {
@@ -75,6 +87,12 @@ public sealed class VcpuActor : UntypedActor
                 break;
             case VcpuProtocol.Kick:
                 _vcpu.Kick();
+                break;
+            case VcpuProtocol.SetTracer set:
+                OnSetTracer(set.Tracer);
+                break;
+            case TracerSwitched switched:
+                ReplyTracerWaiters(switched.Generation);
                 break;
             case ThreadParked parked:
                 if (parked.Generation == _pauseGeneration && _pauseRequested)
@@ -186,10 +204,53 @@ public sealed class VcpuActor : UntypedActor
         }
     }
 
+    private void OnSetTracer(VcpuTracer? tracer)
+    {
+        var generation = ++_tracerGeneration;
+        _tracerWaiters.Add((generation, Sender));
+        if (_exited || _thread is null)
+        {
+            // No thread runs (yet, or any more): nobody else touches the field.
+            _tracer = tracer;
+            _tracerChange = null;
+            ReplyTracerWaiters(generation);
+            return;
+        }
+
+        lock (_sync)
+        {
+            _tracerChange = new TracerChange(tracer, generation);
+            Monitor.PulseAll(_sync);
+        }
+
+        // Out of KVM_RUN (a halted guest may stay in it for long): the loop takes the change before the next run.
+        _vcpu.Kick();
+    }
+
+    private void ReplyTracerWaiters(int generation)
+    {
+        for (var i = 0; i < _tracerWaiters.Count; i++)
+        {
+            if (_tracerWaiters[i].Generation <= generation)
+            {
+                _tracerWaiters[i].Waiter.Tell(new VcpuProtocol.TracerSet(Id));
+                _tracerWaiters.RemoveAt(i--);
+            }
+        }
+    }
+
     private void OnThreadExited(VmStopReason? reason)
     {
         _exited = true;
         _exitReason = reason;
+        if (_tracerChange is { } change)
+        {
+            // The thread ended before taking it: it will never write into either tracer again.
+            _tracer = change.Tracer;
+            _tracerChange = null;
+        }
+
+        ReplyTracerWaiters(_tracerGeneration);
         if (reason is not null)
         {
             _log.Info("vcpu{0} stopped: {1}", Id, reason);
@@ -227,6 +288,11 @@ public sealed class VcpuActor : UntypedActor
             var reportedGeneration = -1;
             while (reason is null)
             {
+                if (_tracerChange is not null)
+                {
+                    SwitchTracer();
+                }
+
                 if (Volatile.Read(ref _pauseRequested) || Volatile.Read(ref _stopRequested))
                 {
                     // Commit a pending IN / MMIO read (and finish any I/O instruction) before parking.
@@ -247,6 +313,11 @@ public sealed class VcpuActor : UntypedActor
                     {
                         while (_pauseRequested && !_stopRequested)
                         {
+                            if (_tracerChange is not null)
+                            {
+                                SwitchTracer();
+                            }
+
                             if (reportedGeneration != _pauseGeneration)
                             {
                                 reportedGeneration = _pauseGeneration;
@@ -289,9 +360,25 @@ public sealed class VcpuActor : UntypedActor
         }
     }
 
-    /// <summary>Handles one exit, timed and recorded when tracing is on.</summary>
+    /// <summary>On the vCPU thread, between exits: flush the old tracer, take the new one, tell the actor.</summary>
+    private void SwitchTracer()
+    {
+        var change = Interlocked.Exchange(ref _tracerChange, null);
+        if (change is null)
+        {
+            return;
+        }
+
+        _tracer?.Flush();
+        _tracer = change.Tracer;
+        _tracer?.BindToCurrentThread();
+        _self.Tell(new TracerSwitched(change.Generation));
+    }
+
+    /// <summary>Handles one exit: counted always, timed and recorded when tracing is on.</summary>
     private (bool PendingIo, VmStopReason? Stop) Dispatch(VmExit exit)
     {
+        ExitCounters.Count(_exitCounts, exit.Kind);
         var tracer = _tracer;
         if (tracer is null || tracer.Paused)
         {
@@ -383,4 +470,8 @@ public sealed class VcpuActor : UntypedActor
     private sealed record ThreadParked(int Generation);
 
     private sealed record ThreadExited(VmStopReason? Reason);
+
+    private sealed record TracerSwitched(int Generation);
+
+    private sealed record TracerChange(VcpuTracer? Tracer, int Generation);
 }

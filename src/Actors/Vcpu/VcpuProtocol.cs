@@ -38,6 +38,14 @@ public static class VcpuProtocol
         public static readonly Kick Instance = new();
     }
 
+    /// <summary>
+    /// Switches the vCPU's tracer (null: off). The thread takes it between two exits or while parked. Reply:
+    /// <see cref="TracerSet"/> once the thread will never again write into the tracer it had.
+    /// </summary>
+    public sealed record SetTracer(Tracing.VcpuTracer? Tracer);
+
+    public sealed record TracerSet(int VcpuId);
+
     public sealed record Paused(int VcpuId);
 
     public sealed record Resumed(int VcpuId);

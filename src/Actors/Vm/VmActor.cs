@@ -23,8 +23,14 @@ namespace ActorVmm.Actors.Vm;
 /// (<see cref="VmBlueprint.OnStopped"/>, <see cref="VmProtocol.WatchStop"/> subscribers, <see cref="VmHandle.Stopped"/>)
 /// and the actor stops. VMs share nothing but the actor system.
 /// </para>
+/// <para>
+/// While it runs it can be paused and resumed (<see cref="VmProtocol.Pause"/>: every vCPU thread parks, devices and
+/// interrupts go on) and a tracer attached or detached (<see cref="VmProtocol.StartTracing"/>). Such a command asks
+/// each vCPU actor and answers once all confirmed; one runs at a time (another kind meanwhile is refused, the same
+/// kind joins it). A stop overrides any of them.
+/// </para>
 /// </summary>
-public sealed class VmActor : UntypedActor
+public sealed partial class VmActor : UntypedActor
 {
     private readonly VmBlueprint _blueprint;
     private readonly VmBus _bus;
@@ -39,7 +45,11 @@ public sealed class VmActor : UntypedActor
     private VmStopReason? _reason;
     private bool _vcpuThreadsUnaccounted;
     private bool _childrenStopping;
+    private readonly Dictionary<IActorRef, int> _vcpuIds = [];
+    private readonly Tracing.TracingIrqChip _irqTracing;
     private ICancelable? _stopTimer;
+    private Tracing.VmTracer? _tracer;
+    private Command? _command;
 
     /// <summary>Use <see cref="Props"/> or <see cref="Spawn"/>: they build and validate the bus.</summary>
     public VmActor(VmBlueprint blueprint, VmBus bus)
@@ -47,6 +57,11 @@ public sealed class VmActor : UntypedActor
         _blueprint = blueprint;
         _bus = bus;
         _self = Self;
+        _tracer = blueprint.Tracer;
+        var devices = _blueprint.Devices.Where(d => d.Irq is not null)
+            .GroupBy(d => d.Irq!.Gsi)
+            .ToDictionary(g => g.Key, g => string.Join("+", g.Select(d => d.Name)));
+        _irqTracing = new Tracing.TracingIrqChip(_blueprint.Irq, _tracer, devices);
         foreach (var endpoint in _bus.Endpoints)
         {
             endpoint.AttachLog(Akka.Event.Logging.GetLogger(Context.System, $"{Self.Path}/devices/{endpoint.Name}"));
@@ -100,7 +115,7 @@ public sealed class VmActor : UntypedActor
 
     protected override void PreStart()
     {
-        _irq = Context.ActorOf(IrqActor.Props(TracedIrq(), _irqStats), "irq");
+        _irq = Context.ActorOf(IrqActor.Props(_irqTracing, _irqStats), "irq");
         Context.Watch(_irq);
         var requests = _blueprint.Devices.Where(d => d.Irq is not null).Select(d => (d.Name, d.Irq!)).ToList();
         _irq.Tell(new IrqProtocol.Connect(requests));
@@ -155,6 +170,21 @@ public sealed class VmActor : UntypedActor
             case VcpuProtocol.Stopped:
                 OnVcpuStopped(Sender, confirmed: true);
                 break;
+            case VmProtocol.Pause:
+                OnPause();
+                break;
+            case VmProtocol.Resume:
+                OnResume();
+                break;
+            case VmProtocol.StartTracing start:
+                OnStartTracing(start.Tracer);
+                break;
+            case VmProtocol.StopTracing:
+                OnStopTracing();
+                break;
+            case VcpuProtocol.Paused or VcpuProtocol.Resumed or VcpuProtocol.TracerSet:
+                OnVcpuConfirmed(Sender);
+                break;
             case StopTimedOut:
                 _log.Error("VM {0}: vCPU threads did not stop within {1}; its resources are NOT disposed", _blueprint.Name, _blueprint.StopTimeout);
                 _vcpuThreadsUnaccounted = true;
@@ -175,26 +205,16 @@ public sealed class VmActor : UntypedActor
 
                 break;
             case VmProtocol.GetStatus:
-                Sender.Tell(new VmProtocol.Status(_blueprint.Name, _state, _bus.Bus, _bus.Endpoints, _irqStats));
+                Sender.Tell(new VmProtocol.Status(_blueprint.Name, _state, _bus.Bus, _bus.Endpoints, _irqStats)
+                {
+                    ExitCounters = _blueprint.ExitCounters,
+                    Tracer = _tracer,
+                });
                 break;
             default:
                 Unhandled(message);
                 break;
         }
-    }
-
-    /// <summary>The IRQ backend, reporting interrupts to the tracer when there is one.</summary>
-    private IIrqChipBackend TracedIrq()
-    {
-        if (_blueprint.Tracer is not { } tracer)
-        {
-            return _blueprint.Irq;
-        }
-
-        var devices = _blueprint.Devices.Where(d => d.Irq is not null)
-            .GroupBy(d => d.Irq!.Gsi)
-            .ToDictionary(g => g.Key, g => string.Join("+", g.Select(d => d.Name)));
-        return new Tracing.TracingIrqChip(_blueprint.Irq, tracer, devices);
     }
 
     private void OnLinesConnected(IrqProtocol.Connected connected)
@@ -229,9 +249,11 @@ public sealed class VmActor : UntypedActor
         _blueprint.OnDevicesStarted?.Invoke(_bus);
         foreach (var vcpu in _blueprint.Vcpus)
         {
-            var actor = Context.ActorOf(VcpuActor.Props(vcpu, _bus.Bus, Self, _blueprint.Tracer?.ForVcpu(vcpu.Id, _bus.Bus)), $"vcpu{vcpu.Id}");
+            var props = VcpuActor.Props(vcpu, _bus.Bus, Self, _tracer?.ForVcpu(vcpu.Id, _bus.Bus), _blueprint.ExitCounters);
+            var actor = Context.ActorOf(props, $"vcpu{vcpu.Id}");
             Context.Watch(actor);
             _vcpus[actor] = false;
+            _vcpuIds[actor] = vcpu.Id;
             actor.Tell(VcpuProtocol.Start.Instance);
         }
 
@@ -279,6 +301,9 @@ public sealed class VmActor : UntypedActor
         {
             _vcpuThreadsUnaccounted = true;
         }
+
+        // Its thread has ended: it has nothing more to confirm.
+        OnVcpuConfirmed(vcpu);
 
         if (_state == VmState.Stopping && _vcpus.Values.All(stopped => stopped))
         {
@@ -344,6 +369,10 @@ public sealed class VmActor : UntypedActor
 
         _childrenStopping = true;
         _stopTimer?.Cancel();
+
+        // The vCPUs a command still waits for are gone (or given up on): it ends now.
+        _command?.Pending.Clear();
+        TryCompleteCommand();
         foreach (var vcpu in _vcpus.Keys)
         {
             Context.Unwatch(vcpu);

@@ -23,7 +23,11 @@ public sealed record DeviceBlueprint(
     Func<DeviceContext, IBusDevice> Factory,
     IReadOnlyList<BusRange> Ranges,
     IrqRequest? Irq = null,
-    bool Inline = true);
+    bool Inline = true)
+{
+    /// <summary>What the device is (<c>serial</c>, <c>virtio-blk</c>...), shown as <see cref="Endpoints.DeviceEndpoint.Kind"/>; null: not said.</summary>
+    public string? Kind { get; init; }
+}
 
 /// <summary>
 /// Everything a <see cref="VmActor"/> builds and owns. The VM actor disposes <paramref name="Resources"/> (guest
@@ -56,6 +60,16 @@ public sealed record VmBlueprint(
     /// it reads its statistics and completes it after the VM stopped (<see cref="Tracing.TracingSetup.FinishAsync"/>).
     /// </summary>
     public Tracing.VmTracer? Tracer { get; init; }
+
+    /// <summary>Exits per kind of all vCPUs, counted always (tracing or not); readable from any thread.</summary>
+    public Vcpu.ExitCounters ExitCounters { get; init; } = new();
+
+    /// <summary>
+    /// Called on the VM actor's thread when a tracer is attached (<see cref="VmProtocol.StartTracing"/>: the new
+    /// one, before the reply) or detached (<see cref="VmProtocol.StopTracing"/>: null, before the vCPUs let go of
+    /// it), e.g. to point the fault injector's hook at it.
+    /// </summary>
+    public Action<Tracing.VmTracer?>? OnTracerChanged { get; init; }
 
     /// <summary>The bus, built by whoever built the blueprint; null: <see cref="VmActor.Props"/> builds it.</summary>
     public VmBus? Bus { get; init; }

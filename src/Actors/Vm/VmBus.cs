@@ -25,7 +25,7 @@ public sealed record VmBus(BusMap Bus, IReadOnlyList<DeviceEndpoint> Endpoints)
                 throw new ArgumentException($"Device names must be non-empty and unique in a VM; '{device.Name}' is not", nameof(devices));
             }
 
-            var endpoint = new DeviceEndpoint(device.Name, settings, inline: device.Inline);
+            var endpoint = new DeviceEndpoint(device.Name, settings, inline: device.Inline) { Kind = device.Kind };
             endpoints.Add(endpoint);
             foreach (var range in device.Ranges)
             {

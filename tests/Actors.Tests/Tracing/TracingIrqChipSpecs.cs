@@ -41,4 +41,27 @@ public class TracingIrqChipSpecs
         Assert.Equal(1, chip.MsiDelivered(gsi));
         Assert.Equal([(gsi, $"msi-gsi{gsi}")], sink.Interrupts);
     }
+
+    [Fact]
+    public void Without_a_sink_interrupts_should_pass_through_and_a_sink_set_later_should_see_the_next_ones()
+    {
+        var chip = new InMemoryIrqChip();
+        var tracing = new TracingIrqChip(chip, null, new Dictionary<uint, string> { [4] = "serial0" });
+        using var edge = tracing.CreateLine(4, level: false);
+        using var level = tracing.CreateLine(9, level: true);
+
+        edge.Trigger();
+        level.SetLevel(true);
+        var sink = new RecordingSink();
+        tracing.Sink = sink;
+        edge.Trigger();
+        level.SetLevel(true);
+        level.SetLevel(false);
+        level.SetLevel(true);
+        tracing.Sink = null;
+        edge.Trigger();
+
+        Assert.Equal(3, chip.Delivered(4));
+        Assert.Equal([(4u, "serial0"), (9u, "gsi9")], sink.Interrupts);
+    }
 }

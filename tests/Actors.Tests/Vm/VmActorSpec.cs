@@ -1,5 +1,6 @@
 using ActorVmm.Actors;
 using ActorVmm.Actors.Bus;
+using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Irq;
 using ActorVmm.Actors.Settings;
 using ActorVmm.Actors.Vm;
@@ -26,7 +27,9 @@ public class VmActorSpec : TestKit
 
     private VmProtocol.Status Status(VmHandle vm) => vm.Actor.Ask<VmProtocol.Status>(VmProtocol.GetStatus.Instance, Generous).Result;
 
-    private void AwaitRunning(VmHandle vm) => AwaitCondition(() => Status(vm).State == VmState.Running, Generous);
+    // The VM runs once its device supervisor started; each device instance is built a little later, on its own actor.
+    private void AwaitRunning(VmHandle vm) =>
+        AwaitCondition(() => Status(vm) is { State: VmState.Running } s && s.Devices.All(d => d.State == DeviceRunState.Running), Generous, TimeSpan.FromMilliseconds(10));
 
     [Fact]
     public async Task Two_VMs_in_one_system_should_share_nothing_and_stop_independently()
