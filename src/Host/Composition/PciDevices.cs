@@ -102,7 +102,7 @@ internal static class PciDevices
         var root = new PciRoot();
         var devices = new List<DeviceBlueprint>
         {
-            new("pci", _ => new PciConfigIo(root), [BusRange.Pio(Layout.PciConfigPort, PciConfigIo.RangeSize)]),
+            new("pci", _ => new PciConfigIo(root), [BusRange.Pio(Layout.PciConfigPort, PciConfigIo.RangeSize)]) { Kind = "pci-host" },
         };
         var interrupts = new List<MpPciInterrupt>();
         var slots = new List<VirtioPciSlot>();
@@ -152,7 +152,15 @@ internal static class PciDevices
                     return device;
                 },
                 [BusRange.Mmio(bar, VirtioPciLayout.BarSize)],
-                IrqRequest.Level(gsi) with { MsiVectors = first.QueueCount + 1 }));
+                IrqRequest.Level(gsi) with { MsiVectors = first.QueueCount + 1 })
+            {
+                Kind = first switch
+                {
+                    VirtioBlockDevice => "virtio-blk",
+                    VirtioConsoleDevice => "virtio-console",
+                    _ => "virtio-rng",
+                },
+            });
         }
 
         return (devices, interrupts, slots);

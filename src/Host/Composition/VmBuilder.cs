@@ -190,7 +190,7 @@ public static class VmBuilder
                 $"serial{i}",
                 ctx => new Serial16550(ctx.Name, ctx.Interrupt!, output ?? (_ => { })),
                 [BusRange.Pio(coms[i].Port, (ushort)Serial16550.RangeSize)],
-                IrqRequest.Edge(coms[i].Irq)));
+                IrqRequest.Edge(coms[i].Irq)) { Kind = "serial" });
         }
 
         devices.Add(new DeviceBlueprint(
@@ -198,19 +198,19 @@ public static class VmBuilder
             ctx => new I8042(ctx.Name, () => ctx.Vm.RequestStop(
                 new VmStopReason(VmStopReasonKind.Reset, "the guest reset the machine (i8042 command 0xfe)")), ctx.Interrupt),
             [BusRange.Pio(Layout.I8042Port, (ushort)I8042.RangeSize)],
-            IrqRequest.Edge(Layout.KeyboardIrq)));
+            IrqRequest.Edge(Layout.KeyboardIrq)) { Kind = "i8042" });
         devices.Add(new DeviceBlueprint(
             "cmos",
             ctx => new Cmos(ctx.Name, below4G, above4G),
-            [BusRange.Pio(Layout.CmosPort, (ushort)Cmos.RangeSize)]));
+            [BusRange.Pio(Layout.CmosPort, (ushort)Cmos.RangeSize)]) { Kind = "cmos" });
         devices.Add(new DeviceBlueprint(
             "fast-a20",
             ctx => new FastA20Gate(ctx.Name, () => ctx.Vm.RequestStop(
                 new VmStopReason(VmStopReasonKind.Reset, "the guest reset the machine (port 0x92 fast reset)"))),
-            [BusRange.Pio(Layout.FastA20Port, (ushort)FastA20Gate.RangeSize)]));
+            [BusRange.Pio(Layout.FastA20Port, (ushort)FastA20Gate.RangeSize)]) { Kind = "fast-a20" });
         foreach (var (name, port) in new[] { ("post", Layout.PostCodePort), ("port-ed", Layout.IoDelayPort), ("dma-page87", Layout.DmaPage87Port) })
         {
-            devices.Add(new DeviceBlueprint(name, ctx => new PortSink(ctx.Name), [BusRange.Pio(port, 1)]));
+            devices.Add(new DeviceBlueprint(name, ctx => new PortSink(ctx.Name), [BusRange.Pio(port, 1)]) { Kind = "port-sink" });
         }
 
         return devices;

@@ -133,6 +133,17 @@ public static class VmRunner
                 backend);
         }
 
-        return VmActor.Spawn(system, machine.Blueprint with { Tracer = tracer }, actorName ?? vmName);
+        // A tracer attached or detached at run time (the API) gets the injected faults as well.
+        var faults = machine.Faults;
+        return VmActor.Spawn(
+            system,
+            machine.Blueprint with
+            {
+                Tracer = tracer,
+                OnTracerChanged = attached => faults.FaultObserved = attached is null
+                    ? null
+                    : (device, kind) => attached.Fault(device, FaultPlan.KindName(kind)),
+            },
+            actorName ?? vmName);
     }
 }

@@ -5,7 +5,7 @@ namespace ActorVmm.Host.Serve;
 /// <summary>What <c>GET /vms/{id}/devices</c> says a device is and how it is doing.</summary>
 internal static class DeviceKinds
 {
-    public static string Of(DeviceEndpoint endpoint) => OfName(endpoint.Name);
+    public static string Of(DeviceEndpoint endpoint) => endpoint.Kind ?? OfName(endpoint.Name);
 
     /// <summary>The kind of a device of a VM <see cref="VmBuilder"/> built, from the name it gives it.</summary>
     public static string OfName(string name) => name switch
@@ -18,6 +18,11 @@ internal static class DeviceKinds
         _ => "port-sink",
     };
 
-    public static string StateOf(DeviceEndpoint endpoint) =>
-        endpoint.IsFailStopped ? "fail-stopped" : endpoint.IsStopped ? "stopped" : "running";
+    public static string StateOf(DeviceEndpoint endpoint) => endpoint.State switch
+    {
+        DeviceRunState.Running => "running",
+        DeviceRunState.Restarting => "restarting",
+        DeviceRunState.FailStopped => "fail-stopped",
+        _ => "stopped",
+    };
 }

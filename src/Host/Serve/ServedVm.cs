@@ -44,10 +44,37 @@ internal sealed class ServedVm
 
     public TracingSettings? TraceSettings { get; set; }
 
+    /// <summary>The statistics of the last trace window that ended (null: none yet).</summary>
+    public ExitStatistics? LastStatistics { get; set; }
+
     public string State
     {
         get => _state;
-        set => _state = value;
+        set
+        {
+            lock (_stopped)
+            {
+                if (_state != VmStates.Stopped)
+                {
+                    _state = value;
+                }
+            }
+        }
+    }
+
+    /// <summary>Moves from <paramref name="from"/> to <paramref name="to"/> unless the VM got elsewhere meanwhile (e.g. stopped).</summary>
+    public bool TryTransition(string from, string to)
+    {
+        lock (_stopped)
+        {
+            if (_state != from)
+            {
+                return false;
+            }
+
+            _state = to;
+            return true;
+        }
     }
 
     public IReadOnlyList<DeviceEndpoint> Endpoints => Machine.Blueprint.Bus?.Endpoints ?? [];
@@ -59,8 +86,12 @@ internal sealed class ServedVm
     /// <summary>Marks the VM stopped with <paramref name="reason"/> (once).</summary>
     public VmInfo MarkStopped(VmStopReason reason)
     {
-        _exit ??= new VmExitInfo(ReasonName(reason.Kind), reason.ExitCode, reason.Message);
-        _state = VmStates.Stopped;
+        lock (_stopped)
+        {
+            _exit ??= new VmExitInfo(ReasonName(reason.Kind), reason.ExitCode, reason.Message);
+            _state = VmStates.Stopped;
+        }
+
         Console.Complete();
         var info = Info;
         _stopped.TrySetResult(info);

@@ -1,32 +1,101 @@
+using ActorVmm.Actors.Vm;
+
 namespace ActorVmm.Host.Serve;
 
 public sealed partial class VmService
 {
-    public Task<VmInfo> PauseAsync(string id, CancellationToken cancellation = default) => WithGate(id, vm =>
+    /// <summary>How long a pause, resume or tracer switch may take (every vCPU must confirm; slow nested).</summary>
+    public static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>What the i8042 takes from the host as "press Ctrl-Alt-Del".</summary>
+    private const byte CtrlAltDel = 0x01;
+
+    public Task<VmInfo> PauseAsync(string id, CancellationToken cancellation = default) => WithGate(id, async vm =>
     {
-        RequireStarted(vm, "pause");
-        throw new VmServiceException(501, "pause: not wired yet");
+        RequireState(vm, VmStates.Running, "pause");
+        await CommandAsync(vm, "pause", h => h.PauseAsync(CommandTimeout)).ConfigureAwait(false);
+        vm.TryTransition(VmStates.Running, VmStates.Paused);
+        return vm.Info;
     });
 
-    public Task<VmInfo> ResumeAsync(string id, CancellationToken cancellation = default) => WithGate(id, vm =>
+    public Task<VmInfo> ResumeAsync(string id, CancellationToken cancellation = default) => WithGate(id, async vm =>
     {
-        RequireStarted(vm, "resume");
-        throw new VmServiceException(501, "resume: not wired yet");
+        RequireState(vm, VmStates.Paused, "resume");
+        await CommandAsync(vm, "resume", h => h.ResumeAsync(CommandTimeout)).ConfigureAwait(false);
+        vm.TryTransition(VmStates.Paused, VmStates.Running);
+        return vm.Info;
     });
 
     public Task<VmInfo> StopAsync(string id, TimeSpan? timeout = null, CancellationToken cancellation = default) => WithGate(id, async vm =>
     {
         RequireStarted(vm, "stop");
         var wait = timeout ?? DefaultStopTimeout;
-        // TODO(wire): press Ctrl-Alt-Del through the i8042 once it can.
+        if (wait < TimeSpan.Zero)
+        {
+            throw VmServiceException.BadRequest($"timeout must be 0 or more seconds: {wait.TotalSeconds}");
+        }
+
+        if (vm.State == VmStates.Paused)
+        {
+            // The guest must run to see the key press.
+            await CommandAsync(vm, "resume", h => h.ResumeAsync(CommandTimeout)).ConfigureAwait(false);
+            vm.TryTransition(VmStates.Paused, VmStates.Running);
+        }
+
+        var pressed = vm.Endpoints.FirstOrDefault(e => e.Name == "i8042")?.HostInput([CtrlAltDel]) == 1;
+        if (pressed)
+        {
+            try
+            {
+                return await vm.Stopped.WaitAsync(wait, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // Forced below.
+            }
+        }
+
+        var why = pressed
+            ? $"stopped by the host: the guest did not stop within {wait.TotalSeconds:0.#} s of Ctrl-Alt-Del"
+            : "stopped by the host: the guest's keyboard controller did not take Ctrl-Alt-Del";
+        vm.Handle!.RequestStop(why);
+        return await vm.Stopped.ConfigureAwait(false);
+    });
+
+    public Task CrashDeviceAsync(string id, string device, CancellationToken cancellation = default)
+    {
+        var vm = Find(id);
+        var endpoint = vm.Endpoint(device);
+        RequireStarted(vm, $"crash {device} of");
+        if (!endpoint.Crash("crashed through the API"))
+        {
+            throw VmServiceException.Conflict($"{device} of VM {id} is {DeviceKinds.StateOf(endpoint)}: it has no running instance to crash");
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private static async Task CommandAsync(ServedVm vm, string what, Func<VmHandle, Task> command)
+    {
         try
         {
-            return await vm.Stopped.WaitAsync(wait, CancellationToken.None).ConfigureAwait(false);
+            await command(vm.Handle!).ConfigureAwait(false);
         }
-        catch (TimeoutException)
+        catch (VmStateException e)
         {
-            vm.Handle!.RequestStop($"stopped by the host: the guest did not power off within {wait.TotalSeconds:0.#} s of Ctrl-Alt-Del");
-            return await vm.Stopped.ConfigureAwait(false);
+            throw VmServiceException.Conflict($"VM {vm.Id}: {e.Message}");
         }
-    });
+        catch (Exception e) when (e is TimeoutException or Akka.Actor.AskTimeoutException or TaskCanceledException)
+        {
+            throw new VmServiceException(504, $"VM {vm.Id}: {what} did not complete within {CommandTimeout.TotalSeconds:0} s");
+        }
+    }
+
+    private static void RequireState(ServedVm vm, string state, string action)
+    {
+        if (vm.State != state)
+        {
+            throw VmServiceException.Conflict($"VM {vm.Id} is {vm.State}: only a {state} VM can {action}");
+        }
+    }
 }

@@ -8,35 +8,33 @@ public sealed partial class VmService
     public FaultInfo AddFault(string id, string spec)
     {
         var vm = Find(id);
-        FaultPlan plan;
+        if (vm.State == VmStates.Stopped)
+        {
+            throw VmServiceException.Conflict($"VM {id} is stopped: faults need a VM that runs or will");
+        }
+
         try
         {
-            plan = FaultPlan.Parse(spec, "spec");
+            var plan = FaultPlan.Parse(spec, "spec");
+            var faultId = vm.Machine.Faults.Add(plan);
+            return new FaultInfo(faultId, plan.Device, plan.ToString(), 0);
         }
         catch (SettingsException e)
         {
-            throw VmServiceException.BadRequest(e.Message, e);
+            throw VmServiceException.BadRequest(SettingsLoaderLine(e), e);
         }
-
-        throw new VmServiceException(501, $"faults at run time: not wired yet ({plan} on {vm.Id})");
     }
 
-    public IReadOnlyList<FaultInfo> Faults(string id)
-    {
-        var vm = Find(id);
-        return vm.Machine.Faults.Plans.Select((p, i) => new FaultInfo($"f{i + 1}", p.Device, p.ToString(), 0)).ToList();
-    }
+    public IReadOnlyList<FaultInfo> Faults(string id) =>
+        Find(id).Machine.Faults.Active.Select(a => new FaultInfo(a.Id, a.Plan.Device, a.Plan.ToString(), a.Fired)).ToList();
 
     public void RemoveFault(string id, string faultId)
     {
-        _ = Find(id);
-        throw new VmServiceException(501, "faults at run time: not wired yet");
+        if (!Find(id).Machine.Faults.Remove(faultId))
+        {
+            throw VmServiceException.NotFound($"VM {id} has no fault {faultId}");
+        }
     }
 
-    public Task CrashDeviceAsync(string id, string device, CancellationToken cancellation = default)
-    {
-        var vm = Find(id);
-        _ = vm.Endpoint(device);
-        throw new VmServiceException(501, "crash: not wired yet");
-    }
+    private static string SettingsLoaderLine(SettingsException e) => Settings.SettingsLoader.FirstLine(e.Message);
 }

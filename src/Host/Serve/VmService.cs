@@ -253,10 +253,9 @@ public sealed partial class VmService : IVmService, IAsyncDisposable
         var reason = stopped.IsCompletedSuccessfully
             ? stopped.Result
             : new VmStopReason(VmStopReasonKind.InternalError, stopped.Exception?.GetBaseException().Message ?? "the VM actor ended");
-        var tracer = vm.Tracer;
-        if (tracer is not null)
+        if (vm.Tracer is { } tracer)
         {
-            await TracingSetup.FinishAsync(tracer, vm.TraceSettings!, TextWriter.Null).ConfigureAwait(false);
+            await FinishTraceAsync(vm, tracer).ConfigureAwait(false);
         }
 
         vm.MarkStopped(reason);
