@@ -11,36 +11,60 @@ namespace ActorVmm.Actors.Faults;
 /// <see cref="IReplyDropper"/>: the endpoint never delivers the read) and <see cref="FaultKind.Corrupt"/> (XORs the
 /// plan's mask into the value a read returns). Crash and delay count every access; drop and corrupt count reads.
 /// After <see cref="IFailStopDevice.FailStop"/> it injects nothing more.
-/// Built by <see cref="FaultInjector.Wrap"/>; <see cref="Create"/> returns the stateful variant when the inner device is
-/// <see cref="IStatefulDevice"/>, so supervision saves and restores the inner device's state exactly as without faults.
+/// <para>
+/// Built by <see cref="FaultInjector.Wrap"/> around every device; the plans it applies are the device's current ones
+/// (an array the injector swaps when a plan is added or removed), so with none an access costs one empty-array check.
+/// <see cref="Create"/> returns the stateful variant when the inner device is <see cref="IStatefulDevice"/>, so
+/// supervision saves and restores the inner device's state exactly as without faults.
+/// </para>
 /// </summary>
 public class FaultInjectingDevice : IBusDevice, IReplyDropper, IFailStopDevice, IQueueDevice, IHostInput, IConfigSpace
 {
-    private readonly IReadOnlyList<FaultSchedule> _schedules;
+    private readonly DeviceFaults _faults;
     private readonly FaultInjector _injector;
+    private readonly bool _boundedDelays;
     private volatile bool _failStopped;
 
-    protected FaultInjectingDevice(IBusDevice inner, string name, IReadOnlyList<FaultSchedule> schedules, FaultInjector injector)
+    private protected FaultInjectingDevice(IBusDevice inner, string name, DeviceFaults faults, FaultInjector injector, bool boundedDelays)
     {
         Inner = inner;
         Name = name;
-        _schedules = schedules;
+        _faults = faults;
         _injector = injector;
+        _boundedDelays = boundedDelays;
     }
 
     public string Name { get; }
 
     public IBusDevice Inner { get; }
 
-    /// <summary>The decorator for <paramref name="inner"/> (implementing <see cref="IStatefulDevice"/> when it does).</summary>
-    public static FaultInjectingDevice Create(IBusDevice inner, string name, IReadOnlyList<FaultSchedule> schedules, FaultInjector injector) =>
+    /// <summary>
+    /// The decorator for <paramref name="inner"/> (implementing <see cref="IStatefulDevice"/> when it does), applying
+    /// the register-level plans <paramref name="injector"/> has for device <paramref name="name"/>, now and later.
+    /// </summary>
+    /// <param name="boundedDelays">The device is mapped inline: a delay may run on a vCPU thread, so it is bounded
+    /// (see <see cref="FaultInjector"/>).</param>
+    public static FaultInjectingDevice Create(IBusDevice inner, string name, FaultInjector injector, bool boundedDelays = false)
+    {
+        ArgumentNullException.ThrowIfNull(injector);
+        return Create(inner, name, injector.FaultsOf(name), injector, boundedDelays);
+    }
+
+    internal static FaultInjectingDevice Create(IBusDevice inner, string name, DeviceFaults faults, FaultInjector injector, bool boundedDelays) =>
         inner is IStatefulDevice
-            ? new FaultInjectingStatefulDevice(inner, name, schedules, injector)
-            : new FaultInjectingDevice(inner, name, schedules, injector);
+            ? new FaultInjectingStatefulDevice(inner, name, faults, injector, boundedDelays)
+            : new FaultInjectingDevice(inner, name, faults, injector, boundedDelays);
 
     public void Read(ulong offset, Span<byte> data)
     {
-        Before(offset, isRead: true);
+        var schedules = _faults.Bus;
+        if (schedules.Length == 0)
+        {
+            Inner.Read(offset, data);
+            return;
+        }
+
+        Before(schedules, offset, isRead: true);
         Inner.Read(offset, data);
         if (_failStopped)
         {
@@ -48,7 +72,7 @@ public class FaultInjectingDevice : IBusDevice, IReplyDropper, IFailStopDevice, 
         }
 
         Span<byte> buffer = stackalloc byte[8];
-        foreach (var schedule in _schedules)
+        foreach (var schedule in schedules)
         {
             if (schedule.Plan.Kind == FaultKind.Corrupt && schedule.Fire(offset))
             {
@@ -64,7 +88,12 @@ public class FaultInjectingDevice : IBusDevice, IReplyDropper, IFailStopDevice, 
 
     public void Write(ulong offset, ReadOnlySpan<byte> data)
     {
-        Before(offset, isRead: false);
+        var schedules = _faults.Bus;
+        if (schedules.Length != 0)
+        {
+            Before(schedules, offset, isRead: false);
+        }
+
         Inner.Write(offset, data);
     }
 
@@ -95,7 +124,12 @@ public class FaultInjectingDevice : IBusDevice, IReplyDropper, IFailStopDevice, 
             return false;
         }
 
-        Before(queues.NotifyRegister(queue), isRead: false, delay: false);
+        var schedules = _faults.Bus;
+        if (schedules.Length != 0)
+        {
+            Before(schedules, queues.NotifyRegister(queue), isRead: false, delay: false);
+        }
+
         return queues.TryBeginQueuePass(queue);
     }
 
@@ -103,7 +137,13 @@ public class FaultInjectingDevice : IBusDevice, IReplyDropper, IFailStopDevice, 
     public QueuePassResult RunQueuePass(int queue)
     {
         var queues = (IQueueDevice)Inner;
-        Before(queues.NotifyRegister(queue), isRead: false, crash: false);
+        var schedules = _faults.Bus;
+        if (schedules.Length != 0)
+        {
+            // On the queue's worker, never a vCPU thread: not bounded like an inline delay.
+            Before(schedules, queues.NotifyRegister(queue), isRead: false, crash: false, onWorker: true);
+        }
+
         return queues.RunQueuePass(queue);
     }
 
@@ -131,12 +171,13 @@ public class FaultInjectingDevice : IBusDevice, IReplyDropper, IFailStopDevice, 
 
     public bool ShouldDropRead(ulong offset, int size)
     {
-        if (_failStopped)
+        var schedules = _faults.Bus;
+        if (schedules.Length == 0 || _failStopped)
         {
             return false;
         }
 
-        foreach (var schedule in _schedules)
+        foreach (var schedule in schedules)
         {
             if (schedule.Plan.Kind == FaultKind.Drop && schedule.Fire(offset))
             {
@@ -158,14 +199,14 @@ public class FaultInjectingDevice : IBusDevice, IReplyDropper, IFailStopDevice, 
     }
 
     /// <summary>Crash and delay plans that fire on an access at <paramref name="offset"/> (a kick claims crashes, its pass delays).</summary>
-    private void Before(ulong offset, bool isRead, bool crash = true, bool delay = true)
+    private void Before(FaultSchedule[] schedules, ulong offset, bool isRead, bool crash = true, bool delay = true, bool onWorker = false)
     {
         if (_failStopped)
         {
             return;
         }
 
-        foreach (var schedule in _schedules)
+        foreach (var schedule in schedules)
         {
             var plan = schedule.Plan;
             var wanted = plan.Kind switch
@@ -185,7 +226,7 @@ public class FaultInjectingDevice : IBusDevice, IReplyDropper, IFailStopDevice, 
                 throw new InjectedDeviceFault(Name, $"{plan} at offset 0x{offset:x} ({(isRead ? "read" : "write")})");
             }
 
-            _injector.Sleep(plan.EffectiveDelay);
+            _injector.Sleep(plan.EffectiveDelay, bounded: _boundedDelays && !onWorker);
         }
     }
 }
@@ -193,8 +234,8 @@ public class FaultInjectingDevice : IBusDevice, IReplyDropper, IFailStopDevice, 
 /// <summary>A <see cref="FaultInjectingDevice"/> around an <see cref="IStatefulDevice"/>: state calls go to the inner device.</summary>
 public sealed class FaultInjectingStatefulDevice : FaultInjectingDevice, IStatefulDevice
 {
-    internal FaultInjectingStatefulDevice(IBusDevice inner, string name, IReadOnlyList<FaultSchedule> schedules, FaultInjector injector)
-        : base(inner, name, schedules, injector)
+    internal FaultInjectingStatefulDevice(IBusDevice inner, string name, DeviceFaults faults, FaultInjector injector, bool boundedDelays)
+        : base(inner, name, faults, injector, boundedDelays)
     {
     }
 

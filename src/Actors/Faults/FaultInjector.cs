@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Logging;
 using ActorVmm.Actors.Settings;
 using ActorVmm.Actors.Vm;
@@ -11,13 +12,26 @@ namespace ActorVmm.Actors.Faults;
 /// <summary>
 /// A VM's fault plans at run time: one <see cref="FaultSchedule"/> per plan (shared by every incarnation of a device,
 /// so restarts don't reset counts), the <see cref="FaultCounters"/>, the clock and the log.
-/// <para>Two places faults go in, both set up while the machine is built:</para>
+/// <para>Two places faults go in, both set up while the machine is built, for every device:</para>
 /// <list type="bullet">
 /// <item><see cref="AttachBlock"/>: virtio-blk per-REQUEST faults (crash, delay, io-error with an every / p / after
 /// trigger, or none) through <see cref="VirtioBlockDevice.RequestHook"/>.</item>
 /// <item><see cref="Wrap"/>: everything else, per register access, by decorating the blueprint's factory with a
 /// <see cref="FaultInjectingDevice"/>.</item>
 /// </list>
+/// <para>
+/// Plans can be added (<see cref="Add"/>) and removed (<see cref="Remove"/>) while the VM runs, from any thread: each
+/// device reads its current schedules from an immutable array the injector swaps, so a change takes effect on the
+/// device's next access or request, and a device without plans pays one empty-array check. Every plan, those given at
+/// start included, has an id (<c>f1</c>, <c>f2</c>, ... in the order they were armed) and counts its fires
+/// (<see cref="Active"/>).
+/// </para>
+/// <para>
+/// A delay added at run time to a device mapped inline (one without a delay plan at start) runs on the thread of the
+/// access, often a vCPU thread: it is cut to <see cref="ReadTimeout"/> and ends early when that vCPU's VM pauses or
+/// stops, so it bounds the vCPU as a posted read's timeout would. A device with a delay plan at start is mapped
+/// non-inline, as before: its delays run on its actor.
+/// </para>
 /// <para>
 /// An injected virtio-blk crash throws after the request is popped and before it is served; the request is put back
 /// (UndoPop), the device actor fails and the supervisor restores the saved transport state into a fresh transport,
@@ -29,11 +43,16 @@ namespace ActorVmm.Actors.Faults;
 /// </summary>
 public sealed class FaultInjector
 {
-    private readonly Dictionary<string, List<FaultSchedule>> _schedules = new(StringComparer.Ordinal);
+    private readonly Lock _sync = new();
+    private readonly List<(string Id, FaultSchedule Schedule)> _armed = [];
+    private readonly Dictionary<string, DeviceFaults> _devices = new(StringComparer.Ordinal);
     private readonly Dictionary<string, BlockRequestFaults> _blocks = new(StringComparer.Ordinal);
-    private readonly Action<TimeSpan> _sleep;
+    private readonly HashSet<string> _deviceNames = new(StringComparer.Ordinal);
+    private readonly TimeProvider? _time;
+    private readonly Action<TimeSpan>? _sleep;
+    private int _lastId;
 
-    /// <param name="plans">The VM's fault plans (e.g. <c>settings.Faults</c>).</param>
+    /// <param name="plans">The VM's fault plans at start (e.g. <c>settings.Faults</c>); ids f1, f2, ... in this order.</param>
     /// <param name="counters">Where faults are counted; a new one when null.</param>
     /// <param name="time">The clock for after=DURATION (tests: a manual one).</param>
     /// <param name="sleep">How a delay waits (tests: a recorder); default: spin below 1 ms, sleep above.</param>
@@ -42,98 +61,155 @@ public sealed class FaultInjector
         ArgumentNullException.ThrowIfNull(plans);
         Plans = plans.ToList();
         Counters = counters ?? new FaultCounters();
-        _sleep = sleep ?? DefaultSleep;
-        foreach (var plan in Plans)
+        _time = time;
+        _sleep = sleep;
+        lock (_sync)
         {
-            if (!_schedules.TryGetValue(plan.Device, out var list))
+            foreach (var plan in Plans)
             {
-                _schedules[plan.Device] = list = [];
+                Arm(plan);
             }
 
-            list.Add(new FaultSchedule(plan, time));
+            foreach (var device in Plans.Select(p => p.Device).Distinct(StringComparer.Ordinal))
+            {
+                Publish(device);
+            }
         }
     }
 
+    /// <summary>The plans given at start (<see cref="Active"/> has the ones armed now).</summary>
     public IReadOnlyList<FaultPlan> Plans { get; }
 
     public FaultCounters Counters { get; }
 
-    /// <summary>The running schedules of <paramref name="device"/>'s plans (empty when it has none).</summary>
-    public IReadOnlyList<FaultSchedule> SchedulesFor(string device) =>
-        _schedules.TryGetValue(device, out var list) ? list : [];
+    /// <summary>
+    /// The longest a delay runs on the thread of an inline access (set it to the VM's
+    /// <see cref="Settings.DeviceSettings.ReadTimeout"/>; default 1 s).
+    /// </summary>
+    public TimeSpan ReadTimeout { get; init; } = Settings.DeviceSettings.Default.ReadTimeout;
+
+    /// <summary>The plans armed now, in id order, each with how many times it fired.</summary>
+    public IReadOnlyList<ActiveFault> Active
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _armed.Select(a => new ActiveFault(a.Id, a.Schedule.Plan, a.Schedule.Fired)).ToList();
+            }
+        }
+    }
+
+    /// <summary>The running schedules of <paramref name="device"/>'s plans now armed, in id order (empty when it has none).</summary>
+    public IReadOnlyList<FaultSchedule> SchedulesFor(string device)
+    {
+        lock (_sync)
+        {
+            return _armed.Where(a => a.Schedule.Plan.Device == device).Select(a => a.Schedule).ToList();
+        }
+    }
 
     /// <summary>
     /// Checks every plan names a device of the VM, and io-error plans a virtio-blk (<see cref="AttachBlock"/>); call
-    /// once the machine's devices are known.
+    /// once the machine's devices are known. The names are also the devices <see cref="Add"/> accepts.
     /// </summary>
     /// <exception cref="SettingsException">One line naming the bad plan and the devices there are.</exception>
     public void Validate(IEnumerable<string> deviceNames)
     {
-        var names = deviceNames.ToHashSet(StringComparer.Ordinal);
-        foreach (var plan in Plans)
+        lock (_sync)
         {
-            if (!names.Contains(plan.Device))
+            _deviceNames.UnionWith(deviceNames);
+            foreach (var plan in Plans)
             {
-                var known = string.Join(", ", names.Order(StringComparer.Ordinal));
-                throw new SettingsException($"fault '{plan}': this VM has no device {plan.Device} (devices: {known})", "actorvmm.faults");
-            }
-
-            if (plan.Kind == FaultKind.IoError && !_blocks.ContainsKey(plan.Device))
-            {
-                throw new SettingsException($"fault '{plan}': io-error needs a virtio-blk disk; {plan.Device} is not one", "actorvmm.faults");
+                Check(plan);
             }
         }
     }
 
     /// <summary>
-    /// Arms the per-request plans of virtio-blk <paramref name="device"/> on its backend (create the
-    /// <see cref="VirtioBlockDevice"/> once per VM, outside the restartable factory: it owns the image file).
-    /// Plans that are per request: crash, delay and io-error, unless triggered by offset=.
+    /// Arms <paramref name="plan"/> on its device, effective from the device's next access or virtio request (an
+    /// <c>after=</c> trigger counts from now). The device must be one of the VM's (<see cref="Validate"/>, or a
+    /// blueprint given to <see cref="Wrap"/>); io-error needs a virtio-blk disk. Thread-safe.
+    /// </summary>
+    /// <returns>The plan's id (<c>f3</c>), for <see cref="Remove"/> and <see cref="Active"/>.</returns>
+    /// <exception cref="SettingsException">Unknown device or io-error on a non-disk (one line); nothing is armed then.</exception>
+    public string Add(FaultPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        lock (_sync)
+        {
+            Check(plan);
+            var id = Arm(plan);
+            Publish(plan.Device);
+            return id;
+        }
+    }
+
+    /// <summary>Disarms plan <paramref name="id"/> (from the device's next access); false when no such plan is armed. Thread-safe.</summary>
+    public bool Remove(string id)
+    {
+        lock (_sync)
+        {
+            var index = _armed.FindIndex(a => string.Equals(a.Id, id, StringComparison.Ordinal));
+            if (index < 0)
+            {
+                return false;
+            }
+
+            var device = _armed[index].Schedule.Plan.Device;
+            _armed.RemoveAt(index);
+            Publish(device);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Attaches the per-request faults of virtio-blk <paramref name="device"/> to its backend (create the
+    /// <see cref="VirtioBlockDevice"/> once per VM, outside the restartable factory: it owns the image file). The hook
+    /// is always installed, so plans added later apply. Plans that are per request: crash, delay and io-error, unless
+    /// triggered by offset=.
     /// </summary>
     public void AttachBlock(string device, VirtioBlockDevice block)
     {
         ArgumentNullException.ThrowIfNull(block);
-        var schedules = SchedulesFor(device).Where(s => IsRequestLevel(s.Plan)).ToList();
-        lock (_blocks)
+        lock (_sync)
         {
+            _deviceNames.Add(device);
+
             // Call it again for every instance of the same disk (e.g. one re-opened on restart): the same state
             // (counts, the request a crash interrupted) then carries over to it.
             if (!_blocks.TryGetValue(device, out var existing))
             {
-                _blocks[device] = existing = new BlockRequestFaults(device, schedules, this);
+                _blocks[device] = existing = new BlockRequestFaults(device, FaultsOf(device), this);
+                Publish(device);
             }
 
-            block.RequestHook = schedules.Count == 0 ? null : existing.OnRequest;
+            block.RequestHook = existing.OnRequest;
         }
     }
 
     /// <summary>
-    /// The blueprint with its factory decorated by a <see cref="FaultInjectingDevice"/> when the device has
-    /// register-level plans (unchanged otherwise). A device with a delay plan is mapped non-inline, so delays run on
-    /// the device actor and a delayed read is subject to the vCPU's read timeout.
+    /// The blueprint with its factory decorated by a <see cref="FaultInjectingDevice"/> (every device, so a plan can be
+    /// added to any of them while the VM runs). A device with a delay plan at start is mapped non-inline, so delays
+    /// run on the device actor and a delayed read is subject to the vCPU's read timeout; the others keep their mapping.
     /// </summary>
     public DeviceBlueprint Wrap(DeviceBlueprint blueprint)
     {
         ArgumentNullException.ThrowIfNull(blueprint);
-        var all = SchedulesFor(blueprint.Name);
-        if (all.Count == 0)
+        var name = blueprint.Name;
+        DeviceFaults faults;
+        lock (_sync)
         {
-            return blueprint;
+            _deviceNames.Add(name);
+            faults = FaultsOf(name);
         }
 
         var inner = blueprint.Factory;
-        var name = blueprint.Name;
-        var hasDelay = all.Any(s => s.Plan.Kind == FaultKind.Delay);
+        var inline = blueprint.Inline && !Plans.Any(p => p.Device == name && p.Kind == FaultKind.Delay);
         return blueprint with
         {
-            Inline = blueprint.Inline && !hasDelay,
-            Factory = ctx =>
-            {
-                var device = inner(ctx);
-                // Decided when the device is built: by then AttachBlock has run for every disk.
-                var busLevel = all.Where(s => !(_blocks.ContainsKey(name) && IsRequestLevel(s.Plan))).ToList();
-                return busLevel.Count == 0 ? device : FaultInjectingDevice.Create(device, name, busLevel, this);
-            },
+            Inline = inline,
+            Factory = ctx => FaultInjectingDevice.Create(inner(ctx), name, faults, this, boundedDelays: inline),
         };
     }
 
@@ -165,13 +241,93 @@ public sealed class FaultInjector
             .Info("Retrying the {Device} request at ring position {Position} after an injected crash (exempt from fault plans)", device, position);
     }
 
-    internal void Sleep(TimeSpan delay) => _sleep(delay);
+    /// <summary>
+    /// Waits out a delay fault. <paramref name="bounded"/> (an inline-mapped device, maybe on a vCPU thread): at most
+    /// <see cref="ReadTimeout"/>, and no longer once the thread's VM pauses or stops (<see cref="ReplySlot.Interrupt"/>).
+    /// </summary>
+    internal void Sleep(TimeSpan delay, bool bounded = false)
+    {
+        if (bounded && delay > ReadTimeout)
+        {
+            delay = ReadTimeout;
+        }
+
+        if (_sleep is not null)
+        {
+            _sleep(delay);
+        }
+        else if (bounded && delay >= TimeSpan.FromMilliseconds(1))
+        {
+            SleepUnlessInterrupted(delay);
+        }
+        else
+        {
+            DefaultSleep(delay);
+        }
+    }
+
+    /// <summary>The per-device schedules (the decorator's and the disk hook's view).</summary>
+    internal DeviceFaults FaultsOf(string device)
+    {
+        lock (_sync)
+        {
+            if (!_devices.TryGetValue(device, out var faults))
+            {
+                _devices[device] = faults = new DeviceFaults(device);
+            }
+
+            return faults;
+        }
+    }
 
     /// <summary>Where injected faults are logged: the VM's actor system once it runs (set before the VM starts).</summary>
     public ILoggingAdapter Log { get; set; } = NoLogger.Instance;
 
-    private static bool IsRequestLevel(FaultPlan plan) =>
+    internal static bool IsRequestLevel(FaultPlan plan) =>
         plan.Kind is FaultKind.Crash or FaultKind.Delay or FaultKind.IoError && plan.Trigger.Kind != FaultTriggerKind.Offset;
+
+    /// <summary>Under <see cref="_sync"/>: a new schedule for <paramref name="plan"/> with the next id (not yet published).</summary>
+    private string Arm(FaultPlan plan)
+    {
+        var id = $"f{++_lastId}";
+        _armed.Add((id, new FaultSchedule(plan, _time)));
+        return id;
+    }
+
+    /// <summary>Under <see cref="_sync"/>: publishes <paramref name="device"/>'s armed schedules to its accesses.</summary>
+    private void Publish(string device) =>
+        FaultsOf(device).Publish(_armed.Where(a => a.Schedule.Plan.Device == device).Select(a => a.Schedule), _blocks.ContainsKey(device));
+
+    /// <summary>Under <see cref="_sync"/>: the plan names a known device, and io-error a disk.</summary>
+    private void Check(FaultPlan plan)
+    {
+        if (!_deviceNames.Contains(plan.Device))
+        {
+            var known = string.Join(", ", _deviceNames.Order(StringComparer.Ordinal));
+            throw new SettingsException($"fault '{plan}': this VM has no device {plan.Device} (devices: {known})", "actorvmm.faults");
+        }
+
+        if (plan.Kind == FaultKind.IoError && !_blocks.ContainsKey(plan.Device))
+        {
+            throw new SettingsException($"fault '{plan}': io-error needs a virtio-blk disk; {plan.Device} is not one", "actorvmm.faults");
+        }
+    }
+
+    private static void SleepUnlessInterrupted(TimeSpan delay)
+    {
+        var slot = ReplySlot.Current;
+        var until = Stopwatch.GetTimestamp() + (long)(delay.TotalSeconds * Stopwatch.Frequency);
+        while (!slot.Interrupted)
+        {
+            var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), until);
+            if (left <= TimeSpan.Zero)
+            {
+                return;
+            }
+
+            Thread.Sleep(left < TimeSpan.FromMilliseconds(50) ? left : TimeSpan.FromMilliseconds(50));
+        }
+    }
 
     private static void DefaultSleep(TimeSpan delay)
     {

@@ -12,6 +12,7 @@ public sealed class FaultSchedule
     private readonly long _start;
     private SplitMix64 _random;
     private long _requests;
+    private long _fired;
     private bool _afterFired;
 
     public FaultSchedule(FaultPlan plan, TimeProvider? time = null)
@@ -27,6 +28,9 @@ public sealed class FaultSchedule
     /// <summary>Requests this plan has looked at (the ones its trigger counted).</summary>
     public long Requests => Interlocked.Read(ref _requests);
 
+    /// <summary>Times the trigger fired (each one an injected fault).</summary>
+    public long Fired => Interlocked.Read(ref _fired);
+
     /// <summary>
     /// One request (a register access at <paramref name="offset"/>, or a virtio request when null): does the fault fire?
     /// <c>offset=O</c> fires on every access at O (never for virtio requests); <c>after=D</c> fires once, on the first
@@ -34,29 +38,40 @@ public sealed class FaultSchedule
     /// </summary>
     public bool Fire(ulong? offset)
     {
-        var trigger = Plan.Trigger;
         lock (_sync)
         {
             _requests++;
-            switch (trigger.Kind)
+            if (!Decide(offset))
             {
-                case FaultTriggerKind.Every:
-                    return _requests % trigger.Every == 0;
-                case FaultTriggerKind.Probability:
-                    return _random.NextDouble() < trigger.Probability;
-                case FaultTriggerKind.After:
-                    if (_afterFired || _time.GetElapsedTime(_start) < trigger.After)
-                    {
-                        return false;
-                    }
-
-                    _afterFired = true;
-                    return true;
-                case FaultTriggerKind.Offset:
-                    return offset == trigger.Offset;
-                default:
-                    return true;
+                return false;
             }
+
+            _fired++;
+            return true;
+        }
+    }
+
+    private bool Decide(ulong? offset)
+    {
+        var trigger = Plan.Trigger;
+        switch (trigger.Kind)
+        {
+            case FaultTriggerKind.Every:
+                return _requests % trigger.Every == 0;
+            case FaultTriggerKind.Probability:
+                return _random.NextDouble() < trigger.Probability;
+            case FaultTriggerKind.After:
+                if (_afterFired || _time.GetElapsedTime(_start) < trigger.After)
+                {
+                    return false;
+                }
+
+                _afterFired = true;
+                return true;
+            case FaultTriggerKind.Offset:
+                return offset == trigger.Offset;
+            default:
+                return true;
         }
     }
 }

@@ -15,7 +15,7 @@ public enum FaultTriggerKind
     /// <summary><c>p=P,seed=S</c>: each request with probability P, drawn from a generator seeded with S.</summary>
     Probability,
 
-    /// <summary><c>after=DURATION</c>: once, on the first request at or after DURATION from when the plan was armed (VM start).</summary>
+    /// <summary><c>after=DURATION</c>: once, on the first request at or after DURATION from when the plan was armed (VM build, or when it was added at run time).</summary>
     After,
 
     /// <summary><c>offset=O</c>: every register access at offset O of the device's range.</summary>

@@ -4,8 +4,16 @@ namespace ActorVmm.Devices.Legacy;
 
 /// <summary>
 /// A minimal i8042 keyboard controller, like Firecracker's: enough for Linux to probe it, reboot through it and talk
-/// to a keyboard that acknowledges everything; no scancodes, no AUX (mouse) port, so guests should get
+/// to a keyboard that acknowledges everything; no AUX (mouse) port, so guests should get
 /// <c>i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd</c> (else Linux's AUX loop test waits for its timeout).
+/// <para>
+/// One key combination comes from the host: Ctrl-Alt-Del (<see cref="IHostInput"/>, byte <see cref="HostCtrlAltDel"/>),
+/// the graceful stop of a guest (Linux sends SIGINT to init for it). The make and break codes of Ctrl, Alt and Del
+/// go into the output buffer whole or not at all, in scan code set 2, or set 1 while the command byte asks the
+/// controller to translate (<see cref="CtrTranslate"/>); the guest reads them one byte at a time from port 0x60 with
+/// IRQ 1 raised for each (when the command byte enables keyboard interrupts). Refused while the keyboard interface is
+/// disabled or the buffer lacks room for the whole sequence; other host bytes are ignored; both are counted.
+/// </para>
 /// <para>
 /// One window at <see cref="ActorVmm.Kvm.Layout.I8042Port"/> of <see cref="RangeSize"/> ports: offset 0 is data (0x60), offset
 /// 4 status / command (0x64); offset 1 (0x61) is answered by an embedded <see cref="SystemControlPortB"/>, offsets
@@ -17,7 +25,7 @@ namespace ActorVmm.Devices.Legacy;
 /// thread: it must not block or throw. Used from one thread at a time (the device actor).
 /// </para>
 /// </summary>
-public sealed class I8042 : IBusDevice, IStatefulDevice
+public sealed class I8042 : IBusDevice, IStatefulDevice, IHostInput
 {
     /// <summary>Ports 0x60..0x64.</summary>
     public const ulong RangeSize = 5;
@@ -84,6 +92,9 @@ public sealed class I8042 : IBusDevice, IStatefulDevice
     /// <summary>Bytes the controller holds for the guest to read from port 0x60.</summary>
     public const int OutputBufferCapacity = 16;
 
+    /// <summary>The host input byte that presses (and releases) Ctrl-Alt-Del; every other byte is ignored.</summary>
+    public const byte HostCtrlAltDel = 0x01;
+
     private readonly Action _onReset;
     private readonly IInterruptLine? _keyboardInterrupt;
     private readonly SystemControlPortB _portB;
@@ -94,6 +105,9 @@ public sealed class I8042 : IBusDevice, IStatefulDevice
     private bool _lastWasCommand;
     private byte _pendingCommand;
     private long _resetRequests;
+    private long _ctrlAltDelPresses;
+    private long _refusedHostInput;
+    private long _ignoredHostInput;
 
     /// <param name="name">Device name, e.g. <c>i8042</c>.</param>
     /// <param name="onReset">Called once per CPU reset command (see the class comment).</param>
@@ -116,6 +130,47 @@ public sealed class I8042 : IBusDevice, IStatefulDevice
 
     /// <summary>How many CPU resets the guest asked for.</summary>
     public long ResetRequests => Interlocked.Read(ref _resetRequests);
+
+    /// <summary>Ctrl-Alt-Del sequences put in the output buffer.</summary>
+    public long CtrlAltDelPresses => Interlocked.Read(ref _ctrlAltDelPresses);
+
+    /// <summary>Ctrl-Alt-Del requests refused: keyboard interface disabled, or no room for the whole sequence.</summary>
+    public long RefusedHostInput => Interlocked.Read(ref _refusedHostInput);
+
+    /// <summary>Host input bytes that are not a request this controller knows (ignored).</summary>
+    public long IgnoredHostInput => Interlocked.Read(ref _ignoredHostInput);
+
+    /// <summary>Ctrl, Alt, Del made, then Del, Alt, Ctrl broken, in scan code set 2 (E0 prefixes Del; F0 a break).</summary>
+    public static ReadOnlySpan<byte> CtrlAltDelSet2 => [0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0, 0x71, 0xf0, 0x11, 0xf0, 0x14];
+
+    /// <summary>The same in set 1, as the controller translates it (a break is the make code with bit 7 set).</summary>
+    public static ReadOnlySpan<byte> CtrlAltDelSet1 => [0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d];
+
+    /// <summary>
+    /// Host input: each <see cref="HostCtrlAltDel"/> byte presses Ctrl-Alt-Del (see the class comment). Returns how
+    /// many bytes were taken; refused and ignored bytes are counted here.
+    /// </summary>
+    public int AcceptInput(ReadOnlySpan<byte> input)
+    {
+        var accepted = 0;
+        foreach (var request in input)
+        {
+            if (request != HostCtrlAltDel)
+            {
+                Interlocked.Increment(ref _ignoredHostInput);
+            }
+            else if (PressCtrlAltDel())
+            {
+                accepted++;
+            }
+            else
+            {
+                Interlocked.Increment(ref _refusedHostInput);
+            }
+        }
+
+        return accepted;
+    }
 
     public void Read(ulong offset, Span<byte> data)
     {
@@ -351,6 +406,30 @@ public sealed class I8042 : IBusDevice, IStatefulDevice
         }
 
         RaiseKeyboardInterrupt();
+    }
+
+    /// <summary>Queues the whole Ctrl-Alt-Del sequence; interrupts for the first byte, reads chain the rest.</summary>
+    private bool PressCtrlAltDel()
+    {
+        var sequence = (_commandByte & CtrTranslate) != 0 ? CtrlAltDelSet1 : CtrlAltDelSet2;
+        if ((_commandByte & CtrKeyboardDisabled) != 0 || OutputBufferCapacity - _output.Count < sequence.Length)
+        {
+            return false;
+        }
+
+        var wasEmpty = _output.Count == 0;
+        foreach (var b in sequence)
+        {
+            _output.Enqueue(b);
+        }
+
+        Interlocked.Increment(ref _ctrlAltDelPresses);
+        if (wasEmpty)
+        {
+            RaiseKeyboardInterrupt();
+        }
+
+        return true;
     }
 
     private void RaiseKeyboardInterrupt()

@@ -56,7 +56,7 @@ public static class VmBuilder
         var resources = new CompositeDisposable();
         try
         {
-            var faults = new FaultInjector(settings.Faults);
+            var faults = new FaultInjector(settings.Faults) { ReadTimeout = settings.Devices.ReadTimeout };
             var models = PciDevices.OpenModels(vmSettings, io, resources, faults);
             var kvm = resources.Add(KvmSystem.Open());
             var softwareKvm = KvmBackend.SoftwareBackend();

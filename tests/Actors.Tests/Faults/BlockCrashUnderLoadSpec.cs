@@ -102,6 +102,64 @@ public sealed class BlockCrashUnderLoadSpec : TestKit, IDisposable
         Assert.Equal(0, endpoint.ReadTimeouts);
     }
 
+    [Fact]
+    public async Task A_crash_plan_added_while_the_disk_runs_should_crash_its_next_requests_until_it_is_removed()
+    {
+        var injector = new FaultInjector([]);
+        using var workers = new QueueWorkers(_ram.Memory);
+        var handle = workers.Add("disk0", 0);
+        var endpoint = new DeviceEndpoint("disk0", DeviceSettings.Default, Sys.Log);
+        VirtioBlockDevice? block = null;
+        IBusDevice Factory()
+        {
+            block?.Dispose();
+            block = new VirtioBlockDevice(_image);
+            injector.AttachBlock("disk0", block);
+            return new VirtioPciDevice("disk0", block, _ram.Memory, new RecordingInterruptLine(), 0xE000_0000, 10)
+            {
+                QueueKickHandler = _ => workers.Signal(handle),
+            };
+        }
+
+        var supervision = SupervisionSettings.Default with { MaxRestarts = 10_000 };
+        ChildActorOf(DeviceSupervisorActor.Props([new DeviceSupervisorProtocol.DeviceSpec(endpoint, Factory)], supervision, TestActor));
+        ExpectMsg<DeviceSupervisorProtocol.Started>();
+        workers.Start([endpoint]);
+        var queue = new MockVirtqueue(_ram.Memory, TestMemory.RingBase(0), 128);
+        var driver = new VirtioPciDriver(new EndpointBus(endpoint));
+        driver.Initialize(queue);
+        injector.Validate(["disk0"]);
+        var statuses = new List<GuestAddress>();
+        async Task Batch(int first)
+        {
+            for (var i = first; i < first + 16; i++)
+            {
+                statuses.Add(Submit(queue, write: true, (ulong)i, (byte)i));
+                driver.Notify(0);
+            }
+
+            await AwaitConditionAsync(() => Task.FromResult(queue.UsedIdx == first + 16), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(10));
+        }
+
+        await Batch(0);
+        Assert.Equal(0, endpoint.Restarts);
+
+        var id = injector.Add(FaultPlan.Parse("disk0:crash,every=3"));
+        await Batch(16);
+        var crashes = injector.Counters.Injected("disk0", FaultKind.Crash);
+
+        Assert.True(injector.Remove(id));
+        await Batch(32);
+
+        // every=3 over 16 requests (retries exempt): the 3rd, 6th ... 15th.
+        Assert.Equal(5, crashes);
+        Assert.Equal(crashes, injector.Counters.Injected("disk0", FaultKind.Crash));
+        Assert.Equal(crashes, endpoint.Restarts);
+        Assert.Equal(crashes, injector.Counters.Retried("disk0"));
+        Assert.All(statuses, s => Assert.Equal(0, _ram.ReadBytes(s, 1)[0]));
+        Assert.Empty(injector.Active);
+    }
+
     /// <summary>A 512-byte request of sector <paramref name="sector"/>; returns the address of its status byte.</summary>
     private GuestAddress Submit(MockVirtqueue queue, bool write, ulong sector, byte fill)
     {

@@ -56,7 +56,7 @@ public class QueueKickFaultSpec
     {
         var injector = new FaultInjector([FaultPlan.Parse(spec)], sleep: _ => { });
         var inner = new Queues();
-        return (FaultInjectingDevice.Create(inner, "net0", injector.SchedulesFor("net0"), injector), inner, injector);
+        return (FaultInjectingDevice.Create(inner, "net0", injector), inner, injector);
     }
 
     [Theory]
@@ -103,7 +103,7 @@ public class QueueKickFaultSpec
         var delays = new List<TimeSpan>();
         var injector = new FaultInjector([FaultPlan.Parse("net0:delay,delay=5ms")], sleep: delays.Add);
         var inner = new Queues();
-        var device = FaultInjectingDevice.Create(inner, "net0", injector.SchedulesFor("net0"), injector);
+        var device = FaultInjectingDevice.Create(inner, "net0", injector);
 
         var queues = (IQueueDevice)device;
         Assert.True(queues.TryBeginQueuePass(0));
