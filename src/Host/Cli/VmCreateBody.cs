@@ -62,7 +62,7 @@ internal static class VmCreateBody
             foreach (var (name, field) in value.GetObject().Items)
             {
                 json.WritePropertyName(name);
-                WriteValue(json, field, key == "disks" && name == "path" ? "disk-path" : name);
+                WriteValue(json, field, key == "disk-entry" && name == "path" ? "disk-path" : name);
             }
 
             json.WriteEndObject();
