@@ -4,6 +4,8 @@ using ActorVmm.Host.Serve;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace ActorVmm.Host.Api;
 
@@ -129,11 +131,15 @@ internal static partial class VmRoutes
             return;
         }
 
-        var cancellation = context.RequestAborted;
+        // Ends when the client goes away or the server stops (so shutdown does not wait for followers).
+        var stopping = context.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
+        var cancellation = linked.Token;
         using var subscription = service.AttachConsole(id, tail);
         using var detach = cancellation.Register(subscription.Dispose);
         context.Response.Headers.CacheControl = "no-cache";
         await context.Response.StartAsync(cancellation);
+        await context.Response.Body.FlushAsync(cancellation); // the headers go now, before any output
         try
         {
             var output = subscription.Output;
@@ -149,7 +155,7 @@ internal static partial class VmRoutes
         }
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
-            // The client went away.
+            // The client went away or the server is stopping.
         }
     }
 

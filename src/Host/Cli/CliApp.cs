@@ -66,7 +66,7 @@ public static class CliApp
             serveOptions.AddServeOptionsTo(serve);
             serve.SetAction(parseResult => exitCode = Serve(parseResult.GetValue(apiSock)!, serveOptions.ToOverrides(parseResult), serveOptions.ConfigFile(parseResult), serviceFactory, stderr, error));
             root.Subcommands.Add(serve);
-            var client = new ClientCommands(output, stdout is null ? System.Console.OpenStandardOutput() : null, error, socketDefault, code => exitCode = code);
+            var client = new ClientCommands(output, stdout is null ? System.Console.OpenStandardOutput : null, error, socketDefault, code => exitCode = code);
             foreach (var command in client.Create())
             {
                 root.Subcommands.Add(command);

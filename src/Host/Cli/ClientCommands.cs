@@ -15,7 +15,7 @@ namespace ActorVmm.Host.Cli;
 internal sealed class ClientCommands
 {
     private readonly TextWriter _output;
-    private readonly Stream? _rawOutput;
+    private readonly Func<Stream>? _rawOutput;
     private readonly TextWriter _error;
     private readonly string _defaultSocket;
     private readonly Action<int> _setExitCode;
@@ -25,7 +25,7 @@ internal sealed class ClientCommands
     /// <param name="error">Where one-line errors go.</param>
     /// <param name="defaultSocket">The <c>--api-sock</c> default.</param>
     /// <param name="setExitCode">Receives the exit code.</param>
-    public ClientCommands(TextWriter output, Stream? rawOutput, TextWriter error, string defaultSocket, Action<int> setExitCode)
+    public ClientCommands(TextWriter output, Func<Stream>? rawOutput, TextWriter error, string defaultSocket, Action<int> setExitCode)
     {
         _output = output;
         _rawOutput = rawOutput;
@@ -285,16 +285,17 @@ internal sealed class ClientCommands
             }
 
             await using var stream = await response.Content.ReadAsStreamAsync(linked.Token);
+            var raw = _rawOutput?.Invoke();
             var decoder = Encoding.UTF8.GetDecoder();
             var buffer = new byte[16 * 1024];
             var chars = new char[Encoding.UTF8.GetMaxCharCount(buffer.Length)];
             int read;
             while ((read = await stream.ReadAsync(buffer, linked.Token)) > 0)
             {
-                if (_rawOutput is not null)
+                if (raw is not null)
                 {
-                    await _rawOutput.WriteAsync(buffer.AsMemory(0, read), linked.Token);
-                    await _rawOutput.FlushAsync(linked.Token);
+                    await raw.WriteAsync(buffer.AsMemory(0, read), linked.Token);
+                    await raw.FlushAsync(linked.Token);
                 }
                 else
                 {

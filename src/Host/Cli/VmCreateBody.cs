@@ -94,7 +94,7 @@ internal static class VmCreateBody
             case "cpus" when int.TryParse(text, out var number):
                 json.WriteNumberValue(number);
                 break;
-            case "rng":
+            case "rng" or "read-only":
                 json.WriteBooleanValue(text is "on" or "true" or "yes");
                 break;
             default:

@@ -52,7 +52,7 @@ public sealed class ApiCliTests
         Assert.Equal(3, root.GetProperty("cpus").GetInt32());
         Assert.Equal(Path.GetFullPath("vmlinux"), root.GetProperty("kernel").GetString());
         Assert.Equal(Path.GetFullPath("a.img"), root.GetProperty("disks")[0].GetProperty("path").GetString());
-        Assert.Equal("true", root.GetProperty("disks")[0].GetProperty("read-only").GetString());
+        Assert.True(root.GetProperty("disks")[0].GetProperty("read-only").GetBoolean());
     }
 
     [Fact]

@@ -106,6 +106,22 @@ public sealed class ApiRobustnessTests
     }
 
     [Fact]
+    public async Task Stopping_the_server_should_end_console_streams_and_dispose_their_subscriptions()
+    {
+        await using var api = await ApiTestServer.StartAsync();
+        await api.CreateVmAsync("a");
+        await api.SendAsync(HttpMethod.Post, "vms/a/start");
+        using var response = await api.Client.GetAsync("vms/a/console?follow=true", HttpCompletionOption.ResponseHeadersRead, TestContext.Current.CancellationToken);
+        await api.Fake.SubscriptionAttached.Task;
+
+        await api.Server.StopAsync();
+
+        await api.Fake.SubscriptionDisposed.Task;
+        Assert.Equal(0, api.Fake.ActiveSubscriptions);
+        Assert.False(File.Exists(api.SocketPath));
+    }
+
+    [Fact]
     public async Task Garbage_on_the_socket_should_not_hurt_the_server()
     {
         await using var api = await ApiTestServer.StartAsync();
