@@ -10,6 +10,9 @@ namespace ActorVmm.Host.Api;
 /// </summary>
 internal sealed class VmMetricsExporter
 {
+    /// <summary>Content type of the Prometheus text exposition format.</summary>
+    public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
+
     private static readonly string[] States = [VmStates.Created, VmStates.Running, VmStates.Paused, VmStates.Stopped];
 
     private readonly IVmService _service;
@@ -43,9 +46,6 @@ internal sealed class VmMetricsExporter
         _virtioBytes = factory.CreateCounter("actorvmm_virtio_bytes_total", "Bytes moved by virtio requests.", "vm", "device");
         _registry.AddBeforeCollectCallback(Refresh);
     }
-
-    /// <summary>Content type of the Prometheus text exposition format.</summary>
-    public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
 
     public Task WriteAsync(Stream output, CancellationToken cancellation) =>
         _registry.CollectAndExportAsTextAsync(output, cancellation);

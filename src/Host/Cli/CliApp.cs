@@ -60,7 +60,7 @@ public static class CliApp
 
             var socketDefault = string.IsNullOrEmpty(apiSocket) ? DefaultApiSocket : apiSocket;
             var serveOptions = new RunOptions();
-            var apiSock = new Option<string>("--api-sock") { Description = $"Unix socket of the REST API (default: $ACTORVMM_API_SOCK, else {DefaultApiSocket}); must not exist", HelpName = "PATH", DefaultValueFactory = _ => socketDefault };
+            var apiSock = new Option<string>("--api-sock") { Description = "Unix socket of the REST API (must not exist); default: $ACTORVMM_API_SOCK, else the shown one", HelpName = "PATH", DefaultValueFactory = _ => socketDefault };
             var serve = new Command("serve", "Host many VMs behind a REST API on a Unix socket until SIGTERM/Ctrl-C (which stop every VM).");
             serve.Options.Add(apiSock);
             serveOptions.AddServeOptionsTo(serve);

@@ -180,7 +180,7 @@ internal sealed class ClientCommands
     {
         var socket = new Option<string>("--api-sock")
         {
-            Description = $"The API socket of actorvmm serve (default: $ACTORVMM_API_SOCK, else {CliApp.DefaultApiSocket})",
+            Description = "The API socket of actorvmm serve; default: $ACTORVMM_API_SOCK, else the shown one",
             HelpName = "PATH",
             Recursive = true,
             DefaultValueFactory = _ => _defaultSocket,
