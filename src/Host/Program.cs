@@ -16,4 +16,9 @@ if (Environment.GetEnvironmentVariable("ACTORVMM_STARTUP_REPORT") == "1")
     StartupProbe.Enable(Console.Error);
 }
 
-return CliApp.Run(args, (settings, cancellation) => RunCommand.RunAsync(settings, cancellation));
+// serve: the VM service is filled in by issue #18's VmService (settings => new VmService(settings)).
+return CliApp.Run(
+    args,
+    (settings, cancellation) => RunCommand.RunAsync(settings, cancellation),
+    serviceFactory: null,
+    apiSocket: Environment.GetEnvironmentVariable("ACTORVMM_API_SOCK"));

@@ -4,12 +4,14 @@ using ActorVmm.Host.GuestConsole;
 using ActorVmm.Actors.Logging;
 using ActorVmm.Host.Logging;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Host.Serve;
 using ActorVmm.Host.Settings;
 
 namespace ActorVmm.Host.Cli;
 
 /// <summary>
-/// The <c>actorvmm</c> command: <c>actorvmm run [options]</c>, <c>actorvmm --version</c>, <c>--help</c>.
+/// The <c>actorvmm</c> command: <c>actorvmm run [options]</c>, <c>actorvmm serve --api-sock PATH</c> and its
+/// clients (<c>vm</c>, <c>fault</c>, <c>device</c>), <c>actorvmm trace</c>, <c>--version</c>, <c>--help</c>.
 /// Settings precedence: command-line options &gt; <c>--config</c> VM file &gt; reference.conf (options become
 /// <see cref="SettingOverride"/>s, so every layer goes through the same <see cref="SettingsLoader"/> checks).
 /// Bad input prints one line, <c>actorvmm: ...</c>, on stderr and exits with <see cref="ExitBadInput"/>.
@@ -22,6 +24,9 @@ public static class CliApp
     /// <summary>Exit code for a failure that is not bad input (no runner, an unexpected error).</summary>
     public const int ExitFailure = 1;
 
+    /// <summary>The API socket of <c>serve</c> and its clients when neither <c>--api-sock</c> nor ACTORVMM_API_SOCK says.</summary>
+    public const string DefaultApiSocket = "/tmp/actorvmm.sock";
+
     /// <summary>
     /// Parses <paramref name="args"/> and runs the command; returns the process exit code.
     /// </summary>
@@ -29,7 +34,15 @@ public static class CliApp
     /// <param name="runner">Runs the VM (the program passes <see cref="Machine.RunCommand.RunAsync"/>).</param>
     /// <param name="stdout">Where help and version go; null for the process's stdout.</param>
     /// <param name="stderr">Where errors and (with logging.console = on) logs go; null for the process's stderr.</param>
-    public static int Run(string[] args, Func<ActorVmmSettings, CancellationToken, Task<int>>? runner = null, TextWriter? stdout = null, TextWriter? stderr = null)
+    /// <param name="serviceFactory">Creates the VM service of <c>serve</c> from the VM defaults; null: serve is refused.</param>
+    /// <param name="apiSocket">The <c>--api-sock</c> default (the program passes ACTORVMM_API_SOCK); null for <see cref="DefaultApiSocket"/>.</param>
+    public static int Run(
+        string[] args,
+        Func<ActorVmmSettings, CancellationToken, Task<int>>? runner = null,
+        TextWriter? stdout = null,
+        TextWriter? stderr = null,
+        Func<ActorVmmSettings, IVmService>? serviceFactory = null,
+        string? apiSocket = null)
     {
         var output = stdout ?? System.Console.Out;
         var error = stderr ?? System.Console.Error;
@@ -44,6 +57,20 @@ public static class CliApp
             var root = new RootCommand("actorvmm: a KVM virtual machine monitor on Akka.NET; every vCPU and device is an actor.");
             root.Subcommands.Add(run);
             root.Subcommands.Add(Tracing.TraceCommand.Create(output, error, code => exitCode = code));
+
+            var socketDefault = string.IsNullOrEmpty(apiSocket) ? DefaultApiSocket : apiSocket;
+            var serveOptions = new RunOptions();
+            var apiSock = new Option<string>("--api-sock") { Description = "Unix socket of the REST API (must not exist); default: $ACTORVMM_API_SOCK, else the shown one", HelpName = "PATH", DefaultValueFactory = _ => socketDefault };
+            var serve = new Command("serve", "Host many VMs behind a REST API on a Unix socket until SIGTERM/Ctrl-C (which stop every VM).");
+            serve.Options.Add(apiSock);
+            serveOptions.AddServeOptionsTo(serve);
+            serve.SetAction(parseResult => exitCode = Serve(parseResult.GetValue(apiSock)!, serveOptions.ToOverrides(parseResult), serveOptions.ConfigFile(parseResult), serviceFactory, stderr, error));
+            root.Subcommands.Add(serve);
+            var client = new ClientCommands(output, stdout is null ? System.Console.OpenStandardOutput : null, error, socketDefault, code => exitCode = code);
+            foreach (var command in client.Create())
+            {
+                root.Subcommands.Add(command);
+            }
 
             var parseResult = root.Parse(args);
             if (parseResult.Errors.Count > 0)
@@ -125,10 +152,52 @@ public static class CliApp
         }
     }
 
+    private static int Serve(string socketPath, IReadOnlyList<SettingOverride> overrides, string? configFile, Func<ActorVmmSettings, IVmService>? serviceFactory, TextWriter? stderr, TextWriter error)
+    {
+        ActorVmmSettings settings;
+        Serilog.Core.Logger logger;
+        try
+        {
+            settings = SettingsLoader.Load(configFile, overrides);
+            logger = LoggingSetup.Configure(settings.Logging, stderr);
+        }
+        catch (SettingsException e)
+        {
+            error.WriteLine($"actorvmm: {OneLine(e.Message)}");
+            return ExitBadInput;
+        }
+
+        if (serviceFactory is null)
+        {
+            logger.Dispose();
+            error.WriteLine("actorvmm: this build has no VM service");
+            return ExitFailure;
+        }
+
+        var previousLogger = Serilog.Log.Logger;
+        Serilog.Log.Logger = logger;
+        using var stop = new StopSignals();
+        try
+        {
+            return ServeCommand.RunAsync(socketPath, settings, serviceFactory, logger, error, stop.Token).GetAwaiter().GetResult();
+        }
+        catch (Exception e)
+        {
+            logger.Debug(e, "serve failed");
+            error.WriteLine($"actorvmm: {e.GetType().Name}: {OneLine(e.Message)}");
+            return ExitFailure;
+        }
+        finally
+        {
+            Serilog.Log.Logger = previousLogger;
+            logger.Dispose();
+        }
+    }
+
     private static string OneLine(string message) => SettingsLoader.FirstLine(message);
 
     /// <summary>Ctrl-C (SIGINT) and SIGTERM cancel the token once so the VM stops cleanly; a second Ctrl-C kills.</summary>
-    private sealed class StopSignals : IDisposable
+    internal sealed class StopSignals : IDisposable
     {
         private readonly CancellationTokenSource _cts = new();
         private readonly PosixSignalRegistration? _sigterm;

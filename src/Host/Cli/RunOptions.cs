@@ -32,6 +32,27 @@ internal sealed class RunOptions
         }
     }
 
+    /// <summary>
+    /// The options that describe one VM (machine, disks, console, faults, <c>--config</c>), for <c>actorvmm vm
+    /// create</c>: the same definitions as <c>run</c>, without the process-wide ones (stats, trace, logging).
+    /// </summary>
+    public void AddVmOptionsTo(Command command)
+    {
+        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _config, _serial, _disk, _console, _rng, _fault })
+        {
+            command.Options.Add(option);
+        }
+    }
+
+    /// <summary>The options of <c>actorvmm serve</c>: the VM defaults file and logging.</summary>
+    public void AddServeOptionsTo(Command command)
+    {
+        foreach (var option in new Option[] { _config, _logLevel, _logFile })
+        {
+            command.Options.Add(option);
+        }
+    }
+
     public string? ConfigFile(ParseResult result) => result.GetValue(_config);
 
     /// <summary>The settings the given options override, in command-line precedence.</summary>
