@@ -1,3 +1,4 @@
+using ActorVmm.Host.Serve;
 using ActorVmm.Actors.Vcpu;
 using ActorVmm.Host.Cli;
 using ActorVmm.Host.Composition;
@@ -16,9 +17,8 @@ if (Environment.GetEnvironmentVariable("ACTORVMM_STARTUP_REPORT") == "1")
     StartupProbe.Enable(Console.Error);
 }
 
-// serve: the VM service is filled in by issue #18's VmService (settings => new VmService(settings)).
 return CliApp.Run(
     args,
     (settings, cancellation) => RunCommand.RunAsync(settings, cancellation),
-    serviceFactory: null,
+    serviceFactory: VmService.Create,
     apiSocket: Environment.GetEnvironmentVariable("ACTORVMM_API_SOCK"));

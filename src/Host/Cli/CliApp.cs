@@ -41,7 +41,7 @@ public static class CliApp
         Func<ActorVmmSettings, CancellationToken, Task<int>>? runner = null,
         TextWriter? stdout = null,
         TextWriter? stderr = null,
-        Func<ActorVmmSettings, IVmService>? serviceFactory = null,
+        Func<ServeDefaults, IVmService>? serviceFactory = null,
         string? apiSocket = null)
     {
         var output = stdout ?? System.Console.Out;
@@ -152,7 +152,7 @@ public static class CliApp
         }
     }
 
-    private static int Serve(string socketPath, IReadOnlyList<SettingOverride> overrides, string? configFile, Func<ActorVmmSettings, IVmService>? serviceFactory, TextWriter? stderr, TextWriter error)
+    private static int Serve(string socketPath, IReadOnlyList<SettingOverride> overrides, string? configFile, Func<ServeDefaults, IVmService>? serviceFactory, TextWriter? stderr, TextWriter error)
     {
         ActorVmmSettings settings;
         Serilog.Core.Logger logger;
@@ -179,7 +179,8 @@ public static class CliApp
         using var stop = new StopSignals();
         try
         {
-            return ServeCommand.RunAsync(socketPath, settings, serviceFactory, logger, error, stop.Token).GetAwaiter().GetResult();
+            var defaults = new ServeDefaults(settings, ServeDefaults.HoconOf(configFile, overrides));
+            return ServeCommand.RunAsync(socketPath, defaults, serviceFactory, logger, error, stop.Token).GetAwaiter().GetResult();
         }
         catch (Exception e)
         {

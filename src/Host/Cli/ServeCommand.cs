@@ -12,7 +12,7 @@ namespace ActorVmm.Host.Cli;
 public static class ServeCommand
 {
     /// <param name="socketPath">Where the API listens; must not exist.</param>
-    /// <param name="settings">The VM defaults (reference.conf, <c>--config</c>) and logging.</param>
+    /// <param name="defaults">The VM defaults (reference.conf, <c>--config</c>, options) and logging.</param>
     /// <param name="serviceFactory">Creates the service from the defaults.</param>
     /// <param name="log">The process's logger (stderr, as <c>run</c>).</param>
     /// <param name="error">Where one-line errors go.</param>
@@ -20,8 +20,8 @@ public static class ServeCommand
     /// <param name="started">Called once the API listens (tests wait for it).</param>
     public static async Task<int> RunAsync(
         string socketPath,
-        ActorVmmSettings settings,
-        Func<ActorVmmSettings, IVmService> serviceFactory,
+        ServeDefaults defaults,
+        Func<ServeDefaults, IVmService> serviceFactory,
         Serilog.ILogger log,
         TextWriter error,
         CancellationToken stop,
@@ -36,7 +36,7 @@ public static class ServeCommand
         IVmService service;
         try
         {
-            service = serviceFactory(settings);
+            service = serviceFactory(defaults);
         }
         catch (VmServiceException e)
         {

@@ -5,6 +5,7 @@ using ActorVmm.Actors.Settings;
 using ActorVmm.Actors.Tracing;
 using ActorVmm.Devices.Legacy;
 using ActorVmm.Host.Composition;
+using ActorVmm.Host.Logging;
 using ActorVmm.Host.Settings;
 using ActorVmm.Kvm;
 using Akka.Actor;
@@ -39,6 +40,17 @@ public sealed partial class VmService : IVmService, IAsyncDisposable
         _serverHocon = serverHocon;
         _consoleCapacity = consoleCapacity;
     }
+
+    /// <summary>A service with an actor system of its own (<c>actorvmm serve</c>), terminated when the service is disposed.</summary>
+    public static VmService Create(ServeDefaults defaults)
+    {
+        ArgumentNullException.ThrowIfNull(defaults);
+        var system = ActorSystem.Create("actorvmm", AkkaConfig.Build(defaults.Settings));
+        return new VmService(system, defaults.Hocon) { OwnsSystem = true };
+    }
+
+    /// <summary>Whether disposing the service terminates its actor system.</summary>
+    public bool OwnsSystem { get; init; }
 
     public async Task<VmInfo> CreateAsync(string id, string json, CancellationToken cancellation = default)
     {
@@ -214,6 +226,10 @@ public sealed partial class VmService : IVmService, IAsyncDisposable
                 vm.Gate.Release();
             }
         })).ConfigureAwait(false);
+        if (OwnsSystem)
+        {
+            await _system.Terminate().ConfigureAwait(false);
+        }
     }
 
     private static BuiltVm Build(ActorVmmSettings settings, VmIo io, string id)

@@ -1,3 +1,4 @@
+using ActorVmm.Host.Serve;
 using ActorVmm.Host.Api;
 using ActorVmm.Host.Cli;
 using ActorVmm.Host.Settings;
@@ -51,7 +52,7 @@ public sealed class ServeCommandTests
         var listening = new TaskCompletionSource<ApiServer>(TaskCreationOptions.RunContinuationsAsynchronously);
         var log = new Serilog.LoggerConfiguration().CreateLogger();
 
-        var serve = ServeCommand.RunAsync(path, SettingsLoader.Reference, _ => fake, log, new StringWriter(), stop.Token, server => listening.SetResult(server));
+        var serve = ServeCommand.RunAsync(path, new ServeDefaults(SettingsLoader.Reference, string.Empty), _ => fake, log, new StringWriter(), stop.Token, server => listening.SetResult(server));
         await listening.Task;
         using (var client = ApiTestServer.NewClient(path))
         {
