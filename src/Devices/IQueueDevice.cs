@@ -1,8 +1,8 @@
 namespace ActorVmm.Devices;
 
 /// <summary>
-/// A device whose queues are served off its register path, each queue by its own worker (the runtime's thread per
-/// queue), so no register access ever waits behind a request's I/O.
+/// A device whose queues are served off its register path by the runtime's queue workers (never two passes of one
+/// queue at once), so no register access ever waits behind a request's I/O.
 /// <para>
 /// The rule every implementation and caller keeps: register accesses and everything else enter one at a time under
 /// the endpoint's gate. A queue pass runs on that queue's worker WITHOUT the gate, between

@@ -27,7 +27,8 @@ namespace ActorVmm.Host.Composition;
 /// guest does not enable MSI-X;</item>
 /// <item>MSI-X with one vector per queue plus one for configuration changes (GSIs from 24 up, an irqfd each, routed
 /// as the guest programs the table), when the IRQ backend offers MSI;</item>
-/// <item>an ioeventfd per queue on its notify register (<see cref="QueueWorkers"/>).</item>
+/// <item>an ioeventfd per queue on its notify register (<see cref="QueueWorkers"/>; a disk's queues, whose passes
+/// wait for host I/O, get a thread each, the others share the VM's notifier).</item>
 /// </list>
 /// BARs are programmed and valid at power-on, so Linux claims them as they are and does not reassign them. A guest
 /// that moves a BAR anyway is not followed (the bus and the ioeventfds stay at the original address; the move is
@@ -126,7 +127,7 @@ internal static class PciDevices
             var handles = new int[first.QueueCount];
             for (var q = 0; q < handles.Length; q++)
             {
-                handles[q] = workers.Add(vm, name, q, bar + VirtioPciDevice.NotifyOffsetOf(q));
+                handles[q] = workers.Add(vm, name, q, bar + VirtioPciDevice.NotifyOffsetOf(q), blocksOnHostIo: first is VirtioBlockDevice);
             }
 
             var holder = resources.Add(new ModelHolder(first));

@@ -15,7 +15,7 @@ using static ActorVmm.TestSupport.Virtio.MockVirtqueue;
 namespace ActorVmm.Actors.Tests.Faults;
 
 /// <summary>
-/// The runtime as a VM runs a virtio-blk disk — endpoint, device actor under its supervisor, a queue worker thread —
+/// The runtime as a VM runs a virtio-blk disk — endpoint, device actor under its supervisor, the disk's queue thread —
 /// driven by a mock driver through the endpoint while a crash plan fires on requests. Issue #17 found the guest hung
 /// when a crash hit while the restarted device re-served queued requests inside its constructor.
 /// </summary>
@@ -48,7 +48,7 @@ public sealed class BlockCrashUnderLoadSpec : TestKit, IDisposable
     {
         var injector = new FaultInjector([FaultPlan.Parse($"disk0:crash,{trigger}")]);
         using var workers = new QueueWorkers(_ram.Memory);
-        var handle = workers.Add("disk0", 0);
+        var handle = workers.Add("disk0", 0, blocksOnHostIo: true);
         var endpoint = new DeviceEndpoint("disk0", DeviceSettings.Default, Sys.Log);
         VirtioBlockDevice? block = null;
         IBusDevice Factory()
