@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Sockets;
 using System.Text;
 
 namespace ActorVmm.Bench;
@@ -92,7 +91,7 @@ internal static class ServeBench
                 await Task.Delay(20);
             }
 
-            using var http = Client(socket);
+            using var http = ActorVmm.Host.Api.UnixSocketHttp.CreateClient(socket, TimeSpan.FromMinutes(5));
             await Task.Delay(500);
             var idle = BootBench.MemoryExcludingGuest(server.Id, guestBytes)?.RssMiB;
             var body = $$"""{"cpus":1,"memory":"{{memoryMiB}}M","kernel":"{{kernel}}","initrd":"{{initrd}}","cmdline":"{{cmdline}}"}""";
@@ -239,16 +238,4 @@ internal static class ServeBench
         var sorted = values.Order().ToArray();
         return sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(sorted.Length * p / 100.0) - 1)];
     }
-
-    private static HttpClient Client(string socketPath) =>
-        new(new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, cancellation) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellation);
-                return new NetworkStream(socket, ownsSocket: true);
-            },
-        })
-        { BaseAddress = new Uri("http://actorvmm/"), Timeout = TimeSpan.FromMinutes(5) };
 }

@@ -30,6 +30,8 @@ public sealed class JournalUnderDiskCrashesTests : IDisposable
         {
             Cmdline = $"{Cmdline} actorvmm.script=journal journal.records=48",
             Disks = [new TestDisk(_image)],
+            // A crash every third request is far more than the default budget (10 restarts a minute) allows.
+            Hocon = "actorvmm.supervision.max-restarts = 1000",
         }, TestContext.Current.CancellationToken);
         await vm.WaitForLineAsync("^journal: start");
 
@@ -62,6 +64,26 @@ public sealed class JournalUnderDiskCrashesTests : IDisposable
         var verified = await vm.WaitForLineAsync(@"^journal: verified (\d+)/(\d+)$");
         Assert.Equal(verified.Groups[2].Value, verified.Groups[1].Value);
         Assert.True(vm.Device("disk0").Restarts >= 1);
+    }
+
+    [Fact]
+    public async Task A_disk_that_crashes_beyond_its_restart_budget_stops_the_VM_as_a_device_failure()
+    {
+        await using var vm = await TestVm.StartAsync(new TestVmOptions
+        {
+            Cmdline = $"{Cmdline} actorvmm.script=journal journal.records=48",
+            Disks = [new TestDisk(_image)],
+            Hocon = "actorvmm.supervision { max-restarts = 3, within = 10m }",
+        }, TestContext.Current.CancellationToken);
+        await vm.WaitForLineAsync("^journal: start");
+        await vm.InjectFaultAsync("disk0:crash,every=2");
+
+        var exit = await vm.WaitForExitAsync();
+
+        Assert.Equal("device-failure", exit.Reason);
+        Assert.Equal(6, exit.Code);
+        Assert.Contains("disk0", exit.Message);
+        Assert.DoesNotContain("journal: verified", vm.Console);
     }
 
     public void Dispose() => File.Delete(_image);

@@ -74,7 +74,7 @@ public sealed class TestVm : IAsyncDisposable
         var system = ActorSystem.Create(
             $"actorvmm-{id}",
             ConfigurationFactory.ParseString("akka.loglevel = WARNING\nakka.stdout-loglevel = WARNING\nakka.log-dead-letters = off"));
-        var service = new VmService(system, consoleCapacity: ConsoleCapacity);
+        var service = new VmService(system, options.Hocon, ConsoleCapacity);
         var vm = new TestVm(system, service, id, options.Timeout);
         try
         {

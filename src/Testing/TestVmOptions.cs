@@ -34,6 +34,12 @@ public sealed class TestVmOptions
     /// <summary>Faults armed before the first instruction, in the <c>--fault</c> grammar (<c>disk0:crash,every=3</c>).</summary>
     public IReadOnlyList<string> Faults { get; init; } = [];
 
+    /// <summary>
+    /// HOCON for everything else of <c>actorvmm</c> (hocon/reference.conf), under the options above: e.g.
+    /// <c>actorvmm.supervision.max-restarts = 100</c> for a test that crashes a device more than 10 times a minute.
+    /// </summary>
+    public string Hocon { get; init; } = string.Empty;
+
     /// <summary>How long <see cref="TestVm.StartAsync"/> and the waits allow by default.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
 }

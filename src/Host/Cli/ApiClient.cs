@@ -1,7 +1,8 @@
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+
+using ActorVmm.Host.Api;
 
 namespace ActorVmm.Host.Cli;
 
@@ -13,24 +14,7 @@ internal sealed class ApiClient : IDisposable
     public ApiClient(string socketPath)
     {
         SocketPath = socketPath;
-        var handler = new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, cancellation) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                try
-                {
-                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellation);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
-        };
-        _http = new HttpClient(handler) { BaseAddress = new Uri("http://actorvmm/"), Timeout = Timeout.InfiniteTimeSpan };
+        _http = UnixSocketHttp.CreateClient(socketPath, Timeout.InfiniteTimeSpan);
     }
 
     public string SocketPath { get; }

@@ -3,9 +3,34 @@ namespace ActorVmm.Vmm.Tests.Support;
 /// <summary>Open fds and the VMM's own named threads (vCPUs, queue workers, IRQ resamplers) of a process, from /proc.</summary>
 public static class ProcessCounts
 {
-    private static readonly string[] VmmThreadPrefixes = ["vcpu", "queue-", "irq-resample", "console-out", "actorvmm-trace"];
+    private static readonly string[] VmmThreadPrefixes = ["vcpu", "queue-", "queues-", "irq-resample", "console-out", "actorvmm-trace"];
 
     public static int Fds(int pid) => Directory.GetFileSystemEntries($"/proc/{pid}/fd").Length;
+
+    /// <summary>
+    /// Open fds other than sockets: what VMs hold (/dev/kvm, VM and vCPU fds, eventfds, disk images), without the
+    /// API's client connections, which HTTP keep-alive leaves open as the client pleases.
+    /// </summary>
+    public static int NonSocketFds(int pid)
+    {
+        var count = 0;
+        foreach (var fd in Directory.GetFileSystemEntries($"/proc/{pid}/fd"))
+        {
+            try
+            {
+                if (new FileInfo(fd).LinkTarget is not { } target || !target.StartsWith("socket:", StringComparison.Ordinal))
+                {
+                    count++;
+                }
+            }
+            catch (IOException)
+            {
+                // Closed meanwhile.
+            }
+        }
+
+        return count;
+    }
 
     public static int Threads(int pid) => Directory.GetDirectories($"/proc/{pid}/task").Length;
 

@@ -1,11 +1,11 @@
 using System.Net.Sockets;
 
-namespace ActorVmm.Vmm.Tests.Support;
+namespace ActorVmm.Host.Api;
 
-/// <summary>An HttpClient that talks to a server on a Unix socket (<c>actorvmm serve --api-sock</c>).</summary>
-public static class UnixHttp
+/// <summary>An HttpClient for a server on a Unix socket (the API of <c>actorvmm serve</c>): the CLI client, tests and benchmarks.</summary>
+public static class UnixSocketHttp
 {
-    public static HttpClient Client(string socketPath, TimeSpan? timeout = null) =>
+    public static HttpClient CreateClient(string socketPath, TimeSpan timeout) =>
         new(new SocketsHttpHandler
         {
             ConnectCallback = async (_, cancellation) =>
@@ -25,6 +25,6 @@ public static class UnixHttp
         })
         {
             BaseAddress = new Uri("http://actorvmm/"),
-            Timeout = timeout ?? TimeSpan.FromMinutes(2),
+            Timeout = timeout,
         };
 }
