@@ -42,8 +42,9 @@ public sealed class JournalUnderDiskCrashesTests : IDisposable
 
         var verified = await vm.WaitForLineAsync(@"^journal: verified (\d+)/(\d+)$");
         Assert.Equal(verified.Groups[2].Value, verified.Groups[1].Value);
+        // The guest resets once its journal is verified, so the disk may be stopped by now, but never given up on.
         var disk = vm.Device("disk0");
-        Assert.Equal("running", disk.State);
+        Assert.NotEqual("fail-stopped", disk.State);
         Assert.True(disk.Restarts >= crashes.Fired, $"{crashes.Fired} crashes but {disk.Restarts} restarts");
 
         var exit = await vm.WaitForExitAsync();
