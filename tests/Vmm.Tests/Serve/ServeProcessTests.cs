@@ -138,6 +138,17 @@ public sealed partial class ServeProcessTests : IAsyncLifetime
         Assert.Contains(samples, s => s.Name == "actorvmm_device_restarts_total" && s.Labels.Contains("vm=\"vm2\"") && s.Labels.Contains("device=\"disk0\"") && s.Value >= 2);
         Assert.Contains(samples, s => s.Name == "actorvmm_device_restarts_total" && s.Labels.Contains("vm=\"vm3\"") && s.Labels.Contains("device=\"disk0\"") && s.Value == 0);
 
+        // A graceful stop presses Ctrl-Alt-Del: the guest's init resets the machine (no ACPI power-off yet); a kill
+        // stops it from the host.
+        var stopped = await Expect(HttpStatusCode.OK, await _http.PostAsync("vms/vm4/stop?timeout=120", null, ct));
+        Assert.Equal("stopped", stopped.GetProperty("state").GetString());
+        Assert.Equal("reset", stopped.GetProperty("exit").GetProperty("reason").GetString());
+        Assert.Equal(0, stopped.GetProperty("exit").GetProperty("code").GetInt32());
+        var killed = await Expect(HttpStatusCode.OK, await _http.PostAsync("vms/vm3/kill", null, ct));
+        Assert.Equal("host-request", killed.GetProperty("exit").GetProperty("reason").GetString());
+        await Expect(HttpStatusCode.Conflict, await _http.PostAsync("vms/vm3/start", null, ct));
+        Assert.True(await TickAsync("vm1") > 0 && (await GetAsync("vms/vm1")).GetProperty("state").GetString() == "running");
+
         // Deleting every VM leaves no VMM thread and no fd behind.
         await Task.WhenAll(ids.Select(async id => await Expect(HttpStatusCode.NoContent, await _http.DeleteAsync($"vms/{id}", ct))));
         Assert.Equal("[]", (await GetAsync("vms")).ToString());
