@@ -6,8 +6,9 @@ namespace ActorVmm.Bench;
 
 /// <summary>
 /// Many VMs in one <c>actorvmm serve</c> process beside as many QEMU processes, in the same run: VMs booted per minute
-/// (start request, or QEMU's process start, to the guest init's first line, all started at once), the VMM's resident
-/// memory outside guest RAM (serve idle, with one VM, with N; QEMU per process), and API latency p50/p99 of
+/// (start request, or QEMU's process start, to the guest init's first line, N started at once), the VMM's resident
+/// memory outside guest RAM (serve idle, with one VM, with 1 + N: per extra VM is the difference over N; QEMU per
+/// process), and API latency p50/p99 of
 /// <c>GET /vms/{id}</c> and of a pause→resume pair. Needs /dev/kvm: run it through tools/nested/run-in-kvm.sh.
 /// </summary>
 internal static class ServeBench
@@ -51,14 +52,18 @@ internal static class ServeBench
         return serve.Booted == vms ? 0 : 1;
     }
 
-    private sealed record Result(int Booted, double BatchSeconds, double[] BootMs, double? IdleMiB, double? OneMiB, double? AllMiB, string Api);
+    private sealed record Result(int Booted, double BatchSeconds, double[] BootMs, double? IdleMiB, double? OneMiB, double? AllMiB, string Api)
+    {
+        /// <summary>Memory each further VM costs: serve's growth over the N it added; for separate processes, one process.</summary>
+        public double? PerExtraMiB { get; init; }
+    }
 
     private static void Report(string name, Result r)
     {
         var perMinute = r.BatchSeconds > 0 ? r.Booted / r.BatchSeconds * 60 : 0;
         var sorted = r.BootMs.Order().ToArray();
         var median = sorted.Length == 0 ? double.NaN : sorted[sorted.Length / 2];
-        var perExtra = r.OneMiB is { } one && r.AllMiB is { } all && r.Booted > 1 ? (all - one) / (r.Booted - 1) : (double?)null;
+        var perExtra = r.PerExtraMiB ?? (r.OneMiB is { } one && r.AllMiB is { } all && r.Booted > 0 ? (all - one) / r.Booted : null);
         Console.WriteLine(
             $"{name,-16} booted {r.Booted} in {r.BatchSeconds:F1} s ({perMinute:F1} VMs/min), boot median {median:F0} ms max {(sorted.Length == 0 ? double.NaN : sorted[^1]):F0} ms; " +
             $"VMM RSS excl. guest RAM: idle {Fmt(r.IdleMiB)}, 1 VM {Fmt(r.OneMiB)}, all {Fmt(r.AllMiB)} MiB, per extra VM {Fmt(perExtra)} MiB{r.Api}");
@@ -98,8 +103,9 @@ internal static class ServeBench
 
             var first = await BootAllAsync(http, ["vm1"], body);
             var one = BootBench.MemoryExcludingGuest(server.Id, guestBytes)?.RssMiB;
-            var rest = Enumerable.Range(2, vms - 1).Select(i => $"vm{i}").ToArray();
-            var batch = rest.Length == 0 ? first : await BootAllAsync(http, rest, body);
+            // Then N more at once, as the QEMU peer starts its N processes at once.
+            var rest = Enumerable.Range(2, vms).Select(i => $"vm{i}").ToArray();
+            var batch = await BootAllAsync(http, rest, body);
             var all = BootBench.MemoryExcludingGuest(server.Id, guestBytes)?.RssMiB;
 
             var get = new List<double>();
@@ -125,8 +131,7 @@ internal static class ServeBench
                 await http.DeleteAsync($"vms/{id}");
             }
 
-            var boots = first.BootMs.Concat(batch.BootMs).ToArray();
-            return new Result(boots.Length, rest.Length == 0 ? first.Seconds : batch.Seconds * vms / rest.Length, boots, idle, one, all, api);
+            return new Result(batch.BootMs.Length, batch.Seconds, batch.BootMs, idle, one, all, api);
         }
         finally
         {
@@ -230,7 +235,11 @@ internal static class ServeBench
 
         var booted = boots.Count(b => b > 0);
         var perProcess = memory.Where(m => m is not null).Select(m => m!.Value).DefaultIfEmpty().Average();
-        return new Result(booted, all ? seconds : double.NaN, boots.Where(b => b > 0).ToArray(), null, perProcess, perProcess * booted, string.Empty);
+        // Each QEMU is a process of its own: every VM costs a whole VMM (1 VM = the mean process, all = their sum).
+        return new Result(booted, all ? seconds : double.NaN, boots.Where(b => b > 0).ToArray(), null, perProcess, perProcess * booted, string.Empty)
+        {
+            PerExtraMiB = perProcess,
+        };
     }
 
     private static double Percentile(List<double> values, int p)
