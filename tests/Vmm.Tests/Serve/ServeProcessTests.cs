@@ -111,12 +111,23 @@ public sealed partial class ServeProcessTests : IAsyncLifetime
         Assert.Equal("running", resumed.GetProperty("state").GetString());
         Assert.True(await EventuallyAsync(async () => await TickAsync("vm1") > frozenAt, TimeSpan.FromSeconds(120)), "vm1 should tick again after resume");
 
-        // A crash fault added at run time to vm2's disk: vm2's disk restarts, vm3's counters stay 0.
+        // A crash fault added at run time to vm2's disk: vm2's disk restarts, vm3's counters stay 0. vm2 is traced
+        // meanwhile (attached and detached at run time): its faults are in the trace beside its exits.
+        var trace = Path.Combine(Path.GetTempPath(), $"vm2-{Guid.NewGuid():N}.jsonl");
+        await Expect(HttpStatusCode.NoContent, await _http.PostAsync("vms/vm2/trace", Json($$"""{"file":"{{trace}}","format":"jsonl"}"""), ct));
         var fault = await Expect(HttpStatusCode.Created, await _http.PostAsync("vms/vm2/faults", Json("""{"spec":"disk0:crash,every=3"}"""), ct));
         var faultId = fault.GetProperty("id").GetString();
         Assert.True(await EventuallyAsync(async () => Disk(await GetAsync("vms/vm2/devices")).GetProperty("restarts").GetInt64() >= 2, TimeSpan.FromSeconds(120)),
             "vm2's disk should restart under the fault: " + (await GetAsync("vms/vm2/devices")).ToString());
         await Expect(HttpStatusCode.NoContent, await _http.DeleteAsync($"vms/vm2/faults/{faultId}", ct));
+        await Expect(HttpStatusCode.NoContent, await _http.DeleteAsync("vms/vm2/trace", ct));
+        var traced = await File.ReadAllLinesAsync(trace, ct);
+        File.Delete(trace);
+        Assert.Contains(traced, l => l.Contains("\"type\":\"fault\"", StringComparison.Ordinal) && l.Contains("\"device\":\"disk0\"", StringComparison.Ordinal));
+        Assert.Contains(traced, l => l.Contains("\"vcpu\":0", StringComparison.Ordinal));
+        var stats = await GetAsync("vms/vm2/stats");
+        Assert.True(stats.GetProperty("total-exits").GetInt64() > 0, stats.ToString());
+        Assert.NotEmpty(stats.GetProperty("by-device").EnumerateArray());
         var vm2Disk = Disk(await GetAsync("vms/vm2/devices"));
         Assert.True(vm2Disk.GetProperty("faults-fired").GetInt64() >= 2);
         var vm3Disk = Disk(await GetAsync("vms/vm3/devices"));

@@ -42,7 +42,14 @@ public sealed partial class VmServiceTests : IAsyncLifetime
         var ct = TestContext.Current.CancellationToken;
         var pid = Environment.ProcessId;
         var service = new VmService(_system);
+        // A first VM run and deleted: what the process opens once for good (the runtime's lazily created fds) is
+        // then not counted; a leak per VM still shows below.
+        await service.CreateAsync("warm-up", TickerBody(), ct);
+        await service.StartAsync("warm-up", ct);
+        Assert.True(await ProcessCounts.EventuallyAsync(() => service.ConsoleTail("warm-up", 1).Length > 0, GuestRun.Deadline), "the warm-up VM printed nothing");
+        await service.DeleteAsync("warm-up", ct);
         var fdsBefore = ProcessCounts.Fds(pid);
+        var targetsBefore = ProcessCounts.FdTargets(pid);
 
         await service.CreateAsync("a", TickerBody(), ct);
         await service.CreateAsync("b", TickerBody(), ct);
@@ -68,7 +75,7 @@ public sealed partial class VmServiceTests : IAsyncLifetime
         Assert.True(await ProcessCounts.EventuallyAsync(() => ProcessCounts.VmmThreads(pid).Count == 0, TimeSpan.FromSeconds(10)),
             "VMM threads left: " + string.Join(", ", ProcessCounts.VmmThreads(pid)));
         Assert.True(await ProcessCounts.EventuallyAsync(() => ProcessCounts.Fds(pid) <= fdsBefore, TimeSpan.FromSeconds(10)),
-            $"fds: {fdsBefore} before, {ProcessCounts.Fds(pid)} after deleting every VM");
+            $"fds: {fdsBefore} before, {ProcessCounts.Fds(pid)} after deleting every VM; added: {ProcessCounts.Added(targetsBefore, ProcessCounts.FdTargets(pid))}");
     }
 
     [Fact]

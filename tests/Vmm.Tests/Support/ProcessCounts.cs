@@ -34,6 +34,45 @@ public static class ProcessCounts
 
     public static int Threads(int pid) => Directory.GetDirectories($"/proc/{pid}/task").Length;
 
+    /// <summary>What each open fd is (link targets: <c>/dev/kvm</c>, <c>anon_inode:kvm-vcpu:0</c>, <c>socket:[…]</c>, ...).</summary>
+    public static IReadOnlyList<string> FdTargets(int pid)
+    {
+        var targets = new List<string>();
+        foreach (var fd in Directory.GetFileSystemEntries($"/proc/{pid}/fd"))
+        {
+            try
+            {
+                targets.Add(new FileInfo(fd).LinkTarget ?? "?");
+            }
+            catch (IOException)
+            {
+                // Closed meanwhile.
+            }
+        }
+
+        return targets;
+    }
+
+    /// <summary>The fds in <paramref name="after"/> beyond those in <paramref name="before"/> (by target), for a failure message.</summary>
+    public static string Added(IReadOnlyList<string> before, IReadOnlyList<string> after)
+    {
+        var left = before.GroupBy(t => t).ToDictionary(g => g.Key, g => g.Count());
+        var added = new List<string>();
+        foreach (var target in after)
+        {
+            if (left.TryGetValue(target, out var n) && n > 0)
+            {
+                left[target] = n - 1;
+            }
+            else
+            {
+                added.Add(target);
+            }
+        }
+
+        return string.Join(", ", added);
+    }
+
     /// <summary>Threads whose name says a VM owns them.</summary>
     public static IReadOnlyList<string> VmmThreads(int pid)
     {
