@@ -28,6 +28,9 @@ public class RuntimeFaultSpec : TestKit
         var context = new DeviceContext(name, null, null!);
         ChildActorOf(DeviceSupervisorActor.Props([new DeviceSupervisorProtocol.DeviceSpec(endpoint, () => blueprint.Factory(context))], SupervisionSettings.Default, TestActor));
         ExpectMsg<DeviceSupervisorProtocol.Started>();
+        // Started comes once the device actors exist; each installs its device when it starts. Until then accesses
+        // are posted and would run after the test has armed its plans.
+        AwaitCondition(() => endpoint.State == DeviceRunState.Running, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(5));
         return endpoint;
     }
 
