@@ -21,7 +21,7 @@ public sealed partial class VmService
         }
         catch (SettingsException e)
         {
-            throw VmServiceException.BadRequest(SettingsLoaderLine(e), e);
+            throw VmServiceException.BadRequest(Settings.SettingsLoader.FirstLine(e.Message), e);
         }
     }
 
@@ -35,6 +35,4 @@ public sealed partial class VmService
             throw VmServiceException.NotFound($"VM {id} has no fault {faultId}");
         }
     }
-
-    private static string SettingsLoaderLine(SettingsException e) => Settings.SettingsLoader.FirstLine(e.Message);
 }
