@@ -23,13 +23,17 @@ internal sealed class RunOptions
     private readonly Option<string> _logLevel = new("--log-level") { Description = "VMM log level: debug, info, warning, error, off", HelpName = "LEVEL" };
     private readonly Option<string> _logFile = new("--log-file") { Description = "Also append VMM logs to FILE", HelpName = "FILE" };
     private readonly Option<string[]> _fault = new("--fault") { Description = "Inject a device fault, e.g. disk0:crash,every=100; repeat for more", HelpName = "DEVICE:KIND[,every=N|,p=P,seed=S|,after=DURATION|,offset=O]" };
+    private readonly Option<string> _restore = new("--restore") { Description = "Restore the snapshot in DIR instead of booting (its machine; --disk replaces its disks one for one)", HelpName = "DIR" };
+    private readonly Option<bool> _paused = new("--paused") { Description = "Keep the vCPUs paused once started (vm resume lets them run), e.g. a restored VM" };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _config, _serial, _disk, _console, _rng, _stats, _trace, _traceFormat, _logLevel, _logFile, _fault })
+        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _config, _serial, _disk, _console, _rng, _restore, _stats, _trace, _traceFormat, _logLevel, _logFile, _fault })
         {
             command.Options.Add(option);
         }
+
+        command.Validators.Add(RefuseMachineOptionsWithRestore);
     }
 
     /// <summary>
@@ -38,10 +42,12 @@ internal sealed class RunOptions
     /// </summary>
     public void AddVmOptionsTo(Command command)
     {
-        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _config, _serial, _disk, _console, _rng, _fault })
+        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _config, _serial, _disk, _console, _rng, _restore, _paused, _fault })
         {
             command.Options.Add(option);
         }
+
+        command.Validators.Add(RefuseMachineOptionsWithRestore);
     }
 
     /// <summary>The options of <c>actorvmm serve</c>: the VM defaults file and logging.</summary>
@@ -54,6 +60,27 @@ internal sealed class RunOptions
     }
 
     public string? ConfigFile(ParseResult result) => result.GetValue(_config);
+
+    /// <summary>
+    /// A restored VM's machine is the snapshot's: an option that would describe another one is refused rather than
+    /// ignored (host-side options, <c>--disk</c> among them, stay allowed).
+    /// </summary>
+    private void RefuseMachineOptionsWithRestore(System.CommandLine.Parsing.CommandResult result)
+    {
+        if (result.GetResult(_restore) is null)
+        {
+            return;
+        }
+
+        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _console, _rng })
+        {
+            if (result.GetResult(option) is not null)
+            {
+                result.AddError($"{option.Name} cannot be given with --restore: the machine comes from the snapshot");
+                return;
+            }
+        }
+    }
 
     /// <summary>The settings the given options override, in command-line precedence.</summary>
     public IReadOnlyList<SettingOverride> ToOverrides(ParseResult result)
@@ -74,6 +101,7 @@ internal sealed class RunOptions
         AddString(_memory, "actorvmm.vm.memory");
         AddString(_serial, "actorvmm.vm.serial");
         AddString(_console, "actorvmm.vm.console");
+        AddString(_restore, "actorvmm.vm.restore");
         AddString(_trace, "actorvmm.tracing.trace-file");
         AddString(_traceFormat, "actorvmm.tracing.trace-format");
         AddString(_logLevel, "actorvmm.logging.level");
@@ -94,6 +122,11 @@ internal sealed class RunOptions
         if (result.GetValue(_rng))
         {
             overrides.Add(SettingOverride.Boolean("actorvmm.vm.rng", true, _rng.Name));
+        }
+
+        if (result.GetValue(_paused))
+        {
+            overrides.Add(SettingOverride.Boolean("actorvmm.vm.start-paused", true, _paused.Name));
         }
 
         if (result.GetValue(_stats))

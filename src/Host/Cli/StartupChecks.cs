@@ -6,21 +6,35 @@ namespace ActorVmm.Host.Cli;
 
 /// <summary>
 /// Checks of the host files settings name, done before anything starts: kernel and initrd readable, disks present
-/// (and writable unless read-only), serial output and trace files creatable. Throws <see cref="SettingsException"/>.
+/// (and writable unless read-only), a snapshot to restore a directory, serial output and trace files creatable.
+/// Throws <see cref="SettingsException"/>. These are <c>actorvmm run</c>'s: it cannot resume a VM that starts paused.
 /// </summary>
 public static class StartupChecks
 {
     public static void Check(ActorVmmSettings settings)
     {
         var vm = settings.Vm;
-        if (vm.Kernel is { } kernel)
+        if (vm.StartPaused)
         {
-            CheckReadable("kernel", kernel, "actorvmm.vm.kernel");
+            throw new SettingsException("start-paused: actorvmm run has nothing to resume the VM with (use actorvmm serve)", "actorvmm.vm.start-paused");
         }
 
-        if (vm.Initrd is { } initrd)
+        if (vm.Restore is { } restore)
         {
-            CheckReadable("initrd", initrd, "actorvmm.vm.initrd");
+            // The kernel and initrd are the snapshot's (already in its memory): the keys are not used.
+            CheckSnapshotDirectory(restore);
+        }
+        else
+        {
+            if (vm.Kernel is { } kernel)
+            {
+                CheckReadable("kernel", kernel, "actorvmm.vm.kernel");
+            }
+
+            if (vm.Initrd is { } initrd)
+            {
+                CheckReadable("initrd", initrd, "actorvmm.vm.initrd");
+            }
         }
 
         foreach (var disk in vm.Disks)
@@ -66,6 +80,21 @@ public static class StartupChecks
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new SettingsException($"{what} not readable: {path}: {e.Message}", key, inner: e);
+        }
+    }
+
+    /// <summary>Only that it is a directory: its files are checked when the snapshot is read, before anything starts.</summary>
+    private static void CheckSnapshotDirectory(string path)
+    {
+        const string key = "actorvmm.vm.restore";
+        if (File.Exists(path))
+        {
+            throw new SettingsException($"snapshot is a file, not a directory: {path}", key);
+        }
+
+        if (!Directory.Exists(path))
+        {
+            throw new SettingsException($"snapshot not found: {path}", key);
         }
     }
 

@@ -8,8 +8,8 @@ namespace ActorVmm.Host.Cli;
 
 /// <summary>
 /// Turns <c>actorvmm vm create</c>'s options (the <c>run</c> VM options and <c>--config FILE</c>) into the create
-/// body: a JSON object of the HOCON VM keys the user set (<c>cpus</c>, <c>memory</c>, <c>disks</c>, ... and
-/// <c>faults</c>); keys left out take the server's defaults. Everything is checked here first with the same
+/// body: a JSON object of the HOCON VM keys the user set (<c>cpus</c>, <c>memory</c>, <c>disks</c>, <c>restore</c>,
+/// ... and <c>faults</c>); keys left out take the server's defaults. Everything is checked here first with the same
 /// <see cref="SettingsLoader"/> as <c>run</c>, and file paths are made absolute (the server has its own working
 /// directory).
 /// </summary>
@@ -84,7 +84,7 @@ internal static class VmCreateBody
         var text = value.GetString() ?? string.Empty;
         switch (key)
         {
-            case "kernel" or "initrd" or "disk-path" when text.Length > 0:
+            case "kernel" or "initrd" or "restore" or "disk-path" when text.Length > 0:
                 json.WriteStringValue(Path.GetFullPath(text));
                 break;
             case "disk-entry":
@@ -94,7 +94,7 @@ internal static class VmCreateBody
             case "cpus" when int.TryParse(text, out var number):
                 json.WriteNumberValue(number);
                 break;
-            case "rng" or "read-only":
+            case "rng" or "read-only" or "start-paused":
                 json.WriteBooleanValue(text is "on" or "true" or "yes");
                 break;
             default:

@@ -10,12 +10,17 @@ namespace ActorVmm.Host.Serve;
 /// <c>faults</c> (<c>actorvmm.faults</c>); JSON is HOCON, so the body becomes one more layer over the server's own
 /// settings and goes through the same <see cref="SettingsLoader"/> checks as a VM file: an unknown key or a bad value
 /// is one line naming the key. <c>serial</c> is the server's: the console is kept in the VM's ring
-/// (<c>GET /vms/{id}/console</c>); only <c>none</c> (keep no console output) may be asked for.
+/// (<c>GET /vms/{id}/console</c>); only <c>none</c> (keep no console output) may be asked for. With <c>restore</c>
+/// the machine is the snapshot's: a body that also describes one (<c>cpus</c>, <c>memory</c>, ...) is refused;
+/// <c>disks</c> (the clone's own) and <c>start-paused</c> go with it.
 /// </summary>
 public static class VmRequest
 {
     /// <summary>The source name settings errors carry.</summary>
     public const string Source = "request body";
+
+    /// <summary>The body keys a restore takes from the snapshot instead.</summary>
+    private static readonly string[] MachineKeys = ["cpus", "memory", "kernel", "initrd", "cmdline", "console", "rng"];
 
     /// <summary>What the body asked for: settings, and whether the console output is kept.</summary>
     public sealed record Parsed(ActorVmmSettings Settings, bool KeepConsole);
@@ -53,6 +58,12 @@ public static class VmRequest
                     vm[key] = value?.DeepClone();
                     break;
             }
+        }
+
+        if (vm["restore"] is JsonValue restore && restore.TryGetValue<string>(out var directory) && directory.Length > 0
+            && MachineKeys.FirstOrDefault(vm.ContainsKey) is { } machineKey)
+        {
+            throw VmServiceException.BadRequest($"{machineKey} cannot be given with restore: the machine comes from the snapshot");
         }
 
         var hocon = $"{serverHocon}\nactorvmm.vm.serial = none\nactorvmm.vm = {vm.ToJsonString()}\n";

@@ -26,6 +26,11 @@ public enum ConsoleDevice
 /// <param name="Com4">Host end of COM4 (ttyS3).</param>
 /// <param name="Disks">virtio-blk disks in order (vda, vdb, ...).</param>
 /// <param name="Rng">Whether a virtio-rng device is present.</param>
+/// <param name="Restore">
+/// Snapshot directory to restore instead of booting (<c>null</c>: boot). The machine then comes from the snapshot;
+/// <paramref name="Disks"/>, when given, replace the snapshot's disk paths one for one.
+/// </param>
+/// <param name="StartPaused">Whether the vCPUs wait paused until the VM is resumed.</param>
 public sealed record VmSettings(
     int Cpus,
     ulong MemoryBytes,
@@ -38,7 +43,9 @@ public sealed record VmSettings(
     SerialSpec Com3,
     SerialSpec Com4,
     IReadOnlyList<DiskSettings> Disks,
-    bool Rng)
+    bool Rng,
+    string? Restore = null,
+    bool StartPaused = false)
 {
     public const int MinCpus = 1;
     public const int MaxCpus = 254;
@@ -83,7 +90,9 @@ public sealed record VmSettings(
             com3,
             com4,
             DiskSettings.ListFromConfig(reader, "actorvmm.vm.disks"),
-            reader.Bool("actorvmm.vm.rng"));
+            reader.Bool("actorvmm.vm.rng"),
+            reader.OptionalString("actorvmm.vm.restore"),
+            reader.Bool("actorvmm.vm.start-paused"));
     }
 
     private static ulong ReadMemory(HoconReader reader, string path)

@@ -84,6 +84,41 @@ public sealed class CliAppSpecs : IDisposable
     }
 
     [Fact]
+    public void Restore_should_map_to_settings_with_the_clones_disks()
+    {
+        var snapshot = Directory.CreateDirectory(Path.Combine(_dir, "snap")).FullName;
+        var disk = FileWith("clone.img");
+
+        Assert.Equal(0, Run("run", "--restore", snapshot, "--disk", disk, "--log-level", "off"));
+
+        Assert.Equal(snapshot, _ran!.Vm.Restore);
+        Assert.Equal([new DiskSettings(disk, false)], _ran.Vm.Disks);
+        Assert.False(_ran.Vm.StartPaused);
+    }
+
+    [Fact]
+    public void Restore_should_not_check_a_kernel_it_does_not_use()
+    {
+        var snapshot = Directory.CreateDirectory(Path.Combine(_dir, "snap")).FullName;
+        var config = FileWith("vm.conf", $"actorvmm.vm.kernel = \"{Path.Combine(_dir, "gone")}\"\nactorvmm.logging.level = off\n");
+
+        Assert.Equal(0, Run("run", "--config", config, "--restore", snapshot));
+
+        Assert.Equal(snapshot, _ran!.Vm.Restore);
+    }
+
+    [Fact]
+    public void Start_paused_should_be_refused_by_run_which_cannot_resume()
+    {
+        var config = FileWith("vm.conf", "actorvmm.vm.start-paused = on");
+
+        Assert.Equal(CliApp.ExitBadInput, Run("run", "--config", config));
+
+        Assert.Equal("actorvmm: start-paused: actorvmm run has nothing to resume the VM with (use actorvmm serve)", OneErrorLine());
+        Assert.Equal(0, _runs);
+    }
+
+    [Fact]
     public void Command_line_should_override_the_VM_file_which_overrides_reference_conf()
     {
         var config = FileWith("vm.conf", "actorvmm {\n  vm { cpus = 2, memory = 1G }\n  logging.level = off\n}\n");
@@ -109,6 +144,9 @@ public sealed class CliAppSpecs : IDisposable
     [InlineData("--trace-format must be chrome|jsonl: perfetto", "run", "--trace-format", "perfetto")]
     [InlineData("--log-level must be debug|info|warning|error|off: loud", "run", "--log-level", "loud")]
     [InlineData("Unrecognized command or argument '--cpu'. (see actorvmm --help)", "run", "--cpu", "2")]
+    [InlineData("--memory cannot be given with --restore: the machine comes from the snapshot (see actorvmm --help)", "run", "--restore", "/snap", "--memory", "1G")]
+    [InlineData("--cmdline cannot be given with --restore: the machine comes from the snapshot (see actorvmm --help)", "run", "--cmdline", "quiet", "--restore", "/snap")]
+    [InlineData("Unrecognized command or argument '--paused'. (see actorvmm --help)", "run", "--paused")]
     [InlineData("Unrecognized command or argument 'boot'. (see actorvmm --help)", "boot")]
     [InlineData("Required command was not provided. (see actorvmm --help)")]
     public void Bad_input_should_print_one_line_and_exit_2(string expected, params string[] args)
@@ -131,6 +169,8 @@ public sealed class CliAppSpecs : IDisposable
             ($"disk not found: {missing}", ["run", "--disk", missing]),
             ($"disk not found: {missing}", ["run", "--disk", missing + ",ro"]),
             ($"config file not found: {missing}", ["run", "--config", missing]),
+            ($"snapshot not found: {missing}", ["run", "--restore", missing]),
+            ($"snapshot is a file, not a directory: {FileWith("snap.file")}", ["run", "--restore", FileWith("snap.file")]),
             ($"serial output file's directory does not exist: {Path.Combine(missing, "s.log")}", ["run", "--serial", "file:" + Path.Combine(missing, "s.log")]),
             ($"trace file's directory does not exist: {Path.Combine(missing, "t.json")}", ["run", "--trace", Path.Combine(missing, "t.json")]),
             ($"log file's directory does not exist: {Path.Combine(missing, "l.log")}", ["run", "--log-file", Path.Combine(missing, "l.log")]),
@@ -265,7 +305,7 @@ public sealed class CliAppSpecs : IDisposable
         Assert.Equal(0, Run("run", "--help"));
 
         var help = _out.ToString();
-        foreach (var option in new[] { "--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--config", "--serial", "--disk", "--console", "--rng", "--stats", "--trace", "--trace-format", "--log-level", "--log-file" })
+        foreach (var option in new[] { "--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--config", "--serial", "--disk", "--console", "--rng", "--restore", "--stats", "--trace", "--trace-format", "--log-level", "--log-file" })
         {
             Assert.Contains(option, help);
         }

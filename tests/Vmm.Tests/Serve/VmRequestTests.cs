@@ -31,10 +31,35 @@ public sealed class VmRequestTests
     }
 
     [Fact]
+    public void A_restore_body_should_set_the_snapshot_start_paused_and_the_clones_disks()
+    {
+        var parsed = VmRequest.Parse("""
+            {"restore": "/srv/snap-1", "start-paused": true, "disks": ["/srv/clone-1.img", "/srv/shared.img,ro"]}
+            """);
+
+        var vm = parsed.Settings.Vm;
+        Assert.Equal("/srv/snap-1", vm.Restore);
+        Assert.True(vm.StartPaused);
+        Assert.Equal([new("/srv/clone-1.img", false), new("/srv/shared.img", true)], vm.Disks);
+    }
+
+    [Fact]
+    public void A_restore_body_may_name_the_host_ends_and_faults()
+    {
+        var parsed = VmRequest.Parse("""{"restore": "/srv/snap-1", "serial": "none", "com2": "none", "faults": ["disk0:crash,every=3"]}""");
+
+        Assert.Equal("/srv/snap-1", parsed.Settings.Vm.Restore);
+        Assert.False(parsed.KeepConsole);
+        Assert.Single(parsed.Settings.Faults);
+    }
+
+    [Fact]
     public void An_empty_object_should_give_the_reference_defaults_without_stdio()
     {
         var parsed = VmRequest.Parse("{}");
 
+        Assert.Null(parsed.Settings.Vm.Restore);
+        Assert.False(parsed.Settings.Vm.StartPaused);
         Assert.Equal(1, parsed.Settings.Vm.Cpus);
         Assert.NotEqual(ActorVmm.Host.GuestConsole.SerialSpecKind.Stdio, parsed.Settings.Vm.Serial.Kind);
     }
@@ -51,6 +76,12 @@ public sealed class VmRequestTests
     [InlineData("{\"faults\": [\"disk0:explode\"]}", "explode")]
     [InlineData("{\"serial\": \"stdio\"}", "serial")]
     [InlineData("{\"console\": \"hdmi\"}", "console")]
+    [InlineData("{\"restor\": \"/srv/snap\"}", "unknown key restor (did you mean restore?)")]
+    [InlineData("{\"start-pause\": true}", "unknown key start-pause")]
+    [InlineData("{\"start-paused\": \"maybe\"}", "start-paused")]
+    [InlineData("{\"restore\": \"/srv/snap\", \"memory\": \"1G\"}", "memory cannot be given with restore: the machine comes from the snapshot")]
+    [InlineData("{\"restore\": \"/srv/snap\", \"cpus\": 2}", "cpus cannot be given with restore")]
+    [InlineData("{\"kernel\": \"/k\", \"restore\": \"/srv/snap\"}", "kernel cannot be given with restore")]
     public void A_bad_body_should_be_a_400_naming_the_problem(string json, string named)
     {
         Assert.Contains(named, Bad(json).Message);
