@@ -28,6 +28,10 @@ public sealed record VmHandle(IActorRef Actor, Task<VmStopReason> Stopped)
     public async Task<VmTracer> StopTracingAsync(TimeSpan timeout) =>
         (await AskAsync<VmProtocol.TracingStopped>(VmProtocol.StopTracing.Instance, timeout).ConfigureAwait(false)).Detached;
 
+    /// <summary>Writes a snapshot of the paused VM into <paramref name="directory"/>; the VM stays paused.</summary>
+    public Task<VmSnapshotResult> SnapshotAsync(string directory, CancellationToken cancellation = default) =>
+        throw new NotImplementedException("runtime: lead");
+
     private async Task<T> AskAsync<T>(object command, TimeSpan timeout)
     {
         if (Stopped.IsCompleted)

@@ -40,6 +40,7 @@ internal static partial class VmRoutes
         On("POST", "/vms/{id}/resume", async (c, s) => await Json(c, 200, await s.ResumeAsync(Id(c), c.RequestAborted), ApiJsonContext.Default.VmInfo));
         On("POST", "/vms/{id}/stop", async (c, s) => await Json(c, 200, await s.StopAsync(Id(c), StopTimeout(c), c.RequestAborted), ApiJsonContext.Default.VmInfo));
         On("POST", "/vms/{id}/kill", async (c, s) => await Json(c, 200, await s.KillAsync(Id(c), c.RequestAborted), ApiJsonContext.Default.VmInfo));
+        On("POST", "/vms/{id}/snapshot", SnapshotAsync);
 
         On("GET", "/vms/{id}/devices", (c, s) => Json(c, 200, s.Devices(Id(c)), ApiJsonContext.Default.IReadOnlyListDeviceInfo));
         On("POST", "/vms/{id}/devices/{name}/crash", async (c, s) =>
@@ -102,6 +103,20 @@ internal static partial class VmRoutes
         var spec = RequestBody.String(body, "spec", required: true)!;
         var fault = service.AddFault(Id(context), spec);
         await Json(context, 201, fault, ApiJsonContext.Default.FaultInfo);
+    }
+
+    /// <summary><c>{"dir": "..."}</c>: a new or empty directory (the server's path) for the snapshot of a paused VM.</summary>
+    private static async Task SnapshotAsync(HttpContext context, IVmService service)
+    {
+        using var body = await RequestBody.ReadObjectAsync(context.Request, context.RequestAborted);
+        var dir = RequestBody.String(body, "dir", required: true)!;
+        if (dir.Length == 0)
+        {
+            throw new ApiException(400, "dir must not be empty");
+        }
+
+        var snapshot = await service.SnapshotAsync(Id(context), dir, context.RequestAborted);
+        await Json(context, 200, snapshot, ApiJsonContext.Default.SnapshotInfo);
     }
 
     private static async Task StartTraceAsync(HttpContext context, IVmService service)

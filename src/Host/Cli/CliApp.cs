@@ -11,7 +11,7 @@ namespace ActorVmm.Host.Cli;
 
 /// <summary>
 /// The <c>actorvmm</c> command: <c>actorvmm run [options]</c>, <c>actorvmm serve --api-sock PATH</c> and its
-/// clients (<c>vm</c>, <c>fault</c>, <c>device</c>), <c>actorvmm trace</c>, <c>--version</c>, <c>--help</c>.
+/// clients (<c>vm</c>, <c>fault</c>, <c>device</c>, <c>snapshot</c>), <c>actorvmm trace</c>, <c>--version</c>, <c>--help</c>.
 /// Settings precedence: command-line options &gt; <c>--config</c> VM file &gt; reference.conf (options become
 /// <see cref="SettingOverride"/>s, so every layer goes through the same <see cref="SettingsLoader"/> checks).
 /// Bad input prints one line, <c>actorvmm: ...</c>, on stderr and exits with <see cref="ExitBadInput"/>.

@@ -13,7 +13,8 @@ public interface IVmService
     /// <summary>
     /// Creates VM <paramref name="id"/> from a JSON object whose keys are the HOCON VM keys (<c>cpus</c>,
     /// <c>memory</c>, <c>kernel</c>, <c>initrd</c>, <c>cmdline</c>, <c>disks</c>, <c>rng</c>, <c>console</c>,
-    /// <c>serial</c>) plus <c>faults</c> (as <c>actorvmm.faults</c>). The machine is built now (kernel loaded, disks
+    /// <c>serial</c>, <c>restore</c>, <c>start-paused</c>) plus <c>faults</c> (as <c>actorvmm.faults</c>); with
+    /// <c>restore</c> the machine is the snapshot's and <c>disks</c> replace its disks one for one. The machine is built now (kernel loaded, disks
     /// opened), so a missing kernel or disk is a 400 here; the vCPUs start with <see cref="StartAsync"/>.
     /// </summary>
     Task<VmInfo> CreateAsync(string id, string json, CancellationToken cancellation = default);
@@ -33,6 +34,12 @@ public interface IVmService
 
     /// <summary>Graceful stop: Ctrl-Alt-Del through the i8042, then a forced stop after <paramref name="timeout"/>.</summary>
     Task<VmInfo> StopAsync(string id, TimeSpan? timeout = null, CancellationToken cancellation = default);
+
+    /// <summary>
+    /// Writes a snapshot of a paused VM into <paramref name="dir"/> (created; an existing one must be empty), from
+    /// which <c>restore</c> starts clones; the VM stays paused. 409 unless paused, 400 for an unusable directory.
+    /// </summary>
+    Task<SnapshotInfo> SnapshotAsync(string id, string dir, CancellationToken cancellation = default);
 
     /// <summary>Stops the VM now (no guest involvement).</summary>
     Task<VmInfo> KillAsync(string id, CancellationToken cancellation = default);

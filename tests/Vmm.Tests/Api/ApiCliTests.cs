@@ -70,6 +70,122 @@ public sealed class ApiCliTests
     }
 
     [Fact]
+    public async Task Vm_create_should_send_restore_as_an_absolute_path_with_start_paused_and_the_clones_disk()
+    {
+        await using var api = await ApiTestServer.StartAsync();
+
+        var (code, _, error) = await RunAsync(api, "vm", "create", "clone-1", "--restore", "snap", "--disk", "clone-1.img", "--paused");
+
+        Assert.True(code == 0, error);
+        using var body = JsonDocument.Parse(Assert.Single(api.Fake.Created).Json);
+        var root = body.RootElement;
+        Assert.Equal(Path.GetFullPath("snap"), root.GetProperty("restore").GetString());
+        Assert.True(root.GetProperty("start-paused").GetBoolean());
+        Assert.Equal(Path.GetFullPath("clone-1.img"), root.GetProperty("disks")[0].GetString());
+        Assert.False(root.TryGetProperty("memory", out _));
+    }
+
+    [Theory]
+    [InlineData("--memory", "1G")]
+    [InlineData("--kernel", "vmlinux")]
+    [InlineData("--rng")]
+    public async Task Vm_create_with_restore_should_refuse_an_option_of_another_machine(params string[] option)
+    {
+        await using var api = await ApiTestServer.StartAsync();
+
+        var (code, _, error) = await RunAsync(api, ["vm", "create", "clone-1", "--restore", "snap", .. option]);
+
+        Assert.Equal(2, code);
+        Assert.Equal($"actorvmm: {option[0]} cannot be given with --restore: the machine comes from the snapshot (see actorvmm --help)", Assert.Single(Lines(error)));
+        Assert.Empty(api.Fake.Created);
+    }
+
+    [Theory]
+    [InlineData("vm", "snapshot")]
+    [InlineData("snapshot")]
+    public async Task Snapshot_should_send_an_absolute_dir_and_print_one_line(params string[] command)
+    {
+        await using var api = await ApiTestServer.StartAsync();
+        await api.CreateVmAsync("vm1");
+        await api.SendAsync(HttpMethod.Post, "vms/vm1/start");
+        await api.SendAsync(HttpMethod.Post, "vms/vm1/pause");
+
+        var (code, output, error) = await RunAsync(api, [.. command, "vm1", "snaps/one"]);
+
+        Assert.True(code == 0, error);
+        var dir = Path.GetFullPath("snaps/one");
+        Assert.Equal(("vm1", dir), Assert.Single(api.Fake.Snapshots));
+        Assert.Equal($"vm1: snapshot in {dir} (state 41 KiB, memory 256 MiB, 18 MiB written) in 312 ms", Assert.Single(Lines(output)));
+    }
+
+    [Fact]
+    public async Task Snapshot_with_json_should_print_the_servers_json()
+    {
+        await using var api = await ApiTestServer.StartAsync();
+        await api.CreateVmAsync("vm1");
+        await api.SendAsync(HttpMethod.Post, "vms/vm1/start");
+        await api.SendAsync(HttpMethod.Post, "vms/vm1/pause");
+
+        var (code, output, _) = await RunAsync(api, "vm", "snapshot", "vm1", "/srv/snap", "--json");
+
+        Assert.Equal(0, code);
+        using var document = JsonDocument.Parse(output);
+        Assert.Equal(18L << 20, document.RootElement.GetProperty("memory-written-bytes").GetInt64());
+    }
+
+    [Fact]
+    public async Task Snapshot_refusals_should_print_the_servers_line_and_exit_2()
+    {
+        await using var api = await ApiTestServer.StartAsync();
+        await api.CreateVmAsync("vm1");
+        await api.SendAsync(HttpMethod.Post, "vms/vm1/start");
+
+        var (running, _, runningError) = await RunAsync(api, "snapshot", "vm1", "/srv/snap");
+        await api.SendAsync(HttpMethod.Post, "vms/vm1/pause");
+        var (occupied, _, occupiedError) = await RunAsync(api, "vm", "snapshot", "vm1", FakeVmService.OccupiedDir);
+        var (missing, _, missingError) = await RunAsync(api, "vm", "snapshot", "nope", "/srv/snap");
+
+        Assert.Equal(2, running);
+        Assert.Equal("actorvmm: VM vm1 is running: pause it before a snapshot", Assert.Single(Lines(runningError)));
+        Assert.Equal(2, occupied);
+        Assert.Equal($"actorvmm: dir is not empty: {FakeVmService.OccupiedDir}", Assert.Single(Lines(occupiedError)));
+        Assert.Equal(2, missing);
+        Assert.Equal("actorvmm: no VM nope", Assert.Single(Lines(missingError)));
+        Assert.Empty(api.Fake.Snapshots);
+    }
+
+    [Fact]
+    public void Help_should_list_snapshot_under_vm_and_at_the_top()
+    {
+        var top = new StringWriter();
+        var vm = new StringWriter();
+        var create = new StringWriter();
+
+        Assert.Equal(0, CliApp.Run(["--help"], stdout: top, stderr: TextWriter.Null));
+        Assert.Equal(0, CliApp.Run(["vm", "--help"], stdout: vm, stderr: TextWriter.Null));
+        Assert.Equal(0, CliApp.Run(["vm", "create", "--help"], stdout: create, stderr: TextWriter.Null));
+
+        Assert.Contains("snapshot", top.ToString());
+        Assert.Contains("vm snapshot", top.ToString());
+        Assert.Contains("snapshot", vm.ToString());
+        Assert.Contains("actorvmm snapshot", vm.ToString());
+        Assert.Contains("--restore", create.ToString());
+        Assert.Contains("--paused", create.ToString());
+    }
+
+    [Theory]
+    [InlineData(0, "0 B")]
+    [InlineData(1023, "1023 B")]
+    [InlineData(41 * 1024 + 100, "41 KiB")]
+    [InlineData(1536, "1.5 KiB")]
+    [InlineData(256L << 20, "256 MiB")]
+    [InlineData(3L << 30, "3 GiB")]
+    public void Sizes_should_print_in_binary_units(long bytes, string expected)
+    {
+        Assert.Equal(expected, ClientCommands.Size(bytes));
+    }
+
+    [Fact]
     public async Task Vm_ls_should_print_a_table_and_json_with_json()
     {
         await using var api = await ApiTestServer.StartAsync();

@@ -108,6 +108,7 @@ public sealed class ApiRoutesTests
             (HttpMethod.Get, "vms/nope", null), (HttpMethod.Delete, "vms/nope", null),
             (HttpMethod.Post, "vms/nope/start", null), (HttpMethod.Post, "vms/nope/pause", null), (HttpMethod.Post, "vms/nope/resume", null),
             (HttpMethod.Post, "vms/nope/stop", null), (HttpMethod.Post, "vms/nope/kill", null),
+            (HttpMethod.Post, "vms/nope/snapshot", "{\"dir\":\"/tmp/s\"}"),
             (HttpMethod.Get, "vms/nope/devices", null), (HttpMethod.Post, "vms/nope/devices/disk0/crash", null),
             (HttpMethod.Get, "vms/nope/faults", null), (HttpMethod.Post, "vms/nope/faults", "{\"spec\":\"disk0:crash\"}"),
             (HttpMethod.Delete, "vms/nope/faults/f1", null), (HttpMethod.Get, "vms/nope/stats", null),
@@ -158,6 +159,76 @@ public sealed class ApiRoutesTests
         Assert.StartsWith("timeout must be", Error(error));
         Assert.Equal(200, good);
         Assert.Equal(TimeSpan.FromSeconds(2.5), api.Fake.LastStopTimeout);
+    }
+
+    [Fact]
+    public async Task Snapshot_should_answer_200_with_the_sizes_in_kebab_case_for_a_paused_vm()
+    {
+        await using var api = await ApiTestServer.StartAsync();
+        await api.CreateVmAsync("a");
+        await api.SendAsync(HttpMethod.Post, "vms/a/start");
+        await api.SendAsync(HttpMethod.Post, "vms/a/pause");
+
+        var (status, snapshot) = await api.SendAsync(HttpMethod.Post, "vms/a/snapshot", "{\"dir\":\"/srv/snap-1\"}");
+
+        Assert.Equal(200, status);
+        Assert.Equal(("a", "/srv/snap-1"), Assert.Single(api.Fake.Snapshots));
+        Assert.Equal("a", snapshot.GetProperty("id").GetString());
+        Assert.Equal("/srv/snap-1", snapshot.GetProperty("dir").GetString());
+        Assert.Equal(41 * 1024 + 100, snapshot.GetProperty("state-bytes").GetInt64());
+        Assert.Equal(256L << 20, snapshot.GetProperty("memory-bytes").GetInt64());
+        Assert.Equal(18L << 20, snapshot.GetProperty("memory-written-bytes").GetInt64());
+        Assert.Equal(312.4, snapshot.GetProperty("took-ms").GetDouble());
+        Assert.Equal("paused", (await api.SendAsync(HttpMethod.Get, "vms/a")).Body.GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task Snapshot_should_answer_409_unless_the_vm_is_paused()
+    {
+        await using var api = await ApiTestServer.StartAsync();
+        await api.CreateVmAsync("a");
+        await api.SendAsync(HttpMethod.Post, "vms/a/start");
+
+        var (status, body) = await api.SendAsync(HttpMethod.Post, "vms/a/snapshot", "{\"dir\":\"/srv/snap-1\"}");
+
+        Assert.Equal(409, status);
+        Assert.Equal("VM a is running: pause it before a snapshot", Error(body));
+        Assert.Empty(api.Fake.Snapshots);
+    }
+
+    [Theory]
+    [InlineData("{}", "dir is required")]
+    [InlineData("{\"dir\":null}", "dir is required")]
+    [InlineData("{\"dir\":3}", "dir must be a string, not a number")]
+    [InlineData("{\"dir\":\"\"}", "dir must not be empty")]
+    [InlineData("{\"dir\":\"/occupied\"}", "dir is not empty: /occupied")]
+    [InlineData("{\"dir\":", "malformed JSON: ")]
+    [InlineData("[\"/srv/snap\"]", "the body must be a JSON object, not an array")]
+    public async Task Snapshot_should_answer_400_naming_the_field(string json, string expected)
+    {
+        await using var api = await ApiTestServer.StartAsync();
+        await api.CreateVmAsync("a");
+        await api.SendAsync(HttpMethod.Post, "vms/a/start");
+        await api.SendAsync(HttpMethod.Post, "vms/a/pause");
+
+        var (status, body) = await api.SendAsync(HttpMethod.Post, "vms/a/snapshot", json);
+
+        Assert.Equal(400, status);
+        Assert.StartsWith(expected, Error(body));
+        Assert.Empty(api.Fake.Snapshots);
+    }
+
+    [Fact]
+    public async Task Create_should_pass_a_restore_body_to_the_service_as_it_is()
+    {
+        await using var api = await ApiTestServer.StartAsync();
+
+        var (status, _) = await api.CreateVmAsync("clone-1", "{\"restore\":\"/srv/snap-1\",\"start-paused\":true,\"disks\":[\"/srv/clone-1.img\"]}");
+
+        Assert.Equal(201, status);
+        using var body = JsonDocument.Parse(Assert.Single(api.Fake.Created).Json);
+        Assert.Equal("/srv/snap-1", body.RootElement.GetProperty("restore").GetString());
+        Assert.True(body.RootElement.GetProperty("start-paused").GetBoolean());
     }
 
     [Fact]

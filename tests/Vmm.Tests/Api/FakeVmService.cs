@@ -8,7 +8,8 @@ namespace ActorVmm.Vmm.Tests.Api;
 /// <summary>
 /// An in-memory <see cref="IVmService"/> for the API tests: VMs with a state machine, two devices, faults and a
 /// console ring; it records the create bodies, console input and (un)subscriptions. VM id "boom" throws an
-/// unexpected exception from <see cref="Get"/>; a create body with a non-number "cpus" is a 400.
+/// unexpected exception from <see cref="Get"/>; a create body with a non-number "cpus" is a 400. A snapshot needs
+/// a paused VM and is refused (400) into a directory under <see cref="OccupiedDir"/>.
 /// </summary>
 internal sealed class FakeVmService : IVmService, IAsyncDisposable
 {
@@ -16,7 +17,12 @@ internal sealed class FakeVmService : IVmService, IAsyncDisposable
     private int _subscriptions;
     private int _faultIds;
 
+    /// <summary>Snapshots into this directory or under it are refused as not empty.</summary>
+    public const string OccupiedDir = "/occupied";
+
     public ConcurrentQueue<(string Id, string Json)> Created { get; } = new();
+
+    public ConcurrentQueue<(string Id, string Dir)> Snapshots { get; } = new();
 
     public ConcurrentQueue<byte[]> ConsoleInput { get; } = new();
 
@@ -65,6 +71,23 @@ internal sealed class FakeVmService : IVmService, IAsyncDisposable
     public Task<VmInfo> PauseAsync(string id, CancellationToken cancellation = default) => Move(id, VmStates.Paused, VmStates.Running);
 
     public Task<VmInfo> ResumeAsync(string id, CancellationToken cancellation = default) => Move(id, VmStates.Running, VmStates.Paused);
+
+    public Task<SnapshotInfo> SnapshotAsync(string id, string dir, CancellationToken cancellation = default)
+    {
+        var vm = Vm(id);
+        if (vm.State != VmStates.Paused)
+        {
+            throw VmServiceException.Conflict($"VM {id} is {vm.State}: pause it before a snapshot");
+        }
+
+        if (dir == OccupiedDir || dir.StartsWith(OccupiedDir + "/", StringComparison.Ordinal))
+        {
+            throw VmServiceException.BadRequest($"dir is not empty: {dir}");
+        }
+
+        Snapshots.Enqueue((id, dir));
+        return Task.FromResult(new SnapshotInfo(id, dir, 41 * 1024 + 100, 256L << 20, 18L << 20, 312.4));
+    }
 
     public TimeSpan? LastStopTimeout { get; private set; }
 
