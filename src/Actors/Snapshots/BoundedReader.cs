@@ -65,6 +65,18 @@ internal static class BoundedReader
         }
     }
 
+    /// <summary>A name that ends up in messages (device names): valid UTF-8 without control characters.</summary>
+    public static string ReadName(this BinaryReader reader, int maxBytes, string what)
+    {
+        var name = reader.ReadBoundedString(maxBytes, what);
+        if (name.Length == 0 || name.Any(char.IsControl))
+        {
+            throw new InvalidDataException($"{what}: empty or holds control characters");
+        }
+
+        return name;
+    }
+
     /// <summary>Writes a count the reader will accept: one over <paramref name="max"/> would make a file that cannot be read back.</summary>
     public static void WriteCount(this BinaryWriter writer, int count, int max, string what)
     {

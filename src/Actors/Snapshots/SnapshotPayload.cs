@@ -10,7 +10,8 @@ namespace ActorVmm.Actors.Snapshots;
 internal static class SnapshotPayload
 {
     public const int MaxSettingsBytes = 1 << 20;
-    public const int MaxNameBytes = 4096;
+    public const int MaxNameBytes = 256;
+    public const int MaxPathBytes = 4096;
     public const int MaxVcpus = 4096;
     public const int MaxBlobBytes = 16 << 20;
     public const int MaxDevices = 4096;
@@ -47,6 +48,7 @@ internal static class SnapshotPayload
             w.WriteCount(s.Devices.Length, MaxDevices, "devices");
             foreach (var device in s.Devices)
             {
+                CheckName(device.Name, "device name");
                 w.WriteString(device.Name, MaxNameBytes, "device name");
                 byte[] state;
                 try
@@ -71,8 +73,9 @@ internal static class SnapshotPayload
             w.WriteCount(s.Disks.Length, MaxDisks, "disks");
             foreach (var disk in s.Disks)
             {
+                CheckName(disk.Device, "disk device");
                 w.WriteString(disk.Device, MaxNameBytes, "disk device");
-                w.WriteString(disk.Path, MaxNameBytes, "disk path");
+                w.WriteString(disk.Path, MaxPathBytes, "disk path");
                 w.Write(disk.Size);
                 w.Write(disk.LastWriteUtc.Kind == DateTimeKind.Local ? disk.LastWriteUtc.ToUniversalTime().Ticks : disk.LastWriteUtc.Ticks);
                 w.Write(disk.ReadOnly);
@@ -103,7 +106,7 @@ internal static class SnapshotPayload
             var devices = ImmutableArray.CreateBuilder<DeviceSnapshot>(deviceCount);
             for (var i = 0; i < deviceCount; i++)
             {
-                var name = r.ReadBoundedString(MaxNameBytes, "device name");
+                var name = r.ReadName(MaxNameBytes, "device name");
                 var bytes = r.ReadBoundedBytes(MaxDeviceStateBytes, $"device '{name}' state");
                 try
                 {
@@ -132,8 +135,8 @@ internal static class SnapshotPayload
             var disks = ImmutableArray.CreateBuilder<DiskReference>(diskCount);
             for (var i = 0; i < diskCount; i++)
             {
-                var device = r.ReadBoundedString(MaxNameBytes, "disk device");
-                var path = r.ReadBoundedString(MaxNameBytes, "disk path");
+                var device = r.ReadName(MaxNameBytes, "disk device");
+                var path = r.ReadBoundedString(MaxPathBytes, "disk path");
                 var size = r.ReadInt64();
                 if (size < 0)
                 {
@@ -156,6 +159,15 @@ internal static class SnapshotPayload
         catch (EndOfStreamException)
         {
             throw new InvalidDataException("the payload ends inside a section");
+        }
+    }
+
+    /// <summary>Refuses on write what <see cref="BoundedReader.ReadName"/> refuses on read.</summary>
+    private static void CheckName(string name, string what)
+    {
+        if (string.IsNullOrEmpty(name) || name.Any(char.IsControl))
+        {
+            throw new ArgumentException($"{what} '{name}' is empty or holds control characters");
         }
     }
 
