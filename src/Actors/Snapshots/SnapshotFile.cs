@@ -99,7 +99,7 @@ public static class SnapshotFile
         }
         catch
         {
-            File.Delete(temporary);
+            DeleteQuietly(temporary);
             throw;
         }
     }
@@ -181,6 +181,18 @@ public static class SnapshotFile
         inner is null
             ? new SnapshotFormatException($"snapshot {path}: {problem}")
             : new SnapshotFormatException($"snapshot {path}: {problem}", inner);
+
+    /// <summary>Removes a half-written temporary file; a failure here must not hide the one that got us here.</summary>
+    private static void DeleteQuietly(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
 
     private static string OneLine(string text) => text.ReplaceLineEndings(" ");
 }

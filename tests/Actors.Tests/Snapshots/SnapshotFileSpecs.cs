@@ -213,6 +213,26 @@ public sealed class SnapshotFileSpecs : IDisposable
     }
 
     [Fact]
+    public void SnapshotFile_should_keep_the_previous_snapshot_when_a_write_fails()
+    {
+        SnapshotFile.Write(_path, Sample() with { Settings = "kept" });
+
+        Assert.Throws<NotSupportedException>(() => SnapshotFile.Write(_path, Sample() with { Devices = [new DeviceSnapshot("odd0", 1.5)] }));
+
+        Assert.Equal("kept", SnapshotFile.Read(_path).Settings);
+        Assert.Equal([_path], Directory.GetFiles(_directory));
+    }
+
+    [Fact]
+    public void SnapshotFile_should_refuse_a_directory_in_one_line()
+    {
+        var ex = Assert.Throws<SnapshotFormatException>(() => SnapshotFile.Read(_directory));
+
+        Assert.StartsWith($"snapshot {_directory}: cannot be read: ", ex.Message);
+        Assert.DoesNotContain('\n', ex.Message);
+    }
+
+    [Fact]
     public void Snapshot_payload_decoder_should_answer_garbage_only_with_invalid_data()
     {
         var random = new Random(4122026);
