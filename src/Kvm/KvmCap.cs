@@ -47,4 +47,5 @@ public enum KvmCap
     ImmediateExit = 136,
     X86DisableExits = 143,
     GetMsrFeatures = 153,
+    Xsave2 = 208,
 }

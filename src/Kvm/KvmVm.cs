@@ -5,7 +5,7 @@ using ActorVmm.Kvm.Memory;
 namespace ActorVmm.Kvm;
 
 /// <summary>A KVM virtual machine: memory slots, in-kernel irqchip/PIT, irqfd/ioeventfd and vCPU creation.</summary>
-public sealed class KvmVm : IDisposable
+public sealed partial class KvmVm : IDisposable
 {
     private readonly KvmFd _fd;
     private readonly int _vcpuMmapSize;
@@ -73,7 +73,7 @@ public sealed class KvmVm : IDisposable
         var vcpuFd = new KvmFd(KvmIoctl.Invoke(_fd, KvmIoctls.CreateVcpu, id));
         try
         {
-            return new Vcpu(id, vcpuFd, _vcpuMmapSize);
+            return new Vcpu(id, vcpuFd, _vcpuMmapSize, XsaveSize);
         }
         catch
         {

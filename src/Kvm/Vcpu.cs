@@ -5,7 +5,8 @@ using ActorVmm.Kvm.Interop;
 
 namespace ActorVmm.Kvm;
 
-// One file over 400 lines: every vCPU ioctl and the kvm_run mapping belong to the one fd they act on.
+// One file over 400 lines: every vCPU ioctl and the kvm_run mapping belong to the one fd they act on (the snapshot
+// state ioctls are in Vcpu.State.cs).
 
 /// <summary>
 /// One KVM vCPU: its fd, its kvm_run mapping, register access and the run loop's exit decoding.
@@ -19,7 +20,7 @@ namespace ActorVmm.Kvm;
 /// Dispose a vCPU only after its thread has stopped running it, and call <see cref="UnbindFromCurrentThread"/>
 /// (or <see cref="Dispose"/>) before the bound thread exits.
 /// </remarks>
-public sealed class Vcpu : IVcpu, IDisposable
+public sealed partial class Vcpu : IVcpu, IDisposable
 {
     /// <summary>SIGUSR2: neither CoreCLR (SIGRTMIN for activation injection) nor System.Native handles it.</summary>
     public const int KickSignal = Libc.SigUsr2;
@@ -35,7 +36,7 @@ public sealed class Vcpu : IVcpu, IDisposable
     private int _exitDataOffset;
     private int _exitDataLength;
 
-    internal Vcpu(int id, KvmFd fd, int mmapSize)
+    internal Vcpu(int id, KvmFd fd, int mmapSize, int xsaveSize = KvmXsave.Size)
     {
         if (mmapSize < Unsafe.SizeOf<KvmRun>())
         {
@@ -43,6 +44,7 @@ public sealed class Vcpu : IVcpu, IDisposable
         }
 
         Id = id;
+        XsaveSize = Math.Max(xsaveSize, KvmXsave.Size);
         _fd = fd;
         _mmapSize = mmapSize;
         var run = Libc.Mmap(0, (nuint)mmapSize, Libc.ProtRead | Libc.ProtWrite, Libc.MapShared, fd, 0);

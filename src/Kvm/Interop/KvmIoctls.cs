@@ -28,6 +28,14 @@ internal static class KvmIoctls
     public static readonly IoctlRequest Ioeventfd = IoctlRequest.IoW("KVM_IOEVENTFD", KvmIo, 0x79, Unsafe.SizeOf<KvmIoeventfd>());
     public static readonly IoctlRequest SignalMsi = IoctlRequest.IoW("KVM_SIGNAL_MSI", KvmIo, 0xa5, Unsafe.SizeOf<KvmMsi>());
 
+    // VM state (snapshots). KVM_SET_IRQCHIP really is _IOR in <linux/kvm.h>.
+    public static readonly IoctlRequest GetIrqchip = IoctlRequest.IoWR("KVM_GET_IRQCHIP", KvmIo, 0x62, Unsafe.SizeOf<KvmIrqchip>());
+    public static readonly IoctlRequest SetIrqchip = IoctlRequest.IoR("KVM_SET_IRQCHIP", KvmIo, 0x63, Unsafe.SizeOf<KvmIrqchip>());
+    public static readonly IoctlRequest SetClock = IoctlRequest.IoW("KVM_SET_CLOCK", KvmIo, 0x7b, Unsafe.SizeOf<KvmClockData>());
+    public static readonly IoctlRequest GetClock = IoctlRequest.IoR("KVM_GET_CLOCK", KvmIo, 0x7c, Unsafe.SizeOf<KvmClockData>());
+    public static readonly IoctlRequest GetPit2 = IoctlRequest.IoR("KVM_GET_PIT2", KvmIo, 0x9f, Unsafe.SizeOf<KvmPitState2>());
+    public static readonly IoctlRequest SetPit2 = IoctlRequest.IoW("KVM_SET_PIT2", KvmIo, 0xa0, Unsafe.SizeOf<KvmPitState2>());
+
     // vCPU
     public static readonly IoctlRequest Run = IoctlRequest.Io("KVM_RUN", KvmIo, 0x80);
     public static readonly IoctlRequest GetRegs = IoctlRequest.IoR("KVM_GET_REGS", KvmIo, 0x81, Unsafe.SizeOf<KvmRegs>());
@@ -47,6 +55,20 @@ internal static class KvmIoctls
     public static readonly IoctlRequest SetXsave = IoctlRequest.IoW("KVM_SET_XSAVE", KvmIo, 0xa5, Unsafe.SizeOf<KvmXsave>());
     public static readonly IoctlRequest GetMpState = IoctlRequest.IoR("KVM_GET_MP_STATE", KvmIo, 0x98, sizeof(uint));
     public static readonly IoctlRequest SetMpState = IoctlRequest.IoW("KVM_SET_MP_STATE", KvmIo, 0x99, sizeof(uint));
+
+    // vCPU state (snapshots)
+    public static readonly IoctlRequest GetVcpuEvents = IoctlRequest.IoR("KVM_GET_VCPU_EVENTS", KvmIo, 0x9f, Unsafe.SizeOf<KvmVcpuEvents>());
+    public static readonly IoctlRequest SetVcpuEvents = IoctlRequest.IoW("KVM_SET_VCPU_EVENTS", KvmIo, 0xa0, Unsafe.SizeOf<KvmVcpuEvents>());
+    public static readonly IoctlRequest GetDebugRegs = IoctlRequest.IoR("KVM_GET_DEBUGREGS", KvmIo, 0xa1, Unsafe.SizeOf<KvmDebugRegs>());
+    public static readonly IoctlRequest SetDebugRegs = IoctlRequest.IoW("KVM_SET_DEBUGREGS", KvmIo, 0xa2, Unsafe.SizeOf<KvmDebugRegs>());
+    public static readonly IoctlRequest SetTscKhz = IoctlRequest.Io("KVM_SET_TSC_KHZ", KvmIo, 0xa2);
+    public static readonly IoctlRequest GetTscKhz = IoctlRequest.Io("KVM_GET_TSC_KHZ", KvmIo, 0xa3);
+    public static readonly IoctlRequest GetXcrs = IoctlRequest.IoR("KVM_GET_XCRS", KvmIo, 0xa6, Unsafe.SizeOf<KvmXcrs>());
+    public static readonly IoctlRequest SetXcrs = IoctlRequest.IoW("KVM_SET_XCRS", KvmIo, 0xa7, Unsafe.SizeOf<KvmXcrs>());
+    public static readonly IoctlRequest KvmclockCtrl = IoctlRequest.Io("KVM_KVMCLOCK_CTRL", KvmIo, 0xad);
+
+    /// <summary>Writes KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2) bytes, which may exceed the 4 KiB the number encodes.</summary>
+    public static readonly IoctlRequest GetXsave2 = IoctlRequest.IoR("KVM_GET_XSAVE2", KvmIo, 0xcf, Unsafe.SizeOf<KvmXsave>());
 
     // VM or vCPU: binary statistics (Linux 5.14+)
     public static readonly IoctlRequest GetStatsFd = IoctlRequest.Io("KVM_GET_STATS_FD", KvmIo, 0xce);

@@ -10,6 +10,7 @@ internal static partial class Libc
     public const int ProtExec = 0x4;
     public const int MapShared = 0x01;
     public const int MapPrivate = 0x02;
+    public const int MapFixed = 0x10;
     public const int MapAnonymous = 0x20;
     public const int MapNoReserve = 0x4000;
     public const int MadvDontDump = 16;

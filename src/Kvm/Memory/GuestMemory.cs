@@ -5,8 +5,8 @@ using ActorVmm.Kvm.Interop;
 namespace ActorVmm.Kvm.Memory;
 
 /// <summary>
-/// Guest RAM: anonymous mappings, one per region. Every access is bounds-checked against the regions and
-/// refused with a <see cref="GuestMemoryException"/>; nothing a guest supplies can reach outside the mappings.
+/// Guest RAM: anonymous (or memory-image) mappings, one per region. Every access is bounds-checked against the
+/// regions and refused with a <see cref="GuestMemoryException"/>; nothing a guest supplies can reach outside the mappings.
 /// </summary>
 public sealed class GuestMemory : IDisposable
 {
@@ -17,9 +17,10 @@ public sealed class GuestMemory : IDisposable
     private int _leases;
     private int _unmapped;
 
-    private GuestMemory(GuestMemoryRegion[] regions)
+    private GuestMemory(GuestMemoryRegion[] regions, bool fileBacked)
     {
         _regions = regions;
+        FileBacked = fileBacked;
         TotalSize = regions.Aggregate(0UL, (sum, r) => sum + r.Size);
     }
 
@@ -27,12 +28,59 @@ public sealed class GuestMemory : IDisposable
 
     public ulong TotalSize { get; }
 
+    /// <summary>True when the regions map a memory image (<see cref="MapFile"/>), false for anonymous memory.</summary>
+    internal bool FileBacked { get; }
+
     /// <summary>The first address past the highest region.</summary>
     public GuestAddress End => _regions.Length == 0 ? GuestAddress.Zero : _regions[^1].End;
 
     /// <summary>Maps anonymous memory for each (start, size); sizes and starts must be page-aligned and regions disjoint.</summary>
     public static GuestMemory Create(IEnumerable<(GuestAddress Start, ulong Size)> layout, bool hugePages = false)
     {
+        var sorted = CheckLayout(layout);
+        return MapRegions(sorted, fileBacked: false, (start, size, offset) =>
+        {
+            var host = MapAligned(start, size);
+            if (hugePages)
+            {
+                _ = Libc.Madvise(host, (nuint)size, Libc.MadvHugepage);
+            }
+
+            return host;
+        });
+    }
+
+    /// <summary>
+    /// Maps guest RAM from a memory image (<see cref="WriteSparseImage"/>): each region, in address order, maps the
+    /// next <c>Size</c> bytes of <paramref name="path"/> copy-on-write (MAP_PRIVATE), so pages load from the file when
+    /// first touched and guest writes never reach the file, which stays intact for further restores. The file must
+    /// hold exactly the layout's total size.
+    /// </summary>
+    public static GuestMemory MapFile(IEnumerable<(GuestAddress Start, ulong Size)> layout, string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var sorted = CheckLayout(layout);
+        var total = sorted.Aggregate(0UL, (sum, r) => sum + r.Size);
+        using var file = OpenImage(path);
+        var fileSize = (ulong)RandomAccess.GetLength(file);
+        if (fileSize != total)
+        {
+            throw new GuestMemoryException(GuestMemoryError.InvalidRegion, GuestAddress.Zero, total,
+                $"memory image {path} holds 0x{fileSize:x} bytes, the memory layout needs 0x{total:x}");
+        }
+
+        return MapRegions(sorted, fileBacked: true, (start, size, offset) => MapFileAligned(start, size, file, offset));
+    }
+
+    /// <summary>
+    /// Writes this memory as a sparse image: the regions concatenated in address order, <see cref="TotalSize"/> bytes,
+    /// of which only the 4 KiB pages that are not all zero are written (the rest stay holes). Stop the vCPUs first.
+    /// </summary>
+    public (ulong BytesWritten, ulong TotalSize) WriteSparseImage(string path) => GuestMemoryImage.Write(this, path);
+
+    private static (GuestAddress Start, ulong Size)[] CheckLayout(IEnumerable<(GuestAddress Start, ulong Size)> layout)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
         var sorted = layout.OrderBy(r => r.Start.Value).ToArray();
         for (var i = 0; i < sorted.Length; i++)
         {
@@ -56,20 +104,24 @@ public sealed class GuestMemory : IDisposable
             }
         }
 
+        return sorted;
+    }
+
+    /// <summary>Maps each region with <paramref name="map"/> (start, size, offset in the concatenation); all or nothing.</summary>
+    private static GuestMemory MapRegions(
+        (GuestAddress Start, ulong Size)[] sorted, bool fileBacked, Func<GuestAddress, ulong, ulong, nint> map)
+    {
         var regions = new List<GuestMemoryRegion>();
         try
         {
+            var offset = 0UL;
             for (var i = 0; i < sorted.Length; i++)
             {
                 var (start, size) = sorted[i];
-                var host = MapAligned(start, size);
-
+                var host = map(start, size, offset);
                 regions.Add(new GuestMemoryRegion(i, start, size, host));
                 _ = Libc.Madvise(host, (nuint)size, Libc.MadvDontDump);
-                if (hugePages)
-                {
-                    _ = Libc.Madvise(host, (nuint)size, Libc.MadvHugepage);
-                }
+                offset += size;
             }
         }
         catch
@@ -82,7 +134,40 @@ public sealed class GuestMemory : IDisposable
             throw;
         }
 
-        return new GuestMemory(regions.ToArray());
+        return new GuestMemory(regions.ToArray(), fileBacked);
+    }
+
+    private static Microsoft.Win32.SafeHandles.SafeFileHandle OpenImage(string path)
+    {
+        try
+        {
+            return File.OpenHandle(path, FileMode.Open, FileAccess.Read);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new GuestMemoryException(GuestMemoryError.MapFailed, GuestAddress.Zero, 0,
+                $"cannot open memory image {path}: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Maps <paramref name="size"/> bytes of <paramref name="file"/> at <paramref name="offset"/> copy-on-write over an
+    /// aligned reservation (<see cref="MapAligned"/>), keeping the guest/host 2 MiB congruence.
+    /// </summary>
+    private static nint MapFileAligned(GuestAddress start, ulong size, SafeHandle file, ulong offset)
+    {
+        var host = MapAligned(start, size);
+        var mapped = Libc.Mmap(host, (nuint)size, Libc.ProtRead | Libc.ProtWrite,
+            Libc.MapPrivate | Libc.MapFixed | Libc.MapNoReserve, file, (long)offset);
+        if (mapped == Libc.MapFailed)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            _ = Libc.Munmap(host, (nuint)size);
+            throw new GuestMemoryException(GuestMemoryError.MapFailed, start, size,
+                $"cannot map 0x{size:x} bytes of the memory image at offset 0x{offset:x}: {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
+
+        return mapped;
     }
 
     /// <summary>Huge page size the host mapping is aligned for (x86-64 transparent huge pages).</summary>

@@ -45,6 +45,22 @@ public class IoctlNumberTests
         { "KVM_SET_XSAVE", 0x5000AEA5 },
         { "KVM_GET_MP_STATE", 0x8004AE98 },
         { "KVM_SET_MP_STATE", 0x4004AE99 },
+        { "KVM_GET_IRQCHIP", 0xC208AE62 },
+        { "KVM_SET_IRQCHIP", 0x8208AE63 },
+        { "KVM_SET_CLOCK", 0x4030AE7B },
+        { "KVM_GET_CLOCK", 0x8030AE7C },
+        { "KVM_GET_PIT2", 0x8070AE9F },
+        { "KVM_SET_PIT2", 0x4070AEA0 },
+        { "KVM_GET_VCPU_EVENTS", 0x8040AE9F },
+        { "KVM_SET_VCPU_EVENTS", 0x4040AEA0 },
+        { "KVM_GET_DEBUGREGS", 0x8080AEA1 },
+        { "KVM_SET_DEBUGREGS", 0x4080AEA2 },
+        { "KVM_SET_TSC_KHZ", 0xAEA2 },
+        { "KVM_GET_TSC_KHZ", 0xAEA3 },
+        { "KVM_GET_XCRS", 0x8188AEA6 },
+        { "KVM_SET_XCRS", 0x4188AEA7 },
+        { "KVM_KVMCLOCK_CTRL", 0xAEAD },
+        { "KVM_GET_XSAVE2", 0x9000AECF },
     };
 
     [Theory]
