@@ -40,15 +40,15 @@ internal sealed class ActorVmmSnapshotSide(SnapshotBench.Guest guest, string wor
     {
         File.Copy(_disk, disk, overwrite: true);
         var (file, prefix) = BootBench.Launcher(actorvmm);
-        var memory = Path.Combine(_dir, MemoryFile);
+        var inode = SnapshotBench.Inode(Path.Combine(_dir, MemoryFile));
         var guestBytes = (ulong)guest.MemoryMiB << 20;
         using var vm = CountingGuest.Start(
             file,
             [.. prefix, "run", "--restore", _dir, "--disk", disk, "--serial", "stdio"],
-            pid => SnapshotBench.MappedFileMemory(pid, memory, guestBytes));
+            pid => SnapshotBench.MappedFileMemory(pid, inode, MemoryFile, guestBytes));
         var first = vm.WaitForCount(1, SnapshotBench.StartTimeout);
         Thread.Sleep(SnapshotBench.LaterSample);
-        var later = SnapshotBench.MappedFileMemory(vm.Pid, memory, guestBytes);
+        var later = SnapshotBench.MappedFileMemory(vm.Pid, inode, MemoryFile, guestBytes);
         return new SnapshotBench.StartFigures(first.Ms, first.Count, first.Sample, later, null);
     }
 

@@ -6,10 +6,11 @@ namespace ActorVmm.Bench;
 /// <summary>
 /// The QEMU side of <c>bench snapshot</c> (Debian's QEMU, the flags BootBench and ServeBench use: <c>-enable-kvm -M pc
 /// -cpu host</c>). Snapshot: boot with a QMP socket, at count 3 <c>stop</c> then <c>migrate</c> to
-/// <c>exec:cat &gt; FILE</c> until <c>query-migrate</c> says completed. Restore: the cold command line plus
-/// <c>-incoming "exec:cat FILE"</c>; a VM stopped when saved stays paused after loading (QEMU restores the saved run
-/// state), so a QMP client sends <c>cont</c> as soon as <c>query-status</c> leaves <c>inmigrate</c>. QEMU reads the
-/// whole file at start; "faulted" is the resident part of its guest RAM mapping at the first count line.
+/// <c>exec:cat &gt; FILE</c> until the MIGRATION event says completed. Restore: the cold command line plus
+/// <c>-incoming defer</c>, then over QMP <c>migrate-incoming "exec:cat FILE"</c> (as <c>-incoming "exec:cat FILE"</c>,
+/// but with migration events on: no polling beside the load) and, on the completed event, <c>cont</c>: a VM stopped
+/// when saved stays paused after loading (QEMU restores the saved run state). QEMU reads the whole file at start;
+/// "faulted" is the resident part of its guest RAM mapping at the first count line.
 /// </summary>
 internal sealed class QemuSnapshotPeer(SnapshotBench.Guest guest, string work) : SnapshotBench.ISide
 {
@@ -27,18 +28,12 @@ internal sealed class QemuSnapshotPeer(SnapshotBench.Guest guest, string work) :
         using var vm = CountingGuest.Start(Qemu, [.. Args(guest.Disk), "-qmp", $"unix:{qmpPath},server=on,wait=off"]);
         // Connected before the guest counts, so that the stop follows count 3 at once.
         using var qmp = QmpClient.Connect(qmpPath, TimeSpan.FromMinutes(1));
+        qmp.EnableMigrationEvents();
         _snapshotCount = vm.WaitForCount(SnapshotBench.SnapshotAtCount, SnapshotBench.StartTimeout).Count;
         qmp.Execute("stop");
         var clock = Stopwatch.StartNew();
         qmp.Execute("migrate", new { uri = $"exec:cat > '{_file}'" });
-        string status;
-        do
-        {
-            Thread.Sleep(2);
-            status = qmp.Execute("query-migrate").GetProperty("status").GetString() ?? "?";
-        }
-        while (status is not ("completed" or "failed" or "cancelled"));
-
+        var status = qmp.WaitForMigrationEnd();
         var took = clock.Elapsed.TotalMilliseconds;
         if (status != "completed")
         {
@@ -50,7 +45,7 @@ internal sealed class QemuSnapshotPeer(SnapshotBench.Guest guest, string work) :
         // cat may still be writing the tail QEMU handed it when the migration completed.
         SnapshotBench.WaitUntilSizeSettles(_file);
         var (apparent, allocated) = SnapshotBench.FileSizes(_file);
-        return new SnapshotBench.SnapshotFigures(took, apparent, allocated, _snapshotCount, $"stop, then migrate to exec:cat until completed; {_file}");
+        return new SnapshotBench.SnapshotFigures(took, apparent, allocated, _snapshotCount, $"stop, then migrate to exec:cat until its completed event; {_file}");
     }
 
     public SnapshotBench.StartFigures ColdBoot(string disk)
@@ -67,18 +62,15 @@ internal sealed class QemuSnapshotPeer(SnapshotBench.Guest guest, string work) :
         var guestBytes = (ulong)guest.MemoryMiB << 20;
         using var vm = CountingGuest.Start(
             Qemu,
-            [.. Args(disk), "-qmp", $"unix:{qmpPath},server=on,wait=off", "-incoming", $"exec:cat '{_file}'"],
+            [.. Args(disk), "-qmp", $"unix:{qmpPath},server=on,wait=off", "-incoming", "defer"],
             pid => SnapshotBench.GuestRamMemory(pid, guestBytes));
         using var qmp = QmpClient.Connect(qmpPath, TimeSpan.FromMinutes(1));
-        var loaded = Stopwatch.StartNew();
-        while (qmp.Execute("query-status").GetProperty("status").GetString() == "inmigrate")
+        qmp.EnableMigrationEvents();
+        qmp.Execute("migrate-incoming", new { uri = $"exec:cat '{_file}'" });
+        var status = qmp.WaitForMigrationEnd();
+        if (status != "completed")
         {
-            if (loaded.Elapsed > SnapshotBench.StartTimeout)
-            {
-                throw new TimeoutException($"QEMU still loading {_file} after {SnapshotBench.StartTimeout.TotalSeconds:F0} s");
-            }
-
-            Thread.Sleep(2);
+            throw new InvalidOperationException($"QEMU loading {_file} ended {status}");
         }
 
         var loadedMs = vm.ElapsedMs;

@@ -7,13 +7,15 @@ namespace ActorVmm.Bench;
 
 /// <summary>
 /// A minimal QMP client (QEMU's JSON monitor on a Unix socket, one JSON object a line): connects, reads the greeting,
-/// enters command mode, then runs one command at a time, skipping the asynchronous events between.
+/// enters command mode, then runs one command at a time; the asynchronous events that come meanwhile are kept for
+/// <see cref="WaitForEvent"/>. Every read gives up after <see cref="ReadTimeout"/>.
 /// </summary>
 internal sealed class QmpClient : IDisposable
 {
     private readonly Socket _socket;
     private readonly StreamReader _reader;
     private readonly StreamWriter _writer;
+    private readonly Queue<JsonElement> _events = new();
 
     private QmpClient(Socket socket)
     {
@@ -21,7 +23,10 @@ internal sealed class QmpClient : IDisposable
         var stream = new NetworkStream(socket, ownsSocket: false);
         _reader = new StreamReader(stream, Encoding.UTF8);
         _writer = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
+        socket.ReceiveTimeout = (int)ReadTimeout.TotalMilliseconds;
     }
+
+    private static TimeSpan ReadTimeout => TimeSpan.FromMinutes(5);
 
     /// <summary>Connects (retrying while QEMU has not created the socket yet) and sends <c>qmp_capabilities</c>.</summary>
     public static QmpClient Connect(string path, TimeSpan timeout)
@@ -64,6 +69,27 @@ internal sealed class QmpClient : IDisposable
             if (answer.TryGetProperty("error", out var error))
             {
                 throw new InvalidOperationException($"QMP {command}: {error.GetProperty("desc").GetString()}");
+            }
+
+            _events.Enqueue(answer);
+        }
+    }
+
+    /// <summary>Turns on the <c>events</c> migration capability: QEMU then reports each migration state as a MIGRATION event.</summary>
+    public void EnableMigrationEvents() =>
+        Execute("migrate-set-capabilities", new { capabilities = new[] { new { capability = "events", state = true } } });
+
+    /// <summary>Waits for a MIGRATION event that ends a migration; returns its status (completed, failed or cancelled).</summary>
+    public string WaitForMigrationEnd()
+    {
+        while (true)
+        {
+            var message = _events.Count > 0 ? _events.Dequeue() : ReadMessage();
+            if (message.TryGetProperty("event", out var name) && name.GetString() == "MIGRATION"
+                && message.GetProperty("data").GetProperty("status").GetString() is { } status
+                && status is "completed" or "failed" or "cancelled")
+            {
+                return status;
             }
         }
     }
