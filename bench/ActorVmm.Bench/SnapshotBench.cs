@@ -216,7 +216,9 @@ internal static class SnapshotBench
         {
             return step();
         }
-        catch (Exception e) when (e is InvalidOperationException or TimeoutException or IOException or HttpRequestException or System.ComponentModel.Win32Exception or System.Text.Json.JsonException)
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException or OperationCanceledException or IOException or HttpRequestException
+            or System.Net.Sockets.SocketException or System.ComponentModel.Win32Exception or System.Text.Json.JsonException or KeyNotFoundException
+            or FormatException or UnauthorizedAccessException)
         {
             failures++;
             Console.WriteLine($"{what} failed: {e.Message}");
