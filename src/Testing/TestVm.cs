@@ -78,10 +78,15 @@ public sealed class TestVm : IAsyncDisposable
         var vm = new TestVm(system, service, id, options.Timeout);
         try
         {
-            await service.CreateAsync(id, ToJson(options), cancellation).ConfigureAwait(false);
-            vm._subscription = service.AttachConsole(id);
+            var created = await service.CreateAsync(id, ToJson(options), cancellation).ConfigureAwait(false);
+
+            // A restore runs from its creation: the whole ring, from its first byte, is the console.
+            vm._subscription = service.AttachConsole(id, fromTail: ConsoleCapacity);
             vm._pump = Task.Run(vm.PumpAsync, CancellationToken.None);
-            await service.StartAsync(id, cancellation).ConfigureAwait(false);
+            if (created.State == VmStates.Created)
+            {
+                await service.StartAsync(id, cancellation).ConfigureAwait(false);
+            }
             return vm;
         }
         catch
@@ -168,6 +173,12 @@ public sealed class TestVm : IAsyncDisposable
 
     /// <summary>Lets the vCPUs run again.</summary>
     public Task ResumeAsync() => _service.ResumeAsync(Id);
+
+    /// <summary>
+    /// Writes a snapshot of the paused VM into <paramref name="directory"/> (new or empty): start another VM from it
+    /// with <see cref="TestVmOptions.Restore"/>, as often as you like (each with its own copy of the disks).
+    /// </summary>
+    public Task<SnapshotInfo> SnapshotAsync(string directory) => _service.SnapshotAsync(Id, directory);
 
     /// <summary>Types <paramref name="text"/> on the console (COM1 or hvc0).</summary>
     public void SendInput(string text) => _service.SendConsoleInput(Id, Encoding.UTF8.GetBytes(text));
@@ -317,6 +328,7 @@ public sealed class TestVm : IAsyncDisposable
             WriteOptional(json, "kernel", options.Kernel);
             WriteOptional(json, "initrd", options.Initrd);
             WriteOptional(json, "cmdline", options.Cmdline);
+            WriteOptional(json, "restore", options.Restore);
             json.WriteStartArray("disks");
             foreach (var disk in options.Disks)
             {

@@ -40,6 +40,12 @@ public sealed class TestVmOptions
     /// </summary>
     public string Hocon { get; init; } = string.Empty;
 
+    /// <summary>
+    /// A snapshot directory (<see cref="TestVm.SnapshotAsync"/>) to restore instead of booting: the machine (cpus,
+    /// memory, kernel, cmdline, devices) is the snapshot's, <see cref="Disks"/> when given replace its disks one for one.
+    /// </summary>
+    public string? Restore { get; init; }
+
     /// <summary>How long <see cref="TestVm.StartAsync"/> and the waits allow by default.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
 }

@@ -32,17 +32,19 @@ public sealed class DeviceActor : UntypedActor
         _endpoint.StashedState = null;
         var restarting = _endpoint.NextIncarnation() > 1;
         _device = factory();
-        if (!restarting)
+        if (!restarting && stash is null)
         {
             return;
         }
 
+        // A first incarnation with a stash comes from a snapshot being restored (set by the VM actor).
+        var from = restarting ? "restarted" : "restored";
         if (stash is not null && _device is IStatefulDevice stateful)
         {
             try
             {
                 stateful.RestoreState(stash);
-                _log.Info("Device {0} restarted from its saved state", _endpoint.Name);
+                _log.Info("Device {0} {1} from its saved state", _endpoint.Name, from);
                 return;
             }
             catch (Exception ex)
@@ -75,7 +77,7 @@ public sealed class DeviceActor : UntypedActor
 
         // Power-on state: a level line the old instance left high would storm the guest.
         interrupt?.SetLevel(false);
-        _log.Info("Device {0} restarted from power-on state", _endpoint.Name);
+        _log.Info("Device {0} {1} from power-on state", _endpoint.Name, from);
     }
 
     public RestartStateSource RestartState { get; }

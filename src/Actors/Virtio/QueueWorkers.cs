@@ -110,6 +110,15 @@ public sealed class QueueWorkers : IDisposable
         Wake(_entries[handle].Fd);
     }
 
+    /// <summary>Asks for a pass of every queue (after a restore: requests the guest queued before the snapshot are served).</summary>
+    public void SignalAll()
+    {
+        for (var handle = 0; handle < _entries.Count; handle++)
+        {
+            Signal(handle);
+        }
+    }
+
     /// <summary>
     /// Starts the workers; each queue is served through the endpoint of its device's name in
     /// <paramref name="endpoints"/>, whose <see cref="DeviceEndpoint.QueueKick"/> it sets. Once only.

@@ -182,6 +182,9 @@ public sealed partial class VmActor : UntypedActor
             case VmProtocol.StopTracing:
                 OnStopTracing();
                 break;
+            case VmProtocol.Snapshot snapshot:
+                OnSnapshot(snapshot.Directory);
+                break;
             case VcpuProtocol.Paused or VcpuProtocol.Resumed or VcpuProtocol.TracerSet:
                 OnVcpuConfirmed(Sender);
                 break;
@@ -231,6 +234,11 @@ public sealed partial class VmActor : UntypedActor
             var device = _blueprint.Devices[i];
             var line = connected.Lines.GetValueOrDefault(device.Name);
             var context = new DeviceContext(device.Name, line, control);
+            if (device.RestoreState is not null)
+            {
+                _bus.Endpoints[i].StashedState = device.RestoreState;
+            }
+
             specs.Add(new DeviceSupervisorProtocol.DeviceSpec(_bus.Endpoints[i], () => device.Factory(context), line));
         }
 
@@ -254,11 +262,17 @@ public sealed partial class VmActor : UntypedActor
             Context.Watch(actor);
             _vcpus[actor] = false;
             _vcpuIds[actor] = vcpu.Id;
+            if (_blueprint.StartPaused)
+            {
+                // Asked before it starts, its thread parks before the first KVM_RUN (the reply needs no answer).
+                actor.Tell(VcpuProtocol.Pause.Instance);
+            }
+
             actor.Tell(VcpuProtocol.Start.Instance);
         }
 
-        _state = VmState.Running;
-        _log.Info("VM {0} running: {1} vCPU(s), {2} device(s)", _blueprint.Name, _vcpus.Count, _bus.Endpoints.Count);
+        _state = _blueprint.StartPaused ? VmState.Paused : VmState.Running;
+        _log.Info("VM {0} {1}: {2} vCPU(s), {3} device(s)", _blueprint.Name, _blueprint.StartPaused ? "paused" : "running", _vcpus.Count, _bus.Endpoints.Count);
     }
 
     private void BeginStop(VmStopReason reason)

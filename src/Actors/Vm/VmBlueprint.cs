@@ -27,6 +27,9 @@ public sealed record DeviceBlueprint(
 {
     /// <summary>What the device is (<c>serial</c>, <c>virtio-blk</c>...), shown as <see cref="Endpoints.DeviceEndpoint.Kind"/>; null: not said.</summary>
     public string? Kind { get; init; }
+
+    /// <summary>State from a snapshot the first instance starts from (instead of power-on); null: power-on.</summary>
+    public object? RestoreState { get; init; }
 }
 
 /// <summary>
@@ -76,4 +79,10 @@ public sealed record VmBlueprint(
 
     /// <summary>Called on the VM actor's thread once every device actor runs, before the vCPUs start (e.g. to start queue notifiers).</summary>
     public Action<VmBus>? OnDevicesStarted { get; init; }
+
+    /// <summary>The vCPUs start parked: the VM comes up <see cref="VmState.Paused"/> and runs on <see cref="VmProtocol.Resume"/>.</summary>
+    public bool StartPaused { get; init; }
+
+    /// <summary>KVM VM, RAM, settings and disks for <see cref="VmProtocol.Snapshot"/>; null: this VM cannot be snapshotted.</summary>
+    public VmMachine? Machine { get; init; }
 }

@@ -28,11 +28,24 @@ public sealed record VmHandle(IActorRef Actor, Task<VmStopReason> Stopped)
     public async Task<VmTracer> StopTracingAsync(TimeSpan timeout) =>
         (await AskAsync<VmProtocol.TracingStopped>(VmProtocol.StopTracing.Instance, timeout).ConfigureAwait(false)).Detached;
 
-    /// <summary>Writes a snapshot of the paused VM into <paramref name="directory"/>; the VM stays paused.</summary>
-    public Task<VmSnapshotResult> SnapshotAsync(string directory, CancellationToken cancellation = default) =>
-        throw new NotImplementedException("runtime: lead");
+    /// <summary>Writes a snapshot of the paused VM into <paramref name="directory"/> (created; an existing one must be empty).</summary>
+    /// <exception cref="VmStateException">The VM is not paused, or the snapshot failed (the message says why; nothing is left behind).</exception>
+    public async Task<VmSnapshotResult> SnapshotAsync(string directory, CancellationToken cancellation = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        timeout.CancelAfter(SnapshotTimeout);
+        var taken = await AskAsync<VmProtocol.SnapshotTaken>(new VmProtocol.Snapshot(Path.GetFullPath(directory)), Timeout.InfiniteTimeSpan, timeout.Token)
+            .ConfigureAwait(false);
+        return taken.Result;
+    }
 
-    private async Task<T> AskAsync<T>(object command, TimeSpan timeout)
+    /// <summary>How long <see cref="SnapshotAsync"/> waits at most (RAM is written on the VM actor's thread).</summary>
+    public static TimeSpan SnapshotTimeout { get; } = TimeSpan.FromMinutes(5);
+
+    private Task<T> AskAsync<T>(object command, TimeSpan timeout) => AskAsync<T>(command, timeout, CancellationToken.None);
+
+    private async Task<T> AskAsync<T>(object command, TimeSpan timeout, CancellationToken cancellation)
     {
         if (Stopped.IsCompleted)
         {
@@ -42,7 +55,7 @@ public sealed record VmHandle(IActorRef Actor, Task<VmStopReason> Stopped)
         object reply;
         try
         {
-            reply = await Actor.Ask<object>(command, timeout).ConfigureAwait(false);
+            reply = await Actor.Ask<object>(command, timeout == Timeout.InfiniteTimeSpan ? null : timeout, cancellation).ConfigureAwait(false);
         }
         catch (AskTimeoutException) when (Stopped.IsCompleted)
         {

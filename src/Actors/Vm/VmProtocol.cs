@@ -84,6 +84,11 @@ public static class VmProtocol
     public sealed record TracingStopped(Tracing.VmTracer Detached);
 
     /// <summary>A command refused: one line naming the problem, and the VM's state when it was refused.</summary>
+    /// <summary>Writes a snapshot of a paused VM into <paramref name="Directory"/> (new or empty); answered <see cref="SnapshotTaken"/> or <see cref="Failed"/>.</summary>
+    public sealed record Snapshot(string Directory);
+
+    public sealed record SnapshotTaken(VmSnapshotResult Result);
+
     public sealed record Failed(string Reason, VmState State);
 }
 

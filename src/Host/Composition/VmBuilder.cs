@@ -11,6 +11,7 @@ using ActorVmm.Devices.Legacy;
 using ActorVmm.Devices.Virtio;
 using ActorVmm.Kvm;
 using ActorVmm.Kvm.Boot;
+using ActorVmm.Kvm.Interop;
 using ActorVmm.Kvm.Linux;
 using ActorVmm.Kvm.Memory;
 using ActorVmm.Kvm.X86;
@@ -23,7 +24,7 @@ namespace ActorVmm.Host.Composition;
 /// workers (start them with the VM's bus once the VM actor exists: <see cref="QueueWorkers.Start"/>).
 /// </summary>
 public sealed record BuiltVm(
-    VmBlueprint Blueprint, SerialInputPort Console, KernelLoadResult Kernel, InitrdLoadResult? Initrd, QueueWorkers Workers,
+    VmBlueprint Blueprint, SerialInputPort Console, KernelLoadResult? Kernel, InitrdLoadResult? Initrd, QueueWorkers Workers,
     FaultInjector Faults)
 {
     /// <summary>The module serving /dev/kvm when it is not VT-x or AMD-V (e.g. kvm_pvm); null for a hardware KVM.</summary>
@@ -39,6 +40,11 @@ public sealed record BuiltVm(
 /// entry, the APs waiting for INIT/SIPI), the platform devices and PCI bus 0 with the virtio devices the settings
 /// ask for (<see cref="PciDevices"/>). Everything it opens is owned by the blueprint's
 /// resources, or released here when building fails.
+/// <para>
+/// With <c>restore</c> set it builds the snapshot's machine instead: RAM maps the snapshot's memory file copy-on-write
+/// (pages load on first touch), no image is loaded, each vCPU and the irqchip, PIT and clock get their saved state,
+/// and each device's first instance starts from its saved state.
+/// </para>
 /// </summary>
 public static class VmBuilder
 {
@@ -51,8 +57,9 @@ public static class VmBuilder
     public static BuiltVm Build(ActorVmmSettings settings, VmIo io, string vmName = "vm0")
     {
         ArgumentNullException.ThrowIfNull(settings);
-        var vmSettings = settings.Vm;
-        var (kernelPath, initrdPath) = ResolveImages(vmSettings);
+        var restore = settings.Vm.Restore is { Length: > 0 } snapshot ? SnapshotSource.Open(snapshot, settings.Vm) : null;
+        var vmSettings = restore?.Settings ?? settings.Vm;
+        var (kernelPath, initrdPath) = restore is null ? ResolveImages(vmSettings) : (vmSettings.Kernel ?? string.Empty, vmSettings.Initrd);
         var resources = new CompositeDisposable();
         try
         {
@@ -84,43 +91,66 @@ public static class VmBuilder
             vm.CreatePit2();
 
             var ram = Layout.ArchMemoryRegions(vmSettings.MemoryBytes);
+            restore?.CheckMemory(ram);
             // MADV_HUGEPAGE, as QEMU does for its RAM: on a host whose THP setting is "madvise" (Ubuntu's default,
             // and this workplace's machine), only madvised memory gets transparent huge pages, and KVM maps a guest
             // 2 MiB page with one nested-paging entry only when a huge page backs it. (The nested runner's kernel
             // has THP "always": there it changed nothing measurable.)
-            var memory = GuestMemory.Create(ram, hugePages: true);
+            var memory = restore is null ? GuestMemory.Create(ram, hugePages: true) : GuestMemory.MapFile(ram, restore.MemoryFile);
             resources.Add(memory);
             vm.MapMemory(memory);
             StartupProbe.Mark("machine: VM, irqchip, guest memory");
 
-            var kernel = KernelLoader.Load(memory, kernelPath);
-            var initrd = initrdPath is null ? null : InitrdLoader.Load(memory, initrdPath, kernel);
-            ZeroPage.Write(memory, kernel, initrd, vmSettings.Cmdline, ram);
-            StartupProbe.Mark("machine: kernel and initrd loaded");
+            KernelLoadResult? kernel = null;
+            InitrdLoadResult? initrd = null;
+            if (restore is null)
+            {
+                kernel = KernelLoader.Load(memory, kernelPath);
+                initrd = initrdPath is null ? null : InitrdLoader.Load(memory, initrdPath, kernel);
+                ZeroPage.Write(memory, kernel, initrd, vmSettings.Cmdline, ram);
+                StartupProbe.Mark("machine: kernel and initrd loaded");
+            }
+
             var console = new SerialInputPort();
             var workers = resources.Add(new QueueWorkers(memory));
             var (pciDevices, pciInterrupts, pciSlots) = PciDevices.Build(models, vm, memory, console, workers, resources);
-            MpTable.Write(memory, new MpTableConfig(vmSettings.Cpus) { PciInterrupts = pciInterrupts });
-            var bootState = LongModeSetup.Write(memory, kernel);
+            var bootState = restore is null ? WriteBootTables(memory, kernel!, vmSettings.Cpus, pciInterrupts) : null;
 
             StartupProbe.Mark("machine: PCI devices, boot tables");
             var supportedCpuid = kvm.GetSupportedCpuid();
             var tscDeadlineTimer = kvm.CheckExtension(KvmCap.TscDeadlineTimer) > 0;
             var vcpus = new List<IVcpu>();
+            var cpuid = new List<KvmCpuidEntry2[]>();
             for (var id = 0; id < vmSettings.Cpus; id++)
             {
                 var vcpu = resources.Add(vm.CreateVcpu(id));
                 X86VcpuSetup.Configure(vcpu, supportedCpuid, vmSettings.Cpus, hasIrqchip: true, tscDeadlineTimer);
-                if (id == 0)
+                cpuid.Add(X86Cpuid.ForVcpu(supportedCpuid, id, vmSettings.Cpus, tscDeadlineTimer));
+                if (restore is not null)
                 {
-                    X86BootRegisters.Apply(vcpu, bootState);
+                    vcpu.RestoreState(restore.VcpuState(id, cpuid[id]));
+                }
+                else if (id == 0)
+                {
+                    X86BootRegisters.Apply(vcpu, bootState!);
                 }
 
                 vcpus.Add(vcpu);
             }
 
+            if (restore is not null)
+            {
+                vm.RestoreState(restore.VmState());
+            }
+
             var devices = PlatformDevices(vmSettings, ram, io, console);
             devices.AddRange(pciDevices);
+            if (restore is not null)
+            {
+                var saved = restore.DeviceStates(devices.Select(d => d.Name));
+                devices = [.. devices.Select(d => d with { RestoreState = saved[d.Name] })];
+            }
+
             faults.Validate(devices.Select(d => d.Name));
             var wrapped = faults.Wrap(devices);
             var bus = VmBus.Build(wrapped, settings.Devices);
@@ -136,7 +166,22 @@ public static class VmBuilder
                 Resources: resources)
             {
                 Bus = bus,
-                OnDevicesStarted = started => workers.Start(started.Endpoints),
+                OnDevicesStarted = started =>
+                {
+                    workers.Start(started.Endpoints);
+                    if (restore is not null)
+                    {
+                        workers.SignalAll();
+                    }
+                },
+                StartPaused = settings.Vm.StartPaused,
+                Machine = new VmMachine(
+                    vm,
+                    memory,
+                    SnapshotSettings.Render(vmSettings, kernelPath, initrdPath),
+                    kvm.GetMsrIndexList(),
+                    cpuid,
+                    [.. vmSettings.Disks.Select((d, i) => new VmDisk($"disk{i}", Path.GetFullPath(d.Path), d.ReadOnly))]),
             };
             return new BuiltVm(blueprint, console, kernel, initrd, workers, faults) { SoftwareKvm = softwareKvm, PciSlots = pciSlots };
         }
@@ -146,12 +191,20 @@ public static class VmBuilder
             throw ex switch
             {
                 VmBuildException or KvmUnavailableException => ex,
+                InvalidDataException => new VmBuildException($"snapshot {settings.Vm.Restore}: {ex.Message}", ex),
                 VirtioBlockException or BusConflictException or ArgumentException => new VmBuildException(ex.Message, ex),
                 BootException or GuestMemoryException or KvmException or IOException or UnauthorizedAccessException =>
                     new VmBuildException(ex.Message, ex),
                 _ => ex,
             };
         }
+    }
+
+    /// <summary>Zero page is written already; the MP table and the long-mode page tables and GDT, for a cold boot.</summary>
+    private static X86BootCpuState WriteBootTables(GuestMemory memory, KernelLoadResult kernel, int cpus, IReadOnlyList<MpPciInterrupt> pciInterrupts)
+    {
+        MpTable.Write(memory, new MpTableConfig(cpus) { PciInterrupts = pciInterrupts });
+        return LongModeSetup.Write(memory, kernel);
     }
 
     private static (string Kernel, string? Initrd) ResolveImages(VmSettings vm)

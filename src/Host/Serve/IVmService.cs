@@ -15,7 +15,8 @@ public interface IVmService
     /// <c>memory</c>, <c>kernel</c>, <c>initrd</c>, <c>cmdline</c>, <c>disks</c>, <c>rng</c>, <c>console</c>,
     /// <c>serial</c>, <c>restore</c>, <c>start-paused</c>) plus <c>faults</c> (as <c>actorvmm.faults</c>); with
     /// <c>restore</c> the machine is the snapshot's and <c>disks</c> replace its disks one for one. The machine is built now (kernel loaded, disks
-    /// opened), so a missing kernel or disk is a 400 here; the vCPUs start with <see cref="StartAsync"/>.
+    /// opened), so a missing kernel or disk is a 400 here; the vCPUs start with <see cref="StartAsync"/>, except for a
+    /// restore, which is started at once (running, or paused with <c>start-paused</c>).
     /// </summary>
     Task<VmInfo> CreateAsync(string id, string json, CancellationToken cancellation = default);
 

@@ -87,7 +87,8 @@ public sealed partial class VmService : IVmService, IAsyncDisposable
                 _vms[id] = vm;
             }
 
-            return vm.Info;
+            // A restore resumes the guest where it was (or leaves it paused, with start-paused): started at once.
+            return settings.Vm.Restore is null ? vm.Info : await StartAsync(id, CancellationToken.None).ConfigureAwait(false);
         }
         finally
         {
@@ -145,7 +146,7 @@ public sealed partial class VmService : IVmService, IAsyncDisposable
             throw new VmServiceException(500, $"VM {id} could not start: {SettingsLoader.FirstLine(e.Message)}", e);
         }
 
-        vm.State = VmStates.Running;
+        vm.State = vm.Machine.Blueprint.StartPaused ? VmStates.Paused : VmStates.Running;
         _ = vm.Handle.Stopped.ContinueWith(t => OnStoppedAsync(vm, t), TaskScheduler.Default).Unwrap();
         return Task.FromResult(vm.Info);
     });

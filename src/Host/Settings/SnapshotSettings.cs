@@ -1,0 +1,85 @@
+using System.Globalization;
+using System.Text;
+using ActorVmm.Actors.Settings;
+
+namespace ActorVmm.Host.Settings;
+
+/// <summary>
+/// The machine settings a snapshot records (HOCON under <c>actorvmm.vm</c>) and how a restore combines them with
+/// the restoring side's: the machine (cpus, memory, kernel, initrd, cmdline, console device, rng, disks) comes from
+/// the snapshot; the host ends (serial, COM ports) from the restoring side; disks given there replace the
+/// snapshot's one for one (clones, each with its own copy).
+/// </summary>
+public static class SnapshotSettings
+{
+    public static string Render(VmSettings vm, string? kernel, string? initrd)
+    {
+        ArgumentNullException.ThrowIfNull(vm);
+        var text = new StringBuilder();
+        text.AppendLine("actorvmm.vm {");
+        text.AppendLine(CultureInfo.InvariantCulture, $"  cpus = {vm.Cpus}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"  memory = {vm.MemoryBytes}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"  kernel = {Quote(kernel ?? string.Empty)}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"  initrd = {Quote(initrd ?? string.Empty)}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"  cmdline = {Quote(vm.Cmdline)}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"  console = {vm.Console.ToString().ToLowerInvariant()}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"  rng = {(vm.Rng ? "on" : "off")}");
+        text.Append("  disks = [");
+        text.AppendJoin(", ", vm.Disks.Select(d => $"{{ path = {Quote(Path.GetFullPath(d.Path))}, read-only = {(d.ReadOnly ? "on" : "off")} }}"));
+        text.AppendLine("]");
+        text.AppendLine("}");
+        return text.ToString();
+    }
+
+    /// <summary>The VM settings to restore with: the snapshot's machine, <paramref name="local"/>'s host ends and disks (when given).</summary>
+    /// <exception cref="SettingsException">The recorded settings do not load, or the disk count differs (one line).</exception>
+    public static VmSettings Apply(VmSettings local, string recorded, string source)
+    {
+        ArgumentNullException.ThrowIfNull(local);
+        VmSettings saved;
+        try
+        {
+            saved = SettingsLoader.Parse(recorded, source).Vm;
+        }
+        catch (SettingsException e)
+        {
+            throw new SettingsException($"{source}: its recorded settings do not load: {SettingsLoader.FirstLine(e.Message)}", source: source, inner: e);
+        }
+
+        if (local.Disks.Count != 0 && local.Disks.Count != saved.Disks.Count)
+        {
+            throw new SettingsException(
+                $"{source}: the snapshot has {saved.Disks.Count} disk(s), {local.Disks.Count} given: give one for each, in order, or none", source: source);
+        }
+
+        return local with
+        {
+            Cpus = saved.Cpus,
+            MemoryBytes = saved.MemoryBytes,
+            Kernel = saved.Kernel,
+            Initrd = saved.Initrd,
+            Cmdline = saved.Cmdline,
+            Console = saved.Console,
+            Rng = saved.Rng,
+            Disks = local.Disks.Count == 0 ? saved.Disks : local.Disks,
+        };
+    }
+
+    /// <summary>A HOCON quoted string (JSON's escapes).</summary>
+    private static string Quote(string value)
+    {
+        var text = new StringBuilder("\"");
+        foreach (var c in value)
+        {
+            _ = c switch
+            {
+                '"' => text.Append("\\\""),
+                '\\' => text.Append("\\\\"),
+                < ' ' => text.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:x4}"),
+                _ => text.Append(c),
+            };
+        }
+
+        return text.Append('"').ToString();
+    }
+}

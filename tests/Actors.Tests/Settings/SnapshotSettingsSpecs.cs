@@ -1,0 +1,73 @@
+using ActorVmm.Actors.Settings;
+using ActorVmm.Host.Settings;
+using Xunit;
+
+namespace ActorVmm.Actors.Tests.Settings;
+
+public class SnapshotSettingsSpecs
+{
+    private static VmSettings Machine() => SettingsLoader.Parse(
+        """
+        actorvmm.vm {
+          cpus = 3
+          memory = 384M
+          cmdline = "console=ttyS0 quote=\"x\" back\\slash"
+          console = virtio
+          rng = on
+          disks = ["/images/a.img", "/images/b.img,ro"]
+          com2 = "file:/tmp/com2.log"
+        }
+        """, "vm.conf").Vm;
+
+    [Fact]
+    public void Recorded_settings_should_give_back_the_machine_on_restore()
+    {
+        var recorded = SnapshotSettings.Render(Machine(), "/k/bzImage", "/k/initrd.gz");
+
+        var restored = SnapshotSettings.Apply(SettingsLoader.Parse(string.Empty, "local").Vm, recorded, "snapshot s");
+
+        Assert.Equal(3, restored.Cpus);
+        Assert.Equal(384UL << 20, restored.MemoryBytes);
+        Assert.Equal("/k/bzImage", restored.Kernel);
+        Assert.Equal("/k/initrd.gz", restored.Initrd);
+        Assert.Equal("console=ttyS0 quote=\"x\" back\\slash", restored.Cmdline);
+        Assert.Equal(ConsoleDevice.Virtio, restored.Console);
+        Assert.True(restored.Rng);
+        Assert.Equal([new DiskSettings("/images/a.img", false), new DiskSettings("/images/b.img", true)], restored.Disks);
+    }
+
+    [Fact]
+    public void Restore_should_keep_the_local_host_ends_and_take_given_disks_one_for_one()
+    {
+        var recorded = SnapshotSettings.Render(Machine(), null, null);
+        var local = SettingsLoader.Parse("""actorvmm.vm { cpus = 1, com2 = "file:/tmp/local.log", disks = ["/c/1.img", "/c/2.img"] }""", "local").Vm;
+
+        var restored = SnapshotSettings.Apply(local, recorded, "snapshot s");
+
+        Assert.Equal(3, restored.Cpus);
+        Assert.Equal(local.Com2, restored.Com2);
+        Assert.Equal(local.Serial, restored.Serial);
+        Assert.Equal(["/c/1.img", "/c/2.img"], restored.Disks.Select(d => d.Path));
+    }
+
+    [Fact]
+    public void Restore_with_another_number_of_disks_should_fail_in_one_line()
+    {
+        var recorded = SnapshotSettings.Render(Machine(), null, null);
+        var local = SettingsLoader.Parse("""actorvmm.vm.disks = ["/c/1.img"]""", "local").Vm;
+
+        var error = Assert.Throws<SettingsException>(() => SnapshotSettings.Apply(local, recorded, "snapshot s"));
+
+        Assert.Equal("snapshot s: the snapshot has 2 disk(s), 1 given: give one for each, in order, or none", error.Message);
+    }
+
+    [Fact]
+    public void Recorded_settings_that_do_not_load_should_fail_in_one_line_naming_the_snapshot()
+    {
+        var error = Assert.Throws<SettingsException>(() =>
+            SnapshotSettings.Apply(SettingsLoader.Parse(string.Empty, "local").Vm, "actorvmm.vm.cpus = 9999", "snapshot s"));
+
+        Assert.StartsWith("snapshot s: its recorded settings do not load: ", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+}
