@@ -40,6 +40,9 @@ public interface IQueueDevice
 
     /// <summary>Under the gate, with no pass running: passes may start again (after <see cref="Quiesce"/>).</summary>
     void Unquiesce();
+
+    /// <summary>Under the gate: requests the guest made available that no pass has taken yet (all queues).</summary>
+    int WaitingRequests => 0;
 }
 
 /// <summary>What a queue pass did: buffers to signal, a ring the guest corrupted, buffers still waiting.</summary>

@@ -13,7 +13,11 @@ public sealed partial class DeviceEndpoint
     /// then returns the device's saved state (null for a device without state). Release with <see cref="ReleaseAfterSnapshot"/>.
     /// </summary>
     /// <exception cref="InvalidOperationException">The device is restarting or stopped: there is no state to take now.</exception>
-    public object? HoldForSnapshot()
+    public object? HoldForSnapshot() => HoldForSnapshot(out _);
+
+    /// <inheritdoc cref="HoldForSnapshot()"/>
+    /// <param name="waitingRequests">Requests the guest queued that no worker took: in the snapshot, served after a restore.</param>
+    public object? HoldForSnapshot(out int waitingRequests)
     {
         var device = _current ?? _failStopped;
         if (device is null || _stopped)
@@ -25,6 +29,7 @@ public sealed partial class DeviceEndpoint
         _heldForSnapshot = device;
         lock (_gate)
         {
+            waitingRequests = (device as IQueueDevice)?.WaitingRequests ?? 0;
             return (device as IStatefulDevice)?.SaveState();
         }
     }

@@ -153,6 +153,8 @@ public class FaultInjectingDevice : IBusDevice, IReplyDropper, IFailStopDevice, 
 
     public void Unquiesce() => (Inner as IQueueDevice)?.Unquiesce();
 
+    public int WaitingRequests => (Inner as IQueueDevice)?.WaitingRequests ?? 0;
+
     public int AcceptInput(ReadOnlySpan<byte> input) => Inner is IHostInput host ? host.AcceptInput(input) : 0;
 
     public void ReadConfig(int offset, Span<byte> data)

@@ -29,13 +29,15 @@ public static class VmSnapshotWriter
         var statePath = Path.Combine(directory, SnapshotDirectory.StateFileName);
         var memoryPath = Path.Combine(directory, SnapshotDirectory.MemoryFileName);
         var held = new List<DeviceEndpoint>();
+        var waitingRequests = 0;
         try
         {
             var devices = ImmutableArray.CreateBuilder<DeviceSnapshot>(endpoints.Count);
             foreach (var endpoint in endpoints)
             {
                 held.Add(endpoint);
-                devices.Add(new DeviceSnapshot(endpoint.Name, endpoint.HoldForSnapshot()));
+                devices.Add(new DeviceSnapshot(endpoint.Name, endpoint.HoldForSnapshot(out var waiting)));
+                waitingRequests += waiting;
             }
 
             var vcpuBlobs = ImmutableArray.CreateBuilder<byte[]>(vcpus.Count);
@@ -63,7 +65,10 @@ public static class VmSnapshotWriter
                 DateTimeOffset.UtcNow);
             SnapshotFile.Write(statePath, state);
             return new VmSnapshotResult(
-                directory, new FileInfo(statePath).Length, (long)written.TotalSize, (long)written.BytesWritten, clock.Elapsed);
+                directory, new FileInfo(statePath).Length, (long)written.TotalSize, (long)written.BytesWritten, clock.Elapsed)
+            {
+                WaitingRequests = waitingRequests,
+            };
         }
         catch
         {

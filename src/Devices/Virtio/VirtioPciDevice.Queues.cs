@@ -35,6 +35,9 @@ public sealed partial class VirtioPciDevice
     /// <summary>True while a queue pass runs (a reset, save or restart must wait).</summary>
     public bool PassRunning => _busyPasses > 0;
 
+    /// <inheritdoc/>
+    public int WaitingRequests => _queues.Sum(q => q.Waiting(_memory));
+
     /// <summary>A copy of queue <paramref name="index"/>'s state (for diagnostics and tests).</summary>
     public VirtqueueState GetQueueState(int index) => _queues[index].SaveState();
 

@@ -205,6 +205,25 @@ public sealed class Virtqueue
         return null;
     }
 
+    /// <summary>Chains the guest made available that were not popped yet (0 when not ready, broken, or the index is garbage).</summary>
+    public int Waiting(GuestMemory memory)
+    {
+        if (!Ready || Broken)
+        {
+            return 0;
+        }
+
+        try
+        {
+            var pending = (ushort)(memory.LoadAcquireU16(AvailRing.CheckedAdd(2)) - NextAvail);
+            return pending <= Size ? pending : 0;
+        }
+        catch (GuestMemoryException)
+        {
+            return 0;
+        }
+    }
+
     /// <summary>The most recent reason a chain was failed, for logs.</summary>
     public string? LastError { get; private set; }
 

@@ -37,7 +37,7 @@ public sealed partial class VmService
                 throw VmServiceException.BadRequest($"VM {id}: snapshot into {directory} failed: {SettingsLoader.FirstLine(e.Message)}", e);
             }
 
-            return new SnapshotInfo(id, result.Directory, result.StateBytes, result.MemoryBytes, result.MemoryWrittenBytes, result.Took.TotalMilliseconds);
+            return new SnapshotInfo(id, result.Directory, result.StateBytes, result.MemoryBytes, result.MemoryWrittenBytes, result.Took.TotalMilliseconds, result.WaitingRequests);
         }
         finally
         {
