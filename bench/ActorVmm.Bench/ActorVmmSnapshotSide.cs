@@ -95,7 +95,12 @@ internal sealed class ActorVmmSnapshotSide(SnapshotBench.Guest guest, string wor
             var clock = Stopwatch.StartNew();
             var answer = await SendAsync(http, HttpMethod.Post, $"vms/{VmId}/snapshot", JsonSerializer.Serialize(new Dictionary<string, string> { ["dir"] = _dir }));
             var took = clock.Elapsed.TotalMilliseconds;
-            File.Copy(guest.Disk, _disk, overwrite: true);
+            // The serving VMM holds the disk locked: copy it as a user would, with cp (.NET's own open asks for a lock).
+            using (var cp = Process.Start("cp", ["--sparse=always", guest.Disk, _disk])!)
+            {
+                cp.WaitForExit();
+            }
+
             using var result = JsonDocument.Parse(answer);
             var root = result.RootElement;
             var (apparent, allocated) = SnapshotBench.FileSizes(_dir);

@@ -38,36 +38,31 @@ public sealed partial class KvmVm
         return chip;
     }
 
-    public void SetIrqchip(in KvmIrqchip chip)
-    {
-        var copy = chip;
-        KvmIoctl.Invoke(_fd, KvmIoctls.SetIrqchip, ref copy);
-    }
+    public void SetIrqchip(in KvmIrqchip chip) => SetState(KvmIoctls.SetIrqchip, chip);
 
-    public KvmPitState2 GetPit2()
-    {
-        var pit = default(KvmPitState2);
-        KvmIoctl.Invoke(_fd, KvmIoctls.GetPit2, ref pit);
-        return pit;
-    }
+    public KvmPitState2 GetPit2() => GetState<KvmPitState2>(KvmIoctls.GetPit2);
 
-    public void SetPit2(in KvmPitState2 pit)
-    {
-        var copy = pit;
-        KvmIoctl.Invoke(_fd, KvmIoctls.SetPit2, ref copy);
-    }
+    public void SetPit2(in KvmPitState2 pit) => SetState(KvmIoctls.SetPit2, pit);
 
-    public KvmClockData GetClock()
-    {
-        var clock = default(KvmClockData);
-        KvmIoctl.Invoke(_fd, KvmIoctls.GetClock, ref clock);
-        return clock;
-    }
+    public KvmClockData GetClock() => GetState<KvmClockData>(KvmIoctls.GetClock);
 
     /// <summary>KVM_SET_CLOCK with <paramref name="clock"/> as given (flags included: KVM_CLOCK_REALTIME advances it).</summary>
-    public void SetClock(in KvmClockData clock)
+    public void SetClock(in KvmClockData clock) => SetState(KvmIoctls.SetClock, clock);
+
+    /// <summary>A KVM_GET_* ioctl on the VM that fills one struct.</summary>
+    private T GetState<T>(IoctlRequest request)
+        where T : unmanaged
     {
-        var copy = clock;
-        KvmIoctl.Invoke(_fd, KvmIoctls.SetClock, ref copy);
+        var state = default(T);
+        KvmIoctl.Invoke(_fd, request, ref state);
+        return state;
+    }
+
+    /// <summary>A KVM_SET_* ioctl on the VM that takes one struct (copied: the ioctl wants a writable reference).</summary>
+    private void SetState<T>(IoctlRequest request, in T state)
+        where T : unmanaged
+    {
+        var copy = state;
+        KvmIoctl.Invoke(_fd, request, ref copy);
     }
 }

@@ -179,7 +179,7 @@ public static class VmBuilder
                     vm,
                     memory,
                     SnapshotSettings.Render(vmSettings, kernelPath, initrdPath),
-                    kvm.GetMsrIndexList(),
+                    SnapshotMsrs.Select(kvm.GetMsrIndexList()),
                     cpuid,
                     [.. vmSettings.Disks.Select((d, i) => new VmDisk($"disk{i}", Path.GetFullPath(d.Path), d.ReadOnly))]),
             };
