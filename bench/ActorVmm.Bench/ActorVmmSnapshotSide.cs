@@ -49,7 +49,8 @@ internal sealed class ActorVmmSnapshotSide(SnapshotBench.Guest guest, string wor
         var first = vm.WaitForCount(1, SnapshotBench.StartTimeout);
         Thread.Sleep(SnapshotBench.LaterSample);
         var later = SnapshotBench.MappedFileMemory(vm.Pid, inode, MemoryFile, guestBytes);
-        return new SnapshotBench.StartFigures(first.Ms, first.Count, first.Sample, later, null);
+        return new SnapshotBench.StartFigures(first.Ms, first.Count, first.Sample, later,
+            vm.FirstRunMs is { } run ? $"guest running again (first KVM_RUN) {run:F0} ms after process start" : null);
     }
 
     private async Task<SnapshotBench.SnapshotFigures> SnapshotAsync()

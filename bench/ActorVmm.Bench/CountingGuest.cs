@@ -36,6 +36,8 @@ internal sealed partial class CountingGuest : IDisposable
             psi.ArgumentList.Add(a);
         }
 
+        // ActorVmm's start-up probe: one stderr line at its first KVM_RUN (the guest running), in ms since process start.
+        psi.Environment["ACTORVMM_STARTUP_REPORT"] = "1";
         _clock = Stopwatch.StartNew();
         _process = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
         _process.OutputDataReceived += (_, e) => OnLine(e.Data);
@@ -50,6 +52,9 @@ internal sealed partial class CountingGuest : IDisposable
     public int Pid => _process.Id;
 
     public double ElapsedMs => _clock.Elapsed.TotalMilliseconds;
+
+    /// <summary>When the VMM's first KVM_RUN came, in ms after its process start (ActorVmm's probe); null: not reported.</summary>
+    public double? FirstRunMs { get; private set; }
 
     /// <summary>The first count line, once one has come.</summary>
     public CountSeen? First => _first;
@@ -161,6 +166,11 @@ internal sealed partial class CountingGuest : IDisposable
             return;
         }
 
+        if (FirstRunLine().Match(line) is { Success: true } run)
+        {
+            FirstRunMs = double.Parse(run.Groups[1].Value, CultureInfo.InvariantCulture);
+        }
+
         lock (_gate)
         {
             _lastLines.Enqueue(line.Length > 200 ? line[..200] : line);
@@ -174,4 +184,7 @@ internal sealed partial class CountingGuest : IDisposable
     /// <summary>The snapcount script's line, <c>count N disk OK</c> (or <c>BAD</c>).</summary>
     [GeneratedRegex(@"count (\d+) disk")]
     internal static partial Regex CountLine();
+
+    [GeneratedRegex(@"startup: first KVM_RUN ([0-9.]+) ms after process start")]
+    private static partial Regex FirstRunLine();
 }

@@ -94,6 +94,32 @@ public sealed partial class CounterSnapshotTests : IAsyncLifetime
         Assert.InRange(restored, atSnapshot, atSnapshot + 1);
     }
 
+    [Fact]
+    public async Task A_snapshot_whose_CPUID_this_host_does_not_give_should_be_refused_in_one_line_creating_nothing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var snapshot = Path.Combine(_work, "other-cpu");
+        Directory.CreateDirectory(snapshot);
+        var state = SnapshotFile.Read(Path.Combine(Fixture, SnapshotDirectory.StateFileName));
+        var (vcpu, cpuid) = VcpuBlob.Decode(state.Vcpus[0]);
+        var leaf = Array.FindIndex(cpuid, e => e.Function == 1);
+        cpuid[leaf].Ecx ^= 1u << 31; // the hypervisor bit: no KVM takes it away
+        SnapshotFile.Write(Path.Combine(snapshot, SnapshotDirectory.StateFileName), state with { Vcpus = [VcpuBlob.Encode(vcpu, cpuid)] });
+        await using (var input = new GZipStream(File.OpenRead(Path.Combine(Fixture, SnapshotDirectory.MemoryFileName + ".gz")), CompressionMode.Decompress))
+        await using (var output = File.Create(Path.Combine(snapshot, SnapshotDirectory.MemoryFileName)))
+        {
+            await input.CopyToAsync(output, ct);
+        }
+
+        var service = new VmService(NewSystem());
+        var error = await Assert.ThrowsAsync<VmServiceException>(() => service.CreateAsync("other", $$"""{"restore":"{{snapshot}}"}""", ct));
+
+        Assert.Equal(400, error.Status);
+        Assert.Contains("vcpu0's CPUID differs from what this host's KVM gives (leaf 0x1.0", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.Empty(service.List());
+    }
+
     /// <summary>Restores in a new actor system; returns the first whole "count N" line's N once two more followed.</summary>
     private async Task<long> RestoreAndCountAsync(string snapshot, long atSnapshot, CancellationToken ct)
     {
