@@ -31,7 +31,7 @@ public sealed partial class VmActor
         catch (Exception ex) when (VmSnapshotWriter.IsExpected(ex))
         {
             _log.Warning("VM {0}: snapshot into {1} failed: {2}", _blueprint.Name, directory, ex.Message);
-            Sender.Tell(new VmProtocol.Failed($"snapshot of VM {_blueprint.Name} failed: {FirstLine(ex.Message)}", _state));
+            Sender.Tell(new VmProtocol.SnapshotFailed($"snapshot of VM {_blueprint.Name} failed: {FirstLine(ex.Message)}"));
         }
     }
 

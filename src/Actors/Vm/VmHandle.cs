@@ -29,15 +29,21 @@ public sealed record VmHandle(IActorRef Actor, Task<VmStopReason> Stopped)
         (await AskAsync<VmProtocol.TracingStopped>(VmProtocol.StopTracing.Instance, timeout).ConfigureAwait(false)).Detached;
 
     /// <summary>Writes a snapshot of the paused VM into <paramref name="directory"/> (created; an existing one must be empty).</summary>
-    /// <exception cref="VmStateException">The VM is not paused, or the snapshot failed (the message says why; nothing is left behind).</exception>
+    /// <exception cref="VmStateException">The VM is not paused (or has no KVM machine).</exception>
+    /// <exception cref="IOException">The snapshot could not be written (the message says why; nothing is left behind).</exception>
     public async Task<VmSnapshotResult> SnapshotAsync(string directory, CancellationToken cancellation = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         timeout.CancelAfter(SnapshotTimeout);
-        var taken = await AskAsync<VmProtocol.SnapshotTaken>(new VmProtocol.Snapshot(Path.GetFullPath(directory)), Timeout.InfiniteTimeSpan, timeout.Token)
+        var reply = await AskAsync<object>(new VmProtocol.Snapshot(Path.GetFullPath(directory)), Timeout.InfiniteTimeSpan, timeout.Token)
             .ConfigureAwait(false);
-        return taken.Result;
+        return reply switch
+        {
+            VmProtocol.SnapshotTaken taken => taken.Result,
+            VmProtocol.SnapshotFailed failed => throw new IOException(failed.Reason),
+            _ => throw new InvalidOperationException($"VM {Actor.Path.Name}: unexpected reply {reply}"),
+        };
     }
 
     /// <summary>How long <see cref="SnapshotAsync"/> waits at most (RAM is written on the VM actor's thread).</summary>
@@ -64,8 +70,8 @@ public sealed record VmHandle(IActorRef Actor, Task<VmStopReason> Stopped)
 
         return reply switch
         {
-            T ok => ok,
             VmProtocol.Failed failed => throw new VmStateException(failed.Reason, failed.State),
+            T ok => ok,
             _ => throw new InvalidOperationException($"VM {Actor.Path.Name}: unexpected reply {reply}"),
         };
     }

@@ -89,6 +89,9 @@ public static class VmProtocol
 
     public sealed record SnapshotTaken(VmSnapshotResult Result);
 
+    /// <summary>The snapshot could not be written (I/O, a device restarting...); nothing of it is left and the VM stays paused.</summary>
+    public sealed record SnapshotFailed(string Reason);
+
     public sealed record Failed(string Reason, VmState State);
 }
 

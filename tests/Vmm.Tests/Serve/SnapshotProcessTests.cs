@@ -94,6 +94,9 @@ public sealed partial class SnapshotProcessTests : IAsyncLifetime
         Assert.True(taken.GetProperty("state-bytes").GetInt64() > 0, taken.ToString());
         Assert.True(File.Exists(Path.Combine(snapshot, "state.bin")) && File.Exists(Path.Combine(snapshot, "memory.bin")));
         await first.ExpectAsync(HttpStatusCode.BadRequest, await first.Http.PostAsync("vms/orig/snapshot", Json($$"""{"dir":"{{snapshot}}"}"""), ct));
+        var unwritable = await first.ExpectAsync(HttpStatusCode.BadRequest, await first.Http.PostAsync("vms/orig/snapshot", Json("""{"dir":"/proc/actorvmm-snapshot"}"""), ct));
+        Assert.Contains("snapshot of VM orig failed", unwritable.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal("paused", (await first.ExpectAsync(HttpStatusCode.OK, await first.Http.GetAsync("vms/orig", ct))).GetProperty("state").GetString());
         var copies = Enumerable.Range(1, 4).Select(i => Path.Combine(_work, $"disk{i}.img")).ToArray();
         foreach (var copy in copies)
         {
