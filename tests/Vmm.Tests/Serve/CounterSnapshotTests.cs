@@ -13,7 +13,8 @@ namespace ActorVmm.Vmm.Tests.Serve;
 /// <summary>
 /// Snapshots of the smallest guest (<see cref="CounterProgram"/>): one taken now restores in another actor system
 /// and counts on; the one checked in under tests/Vmm.Tests/Snapshots/counter-v1 (format version 1) still reads and
-/// restores, so a format change that breaks old snapshots fails here. Setting ACTORVMM_SAVE_COUNTER_SNAPSHOT=DIR
+/// restores, so a format change that breaks old snapshots fails here (it was taken with 20,000,000 wait loops a step;
+/// the fresh one waits 2,000,000). Setting ACTORVMM_SAVE_COUNTER_SNAPSHOT=DIR
 /// keeps the fresh snapshot there (state.bin, memory.bin.gz) to check in as the next fixture.
 /// </summary>
 [Trait("Category", "Kvm")]

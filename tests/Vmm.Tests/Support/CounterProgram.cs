@@ -16,7 +16,7 @@ public static class CounterProgram
     public const ulong StackTop = 0x30_0000;
 
     /// <summary>The ELF image: one PT_LOAD segment at <see cref="LoadAddress"/>, entry at its start.</summary>
-    public static byte[] Elf(ulong delayLoops = 20_000_000)
+    public static byte[] Elf(ulong delayLoops = 2_000_000)
     {
         var code = Assemble(delayLoops);
         const int headerSize = 64;
