@@ -323,12 +323,22 @@ public sealed class TestVm : IAsyncDisposable
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
-            json.WriteNumber("cpus", options.Cpus);
-            json.WriteString("memory", options.Memory);
-            WriteOptional(json, "kernel", options.Kernel);
-            WriteOptional(json, "initrd", options.Initrd);
-            WriteOptional(json, "cmdline", options.Cmdline);
-            WriteOptional(json, "restore", options.Restore);
+            if (options.Restore is null)
+            {
+                json.WriteNumber("cpus", options.Cpus);
+                json.WriteString("memory", options.Memory);
+                WriteOptional(json, "kernel", options.Kernel);
+                WriteOptional(json, "initrd", options.Initrd);
+                WriteOptional(json, "cmdline", options.Cmdline);
+                json.WriteBoolean("rng", options.Rng);
+                json.WriteString("console", options.Console);
+            }
+            else
+            {
+                // The machine is the snapshot's: only its disks (one for one) and the faults are ours.
+                json.WriteString("restore", options.Restore);
+            }
+
             json.WriteStartArray("disks");
             foreach (var disk in options.Disks)
             {
@@ -339,8 +349,6 @@ public sealed class TestVm : IAsyncDisposable
             }
 
             json.WriteEndArray();
-            json.WriteBoolean("rng", options.Rng);
-            json.WriteString("console", options.Console);
             json.WriteStartArray("faults");
             foreach (var fault in options.Faults)
             {

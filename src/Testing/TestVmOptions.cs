@@ -42,7 +42,8 @@ public sealed class TestVmOptions
 
     /// <summary>
     /// A snapshot directory (<see cref="TestVm.SnapshotAsync"/>) to restore instead of booting: the machine (cpus,
-    /// memory, kernel, cmdline, devices) is the snapshot's, <see cref="Disks"/> when given replace its disks one for one.
+    /// memory, kernel, cmdline, devices) is the snapshot's and the options for them are not sent; <see cref="Disks"/>,
+    /// when given, replace its disks one for one, and <see cref="Faults"/> apply.
     /// </summary>
     public string? Restore { get; init; }
 

@@ -45,6 +45,9 @@ public class VmActorSpec : TestKit
         Assert.True(vcpuA.Idle.Wait(Generous));
         Assert.True(vcpuB.Idle.Wait(Generous));
 
+        // A write the vCPU posted while the device actor was still installing its device is fire and forget: wait
+        // until both ran before stopping a (under load the stop overtook it once and a's write was dropped).
+        AwaitCondition(() => postA.Log.Count > 0 && postB.Log.Count > 0, Generous, TimeSpan.FromMilliseconds(10));
         a.RequestStop("test");
         var reasonA = await a.Stopped.WaitAsync(Generous);
 
