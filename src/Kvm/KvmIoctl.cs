@@ -86,6 +86,23 @@ internal static class KvmIoctl
 
     public static KvmException Error(IoctlRequest request, int errno) => new(request.Name, errno);
 
+    /// <summary>A KVM_GET_* ioctl that fills one struct.</summary>
+    public static T Get<T>(SafeHandle fd, IoctlRequest request)
+        where T : unmanaged
+    {
+        var state = default(T);
+        Invoke(fd, request, ref state);
+        return state;
+    }
+
+    /// <summary>A KVM_SET_* ioctl that takes one struct (copied: the ioctl wants a writable reference).</summary>
+    public static void Set<T>(SafeHandle fd, IoctlRequest request, in T state)
+        where T : unmanaged
+    {
+        var copy = state;
+        Invoke(fd, request, ref copy);
+    }
+
     public static int SizeOf<T>()
         where T : unmanaged => Unsafe.SizeOf<T>();
 }

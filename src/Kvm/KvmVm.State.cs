@@ -38,31 +38,14 @@ public sealed partial class KvmVm
         return chip;
     }
 
-    public void SetIrqchip(in KvmIrqchip chip) => SetState(KvmIoctls.SetIrqchip, chip);
+    public void SetIrqchip(in KvmIrqchip chip) => KvmIoctl.Set(_fd, KvmIoctls.SetIrqchip, chip);
 
-    public KvmPitState2 GetPit2() => GetState<KvmPitState2>(KvmIoctls.GetPit2);
+    public KvmPitState2 GetPit2() => KvmIoctl.Get<KvmPitState2>(_fd, KvmIoctls.GetPit2);
 
-    public void SetPit2(in KvmPitState2 pit) => SetState(KvmIoctls.SetPit2, pit);
+    public void SetPit2(in KvmPitState2 pit) => KvmIoctl.Set(_fd, KvmIoctls.SetPit2, pit);
 
-    public KvmClockData GetClock() => GetState<KvmClockData>(KvmIoctls.GetClock);
+    public KvmClockData GetClock() => KvmIoctl.Get<KvmClockData>(_fd, KvmIoctls.GetClock);
 
     /// <summary>KVM_SET_CLOCK with <paramref name="clock"/> as given (flags included: KVM_CLOCK_REALTIME advances it).</summary>
-    public void SetClock(in KvmClockData clock) => SetState(KvmIoctls.SetClock, clock);
-
-    /// <summary>A KVM_GET_* ioctl on the VM that fills one struct.</summary>
-    private T GetState<T>(IoctlRequest request)
-        where T : unmanaged
-    {
-        var state = default(T);
-        KvmIoctl.Invoke(_fd, request, ref state);
-        return state;
-    }
-
-    /// <summary>A KVM_SET_* ioctl on the VM that takes one struct (copied: the ioctl wants a writable reference).</summary>
-    private void SetState<T>(IoctlRequest request, in T state)
-        where T : unmanaged
-    {
-        var copy = state;
-        KvmIoctl.Invoke(_fd, request, ref copy);
-    }
+    public void SetClock(in KvmClockData clock) => KvmIoctl.Set(_fd, KvmIoctls.SetClock, clock);
 }

@@ -289,22 +289,11 @@ public sealed partial class Vcpu : IVcpu, IDisposable
     /// </summary>
     public KvmStatsFd OpenStats() => KvmStatsFd.Open(_fd);
 
-    /// <summary>A KVM_GET_* ioctl that fills one struct.</summary>
     private T GetState<T>(IoctlRequest request)
-        where T : unmanaged
-    {
-        var state = default(T);
-        KvmIoctl.Invoke(_fd, request, ref state);
-        return state;
-    }
+        where T : unmanaged => KvmIoctl.Get<T>(_fd, request);
 
-    /// <summary>A KVM_SET_* ioctl that takes one struct (copied: the ioctl wants a writable reference).</summary>
     private void SetState<T>(IoctlRequest request, in T state)
-        where T : unmanaged
-    {
-        var copy = state;
-        KvmIoctl.Invoke(_fd, request, ref copy);
-    }
+        where T : unmanaged => KvmIoctl.Set(_fd, request, state);
 
     public void Dispose()
     {

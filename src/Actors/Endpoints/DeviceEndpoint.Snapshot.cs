@@ -13,9 +13,6 @@ public sealed partial class DeviceEndpoint
     /// then returns the device's saved state (null for a device without state). Release with <see cref="ReleaseAfterSnapshot"/>.
     /// </summary>
     /// <exception cref="InvalidOperationException">The device is restarting or stopped: there is no state to take now.</exception>
-    public object? HoldForSnapshot() => HoldForSnapshot(out _);
-
-    /// <inheritdoc cref="HoldForSnapshot()"/>
     /// <param name="waitingRequests">Requests the guest queued that no worker took: in the snapshot, served after a restore.</param>
     public object? HoldForSnapshot(out int waitingRequests)
     {

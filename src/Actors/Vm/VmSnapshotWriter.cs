@@ -40,6 +40,7 @@ public static class VmSnapshotWriter
                 waitingRequests += waiting;
             }
 
+            var msrs = machine.MsrIndices.ToArray();
             var vcpuBlobs = ImmutableArray.CreateBuilder<byte[]>(vcpus.Count);
             foreach (var vcpu in vcpus)
             {
@@ -49,7 +50,7 @@ public static class VmSnapshotWriter
                 }
 
                 var cpuid = vcpu.Id < machine.Cpuid.Count ? machine.Cpuid[vcpu.Id] : [];
-                vcpuBlobs.Add(VcpuBlob.Encode(kvmVcpu.SaveState(machine.MsrIndices.ToArray()), cpuid));
+                vcpuBlobs.Add(VcpuBlob.Encode(kvmVcpu.SaveState(msrs), cpuid));
             }
 
             var vmBlob = VcpuBlob.EncodeVm(machine.Vm.SaveState());

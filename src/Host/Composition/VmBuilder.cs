@@ -124,8 +124,7 @@ public static class VmBuilder
             for (var id = 0; id < vmSettings.Cpus; id++)
             {
                 var vcpu = resources.Add(vm.CreateVcpu(id));
-                X86VcpuSetup.Configure(vcpu, supportedCpuid, vmSettings.Cpus, hasIrqchip: true, tscDeadlineTimer);
-                cpuid.Add(X86Cpuid.ForVcpu(supportedCpuid, id, vmSettings.Cpus, tscDeadlineTimer));
+                cpuid.Add(X86VcpuSetup.Configure(vcpu, supportedCpuid, vmSettings.Cpus, hasIrqchip: true, tscDeadlineTimer));
                 if (restore is not null)
                 {
                     vcpu.RestoreState(restore.VcpuState(id, cpuid[id]));

@@ -19,13 +19,13 @@ public static class SnapshotSettings
         text.AppendLine("actorvmm.vm {");
         text.AppendLine(CultureInfo.InvariantCulture, $"  cpus = {vm.Cpus}");
         text.AppendLine(CultureInfo.InvariantCulture, $"  memory = {vm.MemoryBytes}");
-        text.AppendLine(CultureInfo.InvariantCulture, $"  kernel = {Quote(kernel ?? string.Empty)}");
-        text.AppendLine(CultureInfo.InvariantCulture, $"  initrd = {Quote(initrd ?? string.Empty)}");
-        text.AppendLine(CultureInfo.InvariantCulture, $"  cmdline = {Quote(vm.Cmdline)}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"  kernel = {SettingOverride.Quote(kernel ?? string.Empty)}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"  initrd = {SettingOverride.Quote(initrd ?? string.Empty)}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"  cmdline = {SettingOverride.Quote(vm.Cmdline)}");
         text.AppendLine(CultureInfo.InvariantCulture, $"  console = {vm.Console.ToString().ToLowerInvariant()}");
         text.AppendLine(CultureInfo.InvariantCulture, $"  rng = {(vm.Rng ? "on" : "off")}");
         text.Append("  disks = [");
-        text.AppendJoin(", ", vm.Disks.Select(d => $"{{ path = {Quote(Path.GetFullPath(d.Path))}, read-only = {(d.ReadOnly ? "on" : "off")} }}"));
+        text.AppendJoin(", ", vm.Disks.Select(d => $"{{ path = {SettingOverride.Quote(Path.GetFullPath(d.Path))}, read-only = {(d.ReadOnly ? "on" : "off")} }}"));
         text.AppendLine("]");
         text.AppendLine("}");
         return text.ToString();
@@ -63,23 +63,5 @@ public static class SnapshotSettings
             Rng = saved.Rng,
             Disks = local.Disks.Count == 0 ? saved.Disks : local.Disks,
         };
-    }
-
-    /// <summary>A HOCON quoted string (JSON's escapes).</summary>
-    private static string Quote(string value)
-    {
-        var text = new StringBuilder("\"");
-        foreach (var c in value)
-        {
-            _ = c switch
-            {
-                '"' => text.Append("\\\""),
-                '\\' => text.Append("\\\\"),
-                < ' ' => text.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:x4}"),
-                _ => text.Append(c),
-            };
-        }
-
-        return text.Append('"').ToString();
     }
 }

@@ -8,13 +8,14 @@ public static class X86VcpuSetup
     /// <summary>
     /// Sets CPUID for vCPU <see cref="Vcpu.Id"/> of <paramref name="vcpuCount"/>, the boot MSRs and FPU state, and —
     /// when the VM has an in-kernel irqchip — LINT0 = ExtINT, LINT1 = NMI. <paramref name="tscDeadlineTimer"/> is
-    /// KVM_CAP_TSC_DEADLINE_TIMER: the in-kernel LAPIC then offers the TSC-deadline timer.
+    /// KVM_CAP_TSC_DEADLINE_TIMER: the in-kernel LAPIC then offers the TSC-deadline timer. Returns the CPUID table set.
     /// </summary>
-    public static void Configure(
+    public static KvmCpuidEntry2[] Configure(
         Vcpu vcpu, ReadOnlySpan<KvmCpuidEntry2> supportedCpuid, int vcpuCount, bool hasIrqchip, bool tscDeadlineTimer = false)
     {
         ArgumentNullException.ThrowIfNull(vcpu);
-        vcpu.SetCpuid2(X86Cpuid.ForVcpu(supportedCpuid, vcpu.Id, vcpuCount, tscDeadlineTimer && hasIrqchip));
+        var cpuid = X86Cpuid.ForVcpu(supportedCpuid, vcpu.Id, vcpuCount, tscDeadlineTimer && hasIrqchip);
+        vcpu.SetCpuid2(cpuid);
         vcpu.SetMsrs(X86Msrs.BootMsrs());
         X86Fpu.Apply(vcpu);
         if (hasIrqchip)
@@ -23,5 +24,7 @@ public static class X86VcpuSetup
             X86Lapic.ConfigureLint(ref lapic);
             vcpu.SetLapic(lapic);
         }
+
+        return cpuid;
     }
 }

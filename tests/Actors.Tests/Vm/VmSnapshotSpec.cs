@@ -110,7 +110,7 @@ public class VmSnapshotSpec : TestKit
     {
         var endpoint = new DeviceEndpoint("counter", new DeviceSettings(TimeSpan.FromSeconds(1)));
 
-        var error = Assert.Throws<InvalidOperationException>(() => endpoint.HoldForSnapshot());
+        var error = Assert.Throws<InvalidOperationException>(() => endpoint.HoldForSnapshot(out _));
 
         Assert.Equal("device counter is stopped: no snapshot now, try again", error.Message);
         endpoint.ReleaseAfterSnapshot();
