@@ -22,13 +22,14 @@ internal sealed class RunOptions
     private readonly Option<string> _traceFormat = new("--trace-format") { Description = "Trace format: chrome or jsonl", HelpName = "chrome|jsonl" };
     private readonly Option<string> _logLevel = new("--log-level") { Description = "VMM log level: debug, info, warning, error, off", HelpName = "LEVEL" };
     private readonly Option<string> _logFile = new("--log-file") { Description = "Also append VMM logs to FILE", HelpName = "FILE" };
+    private readonly Option<string[]> _net = new("--net") { Description = "virtio-net NIC on an existing TAP or an in-process switch; repeat for more", HelpName = "tap=NAME|switch=NAME[,mac=M][,mtu=N][,pcap=FILE]" };
     private readonly Option<string[]> _fault = new("--fault") { Description = "Inject a device fault, e.g. disk0:crash,every=100; repeat for more", HelpName = "DEVICE:KIND[,every=N|,p=P,seed=S|,after=DURATION|,offset=O]" };
     private readonly Option<string> _restore = new("--restore") { Description = "Restore the snapshot in DIR instead of booting (its machine; --disk replaces its disks one for one)", HelpName = "DIR" };
     private readonly Option<bool> _paused = new("--paused") { Description = "Keep the vCPUs paused once started (vm resume lets them run), e.g. a restored VM" };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _config, _serial, _disk, _console, _rng, _restore, _stats, _trace, _traceFormat, _logLevel, _logFile, _fault })
+        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _config, _serial, _disk, _net, _console, _rng, _restore, _stats, _trace, _traceFormat, _logLevel, _logFile, _fault })
         {
             command.Options.Add(option);
         }
@@ -42,7 +43,7 @@ internal sealed class RunOptions
     /// </summary>
     public void AddVmOptionsTo(Command command)
     {
-        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _config, _serial, _disk, _console, _rng, _restore, _paused, _fault })
+        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _config, _serial, _disk, _net, _console, _rng, _restore, _paused, _fault })
         {
             command.Options.Add(option);
         }
@@ -111,6 +112,12 @@ internal sealed class RunOptions
         {
             var list = "[" + string.Join(", ", disks.Select(SettingOverride.Quote)) + "]";
             overrides.Add(new SettingOverride("actorvmm.vm.disks", list, _disk.Name));
+        }
+
+        if (result.GetValue(_net) is { Length: > 0 } nets)
+        {
+            var list = "[" + string.Join(", ", nets.Select(SettingOverride.Quote)) + "]";
+            overrides.Add(new SettingOverride("actorvmm.vm.nets", list, _net.Name));
         }
 
         if (result.GetValue(_fault) is { Length: > 0 } faults)

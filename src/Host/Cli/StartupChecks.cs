@@ -50,6 +50,14 @@ public static class StartupChecks
             }
         }
 
+        foreach (var net in vm.Nets)
+        {
+            if (net.Pcap is { } pcap)
+            {
+                CheckCreatable("pcap file", pcap, "actorvmm.vm.nets");
+            }
+        }
+
         if (settings.Tracing.TraceFile is { } trace)
         {
             CheckCreatable("trace file", trace, "actorvmm.tracing.trace-file");

@@ -62,7 +62,12 @@ internal static class VmCreateBody
             foreach (var (name, field) in value.GetObject().Items)
             {
                 json.WritePropertyName(name);
-                WriteValue(json, field, key == "disk-entry" && name == "path" ? "disk-path" : name);
+                WriteValue(json, field, (key, name) switch
+                {
+                    ("disk-entry", "path") => "disk-path",
+                    ("net-entry", "pcap") => "pcap",
+                    _ => name,
+                });
             }
 
             json.WriteEndObject();
@@ -74,7 +79,12 @@ internal static class VmCreateBody
             json.WriteStartArray();
             foreach (var item in value.GetArray())
             {
-                WriteValue(json, item, key == "disks" ? "disk-entry" : key);
+                WriteValue(json, item, key switch
+                {
+                    "disks" => "disk-entry",
+                    "nets" => "net-entry",
+                    _ => key,
+                });
             }
 
             json.WriteEndArray();
@@ -84,12 +94,16 @@ internal static class VmCreateBody
         var text = value.GetString() ?? string.Empty;
         switch (key)
         {
-            case "kernel" or "initrd" or "restore" or "disk-path" when text.Length > 0:
+            case "kernel" or "initrd" or "restore" or "disk-path" or "pcap" when text.Length > 0:
                 json.WriteStringValue(Path.GetFullPath(text));
                 break;
             case "disk-entry":
                 var disk = DiskSettings.TryParse(text, out _);
                 json.WriteStringValue(disk is null ? text : new DiskSettings(Path.GetFullPath(disk.Path), disk.ReadOnly).ToString());
+                break;
+            case "net-entry":
+                var net = NetSettings.TryParse(text, out _);
+                json.WriteStringValue(net?.Pcap is null ? text : (net with { Pcap = Path.GetFullPath(net.Pcap) }).ToString());
                 break;
             case "cpus" when int.TryParse(text, out var number):
                 json.WriteNumberValue(number);

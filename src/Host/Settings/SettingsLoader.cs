@@ -21,7 +21,7 @@ public static class SettingsLoader
     private static readonly HashSet<string> OpenMaps = new(StringComparer.Ordinal) { "actorvmm.supervision.decider" };
 
     /// <summary>Keys whose value is a list.</summary>
-    private static readonly HashSet<string> ListKeys = new(StringComparer.Ordinal) { "actorvmm.vm.disks", "actorvmm.faults" };
+    private static readonly HashSet<string> ListKeys = new(StringComparer.Ordinal) { "actorvmm.vm.disks", "actorvmm.vm.nets", "actorvmm.faults" };
 
     private static readonly Lazy<string> ReferenceTextLazy = new(ReadReferenceResource);
     private static readonly Lazy<ActorVmmSettings> ReferenceLazy = new(() => Parse(string.Empty, "reference.conf"));

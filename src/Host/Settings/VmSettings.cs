@@ -53,6 +53,9 @@ public sealed record VmSettings(
     public const ulong MaxMemoryBytes = 1UL << 40;
     public const ulong PageSize = 4096;
 
+    /// <summary>virtio-net NICs in order (net0 = eth0, net1, ...).</summary>
+    public IReadOnlyList<NetSettings> Nets { get; init; } = [];
+
     /// <summary>Reads <c>actorvmm.vm</c>; at most one serial port may use stdio.</summary>
     internal static VmSettings FromConfig(HoconReader reader)
     {
@@ -92,7 +95,10 @@ public sealed record VmSettings(
             DiskSettings.ListFromConfig(reader, "actorvmm.vm.disks"),
             reader.Bool("actorvmm.vm.rng"),
             reader.OptionalString("actorvmm.vm.restore"),
-            reader.Bool("actorvmm.vm.start-paused"));
+            reader.Bool("actorvmm.vm.start-paused"))
+        {
+            Nets = NetSettings.ListFromConfig(reader, "actorvmm.vm.nets"),
+        };
     }
 
     private static ulong ReadMemory(HoconReader reader, string path)

@@ -46,8 +46,9 @@ public sealed class CliAppSpecs : IDisposable
         Assert.Equal(0, Run("run", "--log-level", "off"));
 
         Assert.Equal(1, _runs);
-        Assert.Equal(SettingsLoader.Reference.Vm, _ran!.Vm with { Disks = SettingsLoader.Reference.Vm.Disks });
+        Assert.Equal(SettingsLoader.Reference.Vm, _ran!.Vm with { Disks = SettingsLoader.Reference.Vm.Disks, Nets = SettingsLoader.Reference.Vm.Nets });
         Assert.Empty(_ran.Vm.Disks);
+        Assert.Empty(_ran.Vm.Nets);
         Assert.Equal(string.Empty, _err.ToString());
     }
 
@@ -81,6 +82,27 @@ public sealed class CliAppSpecs : IDisposable
         Assert.Equal(new TracingSettings(true, trace, TraceFormat.Jsonl, 65536), _ran.Tracing);
         Assert.Equal(new LoggingSettings(LoggingLevel.Warning, true, log, LogFormat.Text), _ran.Logging);
         Assert.False(File.Exists(serial), "the startup check must not leave a serial file behind");
+    }
+
+    [Fact]
+    public void Net_options_should_map_to_nics_in_order()
+    {
+        var pcap = Path.Combine(_dir, "n1.pcap");
+
+        Assert.Equal(0, Run("run", "--net", "tap=tap0,mac=52:54:00:00:00:01", "--net", "switch=lan0,pcap=" + pcap, "--log-level", "off"));
+
+        Assert.Equal(
+            [NetSettings.TryParse("tap=tap0,mac=52:54:00:00:00:01", out _)!, new NetSettings(NetBackendKind.Switch, "lan0", Pcap: pcap)],
+            _ran!.Vm.Nets);
+    }
+
+    [Fact]
+    public void Bad_net_option_should_print_one_line_and_exit_2()
+    {
+        Assert.Equal(CliApp.ExitBadInput, Run("run", "--net", "tap=tap0,mac=01:02:03:04:05:06"));
+
+        Assert.Contains("is not a unicast address", OneErrorLine());
+        Assert.Equal(0, _runs);
     }
 
     [Fact]
@@ -174,6 +196,7 @@ public sealed class CliAppSpecs : IDisposable
             ($"serial output file's directory does not exist: {Path.Combine(missing, "s.log")}", ["run", "--serial", "file:" + Path.Combine(missing, "s.log")]),
             ($"trace file's directory does not exist: {Path.Combine(missing, "t.json")}", ["run", "--trace", Path.Combine(missing, "t.json")]),
             ($"log file's directory does not exist: {Path.Combine(missing, "l.log")}", ["run", "--log-file", Path.Combine(missing, "l.log")]),
+            ($"pcap file's directory does not exist: {Path.Combine(missing, "n.pcap")}", ["run", "--net", "switch=lan0,pcap=" + Path.Combine(missing, "n.pcap")]),
         };
 
         foreach (var (expected, args) in cases)
