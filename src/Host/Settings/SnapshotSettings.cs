@@ -8,7 +8,8 @@ namespace ActorVmm.Host.Settings;
 /// The machine settings a snapshot records (HOCON under <c>actorvmm.vm</c>) and how a restore combines them with
 /// the restoring side's: the machine (cpus, memory, kernel, initrd, cmdline, console device, rng, disks) comes from
 /// the snapshot; the host ends (serial, COM ports) from the restoring side; disks given there replace the
-/// snapshot's one for one (clones, each with its own copy).
+/// snapshot's one for one (clones, each with its own copy). NICs given there replace the snapshot's backends (TAP or
+/// switch, pcap, in order) but keep its MACs and MTUs: the guest's driver read them at boot and goes on using them.
 /// </summary>
 public static class SnapshotSettings
 {
@@ -26,6 +27,9 @@ public static class SnapshotSettings
         text.AppendLine(CultureInfo.InvariantCulture, $"  rng = {(vm.Rng ? "on" : "off")}");
         text.Append("  disks = [");
         text.AppendJoin(", ", vm.Disks.Select(d => $"{{ path = {SettingOverride.Quote(Path.GetFullPath(d.Path))}, read-only = {(d.ReadOnly ? "on" : "off")} }}"));
+        text.AppendLine("]");
+        text.Append("  nets = [");
+        text.AppendJoin(", ", vm.Nets.Select(n => SettingOverride.Quote(n.ToString())));
         text.AppendLine("]");
         text.AppendLine("}");
         return text.ToString();
@@ -52,6 +56,18 @@ public static class SnapshotSettings
                 $"{source}: the snapshot has {saved.Disks.Count} disk(s), {local.Disks.Count} given: give one for each, in order, or none", source: source);
         }
 
+        if (local.Nets.Count != 0 && local.Nets.Count != saved.Nets.Count)
+        {
+            throw new SettingsException(
+                $"{source}: the snapshot has {saved.Nets.Count} NIC(s), {local.Nets.Count} given: give one for each, in order, or none", source: source);
+        }
+
+        if (local.Nets.Select((n, i) => (n, i)).FirstOrDefault(t => t.n.Mac is { } mac && mac != saved.Nets[t.i].Mac) is ({ } changed, var index))
+        {
+            throw new SettingsException(
+                $"{source}: net{index} keeps the snapshot's mac {saved.Nets[index].Mac} (the guest already uses it), not {changed.Mac}", source: source);
+        }
+
         return local with
         {
             Cpus = saved.Cpus,
@@ -62,6 +78,9 @@ public static class SnapshotSettings
             Console = saved.Console,
             Rng = saved.Rng,
             Disks = local.Disks.Count == 0 ? saved.Disks : local.Disks,
+            Nets = local.Nets.Count == 0
+                ? saved.Nets
+                : [.. local.Nets.Select((n, i) => n with { Mac = saved.Nets[i].Mac, Mtu = saved.Nets[i].Mtu })],
         };
     }
 }

@@ -16,6 +16,7 @@ public class SnapshotSettingsSpecs
           rng = on
           disks = ["/images/a.img", "/images/b.img,ro"]
           com2 = "file:/tmp/com2.log"
+          nets = ["switch=lan0,mac=52:54:00:00:00:0a,mtu=9000", "tap=tap0,mac=52:54:00:00:00:0b,pcap=/tmp/n1.pcap"]
         }
         """, "vm.conf").Vm;
 
@@ -34,6 +35,30 @@ public class SnapshotSettingsSpecs
         Assert.Equal(ConsoleDevice.Virtio, restored.Console);
         Assert.True(restored.Rng);
         Assert.Equal([new DiskSettings("/images/a.img", false), new DiskSettings("/images/b.img", true)], restored.Disks);
+        Assert.Equal(Machine().Nets, restored.Nets);
+    }
+
+    [Fact]
+    public void Restore_should_take_given_nics_one_for_one_but_keep_the_snapshots_macs_and_mtus()
+    {
+        var recorded = SnapshotSettings.Render(Machine(), null, null);
+        var local = SettingsLoader.Parse("""actorvmm.vm.nets = ["switch=lan7", "switch=lan8,pcap=/tmp/c.pcap"]""", "local").Vm;
+
+        var restored = SnapshotSettings.Apply(local, recorded, "snapshot s");
+
+        Assert.Equal(["switch=lan7,mac=52:54:00:00:00:0a,mtu=9000", "switch=lan8,mac=52:54:00:00:00:0b,pcap=/tmp/c.pcap"], restored.Nets.Select(n => n.ToString()));
+    }
+
+    [Theory]
+    [InlineData("""actorvmm.vm.nets = ["switch=lan7"]""", "snapshot s: the snapshot has 2 NIC(s), 1 given: give one for each, in order, or none")]
+    [InlineData("""actorvmm.vm.nets = ["switch=a", "switch=b,mac=52:54:00:00:00:0c"]""", "snapshot s: net1 keeps the snapshot's mac 52:54:00:00:00:0b (the guest already uses it), not 52:54:00:00:00:0c")]
+    public void Restore_with_nics_that_do_not_fit_the_snapshot_should_fail_in_one_line(string hocon, string expected)
+    {
+        var recorded = SnapshotSettings.Render(Machine(), null, null);
+
+        var error = Assert.Throws<SettingsException>(() => SnapshotSettings.Apply(SettingsLoader.Parse(hocon, "local").Vm, recorded, "snapshot s"));
+
+        Assert.Equal(expected, error.Message);
     }
 
     [Fact]
