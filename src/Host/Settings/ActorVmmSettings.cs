@@ -16,6 +16,9 @@ public sealed record ActorVmmSettings(
     /// <summary><c>actorvmm.faults</c> (and <c>--fault</c>): device faults to inject; empty normally.</summary>
     public IReadOnlyList<FaultPlan> Faults { get; init; } = [];
 
+    /// <summary><c>actorvmm.switches</c>: options of in-process switches (their TAP uplinks); empty normally.</summary>
+    public IReadOnlyList<SwitchSettings> Switches { get; init; } = [];
+
     /// <summary>The defaults of the embedded <c>reference.conf</c>.</summary>
     public static ActorVmmSettings Default => SettingsLoader.Reference;
 
@@ -27,6 +30,6 @@ public sealed record ActorVmmSettings(
         var supervision = SupervisionSettings.FromConfig(reader);
         var logging = LoggingSettings.FromConfig(reader);
         var tracing = TracingSettings.FromConfig(reader);
-        return new ActorVmmSettings(vm, devices, supervision, logging, tracing) { Faults = FaultPlan.FromConfig(reader) };
+        return new ActorVmmSettings(vm, devices, supervision, logging, tracing) { Faults = FaultPlan.FromConfig(reader), Switches = SwitchSettings.FromConfig(reader) };
     }
 }

@@ -18,7 +18,7 @@ public static class SettingsLoader
     public const string RootKey = "actorvmm";
 
     /// <summary>Maps whose keys are free-form (not compared with reference.conf).</summary>
-    private static readonly HashSet<string> OpenMaps = new(StringComparer.Ordinal) { "actorvmm.supervision.decider" };
+    private static readonly HashSet<string> OpenMaps = new(StringComparer.Ordinal) { "actorvmm.supervision.decider", "actorvmm.switches" };
 
     /// <summary>Keys whose value is a list.</summary>
     private static readonly HashSet<string> ListKeys = new(StringComparer.Ordinal) { "actorvmm.vm.disks", "actorvmm.vm.nets", "actorvmm.faults" };

@@ -87,3 +87,30 @@ public class NetSettingsSpecs
         Assert.Contains(expected, e.Message);
     }
 }
+
+public class SwitchSettingsSpecs
+{
+    [Fact]
+    public void Switches_should_default_to_none_and_read_uplinks()
+    {
+        Assert.Empty(SettingsLoader.Load().Switches);
+
+        var s = SettingsLoader.Parse("actorvmm.switches { lan0 { uplink = tap0 }\n lan1 {} }", "serve.conf");
+
+        Assert.Equal([new SwitchSettings("lan0", "tap0"), new SwitchSettings("lan1", null)], s.Switches.OrderBy(w => w.Name));
+    }
+
+    [Theory]
+    [InlineData("actorvmm.switches { lan0 = tap0 }", "lan0 must be an object")]
+    [InlineData("actorvmm.switches { lan0 { uplink = \"a b\" } }", "uplink must name a TAP")]
+    [InlineData("actorvmm.switches { lan0 { bridge = br0 } }", "unknown key bridge")]
+    [InlineData("actorvmm.switches { \"lan 0\" { } }", "may hold only letters")]
+    public void Bad_switch_options_should_be_one_line_naming_the_switch(string hocon, string expected)
+    {
+        var e = Assert.Throws<SettingsException>(() => SettingsLoader.Parse(hocon, "serve.conf"));
+
+        Assert.Contains(expected, e.Message);
+        Assert.Contains("actorvmm.switches", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+}
