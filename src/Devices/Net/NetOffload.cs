@@ -24,8 +24,9 @@ public static class NetOffload
 
     /// <summary>
     /// Appends to <paramref name="output"/> the frames (virtio header + Ethernet) that deliver <paramref name="frame"/>
-    /// to a driver that accepted <paramref name="ackedFeatures"/>: the frame itself (possibly completed in place) or its
-    /// segments. Returns false, appending nothing, when the frame is malformed or cannot be made acceptable.
+    /// to a driver that accepted <paramref name="ackedFeatures"/>: the frame itself when it needs no change, else a
+    /// finished copy or its segments (<paramref name="frame"/> is never changed: a switch may share it among ports).
+    /// Returns false, appending nothing, when the frame is malformed or cannot be made acceptable.
     /// </summary>
     public static bool TryFinalize(byte[] frame, ulong ackedFeatures, List<byte[]> output)
     {
@@ -45,8 +46,7 @@ public static class NetOffload
                     || (gso == VirtioNetHeader.GsoTcpV6 && (ackedFeatures & VirtioNetFeatures.GuestTso6) != 0));
             if (accepted)
             {
-                frame[0] &= VirtioNetHeader.FlagNeedsCsum | VirtioNetHeader.FlagDataValid;
-                output.Add(frame);
+                output.Add(WithFlags(frame, (byte)(frame[0] & (VirtioNetHeader.FlagNeedsCsum | VirtioNetHeader.FlagDataValid))));
                 return true;
             }
 
@@ -55,17 +55,32 @@ public static class NetOffload
 
         if ((VirtioNetHeader.Flags(frame) & VirtioNetHeader.FlagNeedsCsum) != 0 && !guestCsum)
         {
-            if (!TryCompleteChecksum(frame))
+            var finished = (byte[])frame.Clone();
+            if (!TryCompleteChecksum(finished))
             {
                 return false;
             }
+
+            output.Add(finished);
+            return true;
         }
 
         // Without GUEST_CSUM the driver must see flags zero (virtio 1.x, 5.1.6.4.1); with it, only the flags it knows.
-        frame[0] = guestCsum ? (byte)(frame[0] & (VirtioNetHeader.FlagNeedsCsum | VirtioNetHeader.FlagDataValid)) : (byte)0;
-
-        output.Add(frame);
+        output.Add(WithFlags(frame, guestCsum ? (byte)(frame[0] & (VirtioNetHeader.FlagNeedsCsum | VirtioNetHeader.FlagDataValid)) : (byte)0));
         return true;
+    }
+
+    /// <summary><paramref name="frame"/> when its flags already are <paramref name="flags"/>, else a copy with them.</summary>
+    private static byte[] WithFlags(byte[] frame, byte flags)
+    {
+        if (frame[0] == flags)
+        {
+            return frame;
+        }
+
+        var copy = (byte[])frame.Clone();
+        copy[0] = flags;
+        return copy;
     }
 
     /// <summary>

@@ -211,8 +211,7 @@ public sealed partial class VirtioNetDevice
             return Delivery.Dropped;
         }
 
-        VirtioNetHeader.SetNumBuffers(frame, 1);
-        var written = chain.Write(memory, 0, frame);
+        var written = WriteFrame(chain, memory, frame, 0, frame.Length, 1);
         queue.AddUsed(memory, chain.HeadIndex, (uint)written);
         Count(frame, written);
         return Delivery.Delivered;
@@ -277,14 +276,13 @@ public sealed partial class VirtioNetDevice
             _used = new (ushort, uint)[Math.Max(_chains.Count, _used.Length * 2)];
         }
 
-        VirtioNetHeader.SetNumBuffers(frame, (ushort)_chains.Count);
         var offset = 0;
         var written = 0;
         for (var i = 0; i < _chains.Count; i++)
         {
             var chain = _chains[i];
             var n = (int)Math.Min(chain.WritableLength, (ulong)(frame.Length - offset));
-            var w = chain.Write(memory, 0, frame.AsSpan(offset, n));
+            var w = WriteFrame(chain, memory, frame, offset, n, (ushort)_chains.Count);
             _used[i] = (chain.HeadIndex, (uint)w);
             offset += n;
             written += w;
@@ -325,6 +323,26 @@ public sealed partial class VirtioNetDevice
         }
 
         _chains.Clear();
+    }
+
+    /// <summary>
+    /// Writes bytes [offset, offset + length) of <paramref name="frame"/> into the chain; the header (at offset 0) with
+    /// <paramref name="numBuffers"/>, from a copy, since the frame may be shared. Returns the bytes written.
+    /// </summary>
+    private static int WriteFrame(DescriptorChain chain, GuestMemory memory, byte[] frame, int offset, int length, ushort numBuffers)
+    {
+        if (offset != 0)
+        {
+            return chain.Write(memory, 0, frame.AsSpan(offset, length));
+        }
+
+        Span<byte> header = stackalloc byte[NetFrame.HeaderSize];
+        frame.AsSpan(0, NetFrame.HeaderSize).CopyTo(header);
+        VirtioNetHeader.SetNumBuffers(header, numBuffers);
+        var written = chain.Write(memory, 0, header);
+        return written < header.Length
+            ? written
+            : written + chain.Write(memory, NetFrame.HeaderSize, frame.AsSpan(NetFrame.HeaderSize, length - NetFrame.HeaderSize));
     }
 
     private Delivery RejectBuffer(Virtqueue queue, GuestMemory memory, DescriptorChain chain)

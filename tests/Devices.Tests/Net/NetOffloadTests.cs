@@ -47,6 +47,9 @@ public sealed class NetOffloadTests
         var finished = Assert.Single(output);
         Assert.True(TestFrames.TcpV4Verifies(finished));
         Assert.Equal(0, VirtioNetHeader.Flags(finished));
+        Assert.NotSame(frame, finished);
+        Assert.False(TestFrames.TcpV4Verifies(frame));
+        Assert.Equal(VirtioNetHeader.FlagNeedsCsum, VirtioNetHeader.Flags(frame));
     }
 
     [Fact]

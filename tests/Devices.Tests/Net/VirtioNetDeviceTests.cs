@@ -237,7 +237,10 @@ public sealed class VirtioNetDeviceTests : IDisposable
         Assert.Equal(1, heldBefore);
         Assert.Equal(0, _port.PendingFrames);
         Assert.Equal(1, _rx.UsedIdx);
-        Assert.Equal(frame, _ram.ReadBytes(buffer, frame.Length));
+        Assert.Equal(0, VirtioNetHeader.NumBuffers(frame));
+        var expected = (byte[])frame.Clone();
+        VirtioNetHeader.SetNumBuffers(expected, 1);
+        Assert.Equal(expected, _ram.ReadBytes(buffer, frame.Length));
         Assert.Equal(0, _net.HeldFrames);
     }
 
