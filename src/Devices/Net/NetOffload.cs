@@ -113,6 +113,11 @@ public static class NetOffload
     {
         ArgumentNullException.ThrowIfNull(frame);
         ArgumentNullException.ThrowIfNull(output);
+        if (!NetFrame.HasEthernetHeader(frame) || frame.Length > NetFrame.MaxSize)
+        {
+            return false;
+        }
+
         var gso = VirtioNetHeader.GsoType(frame) & ~VirtioNetHeader.GsoEcn;
         int mss = VirtioNetHeader.GsoSize(frame);
         if ((gso != VirtioNetHeader.GsoTcpV4 && gso != VirtioNetHeader.GsoTcpV6) || mss == 0

@@ -266,6 +266,32 @@ public sealed class VirtioNetDeviceTests : IDisposable
     }
 
     [Fact]
+    public void Net_should_complete_merged_buffers_empty_rather_than_rewind_over_a_malformed_chain()
+    {
+        Start(All);
+        PostReceive(GoodBuffer);
+        _rx.AddChain(Buf.Writable(_ram.Allocate(16), 0));
+        var frame = TestFrames.TcpV4(4000, mss: 1448);
+
+        _port.Deliver(frame);
+        var usedWhileShort = _rx.UsedIdx;
+        var heldWhileShort = _net.HeldFrames;
+        var buffers = Enumerable.Range(0, 3).Select(_ => PostReceive(GoodBuffer)).ToArray();
+
+        _driver.Notify(VirtioNetDevice.ReceiveQueue);
+
+        // The malformed chain and the good one popped before it come back empty, each once; the frame waits.
+        Assert.Equal(2, usedWhileShort);
+        Assert.Equal(0u, _rx.ReadUsed(0).Length);
+        Assert.Equal(0u, _rx.ReadUsed(1).Length);
+        Assert.Equal(5, _rx.UsedIdx);
+        Assert.Equal(5, Enumerable.Range(0, 5).Select(i => _rx.ReadUsed(i).Id).Distinct().Count());
+        Assert.Equal(1, _net.RxFrames);
+        Assert.Equal(1, heldWhileShort);
+        Assert.Equal(3, VirtioNetHeader.NumBuffers(_ram.ReadBytes(buffers[0], NetFrame.HeaderSize)));
+    }
+
+    [Fact]
     public void Net_should_drop_a_frame_the_whole_merged_ring_cannot_hold_and_go_on()
     {
         Start(All);
