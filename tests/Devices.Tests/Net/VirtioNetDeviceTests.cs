@@ -224,6 +224,48 @@ public sealed class VirtioNetDeviceTests : IDisposable
     }
 
     [Fact]
+    public void Net_should_ask_its_worker_for_a_receive_pass_when_a_frame_arrives()
+    {
+        var kicks = new List<int>();
+        _device.QueueKickHandler = kicks.Add;
+        Start(All);
+        PostReceive(GoodBuffer);
+        kicks.Clear();
+
+        _port.Deliver(TestFrames.Raw(100));
+        var usedBeforePass = _rx.UsedIdx;
+        QueueWorker.Pass(_device, kicks.Single());
+
+        Assert.Equal(VirtioNetDevice.ReceiveQueue, kicks.Single());
+        Assert.Equal(0, usedBeforePass);
+        Assert.Equal(1, _rx.UsedIdx);
+    }
+
+    [Fact]
+    public void Net_should_ask_for_another_pass_when_its_budget_ends_with_frames_left()
+    {
+        var kicks = new List<int>();
+        _device.QueueKickHandler = kicks.Add;
+        Start(All);
+        for (var i = 0; i < 100; i++)
+        {
+            _port.Deliver(TestFrames.Raw(60));
+        }
+
+        for (var i = 0; i < QueueSize; i++)
+        {
+            PostReceive(GoodBuffer);
+        }
+
+        kicks.Clear();
+        QueueWorker.Pass(_device, VirtioNetDevice.ReceiveQueue);
+
+        Assert.Equal(QueueSize, _rx.UsedIdx);
+        Assert.Contains(VirtioNetDevice.ReceiveQueue, kicks);
+        Assert.Equal(100 - QueueSize, _port.PendingFrames);
+    }
+
+    [Fact]
     public void Net_should_keep_a_frame_until_the_guest_adds_buffers()
     {
         Start(Plain);
