@@ -22,6 +22,7 @@ public sealed partial class TapDevice : SafeHandle
     private const int EPerm = 1;
     private const int EBusy = 16;
     private const int EInval = 22;
+    private const int EBadFd = 77;
 
     public TapDevice()
         : base(-1, ownsHandle: true)
@@ -155,7 +156,9 @@ public sealed partial class TapDevice : SafeHandle
                 return 0;
             }
 
-            throw Failure("read", errno);
+            throw errno == EBadFd
+                ? new TapException(Name, $"tap '{Name}' went away (deleted while attached): read failed: EBADFD", errno)
+                : Failure("read", errno);
         }
     }
 
