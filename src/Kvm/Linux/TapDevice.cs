@@ -24,7 +24,7 @@ public sealed partial class TapDevice : SafeHandle
     private const int EInval = 22;
     private const int EBadFd = 77;
 
-    public TapDevice()
+    private TapDevice()
         : base(-1, ownsHandle: true)
     {
         Name = string.Empty;

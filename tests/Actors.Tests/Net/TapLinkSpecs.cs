@@ -30,15 +30,18 @@ public sealed class TapLinkSpecs
         var delivered = new BlockingCollection<byte[]>();
         link.Start(delivered.Add);
 
-        link.Send(NetTestFrames.ArpRequest(NetTestFrames.Guest, scratch.PeerAddress, scratch.HostAddress));
-
-        var reply = TakeUntil(delivered, f => NetTestFrames.IsArpReply(f, scratch.HostAddress, NetTestFrames.Guest, out _));
+        // Asked again until answered, as a guest does: the host drops its first replies while the tap's carrier, on
+        // since the open, is still being switched on (linkwatch attaches the tap's qdisc asynchronously).
+        var reply = TakeUntil(
+            delivered,
+            f => NetTestFrames.IsArpReply(f, scratch.HostAddress, NetTestFrames.Guest, out _),
+            () => link.Send(NetTestFrames.ArpRequest(NetTestFrames.Guest, scratch.PeerAddress, scratch.HostAddress)));
         Assert.True(NetTestFrames.IsArpReply(reply, scratch.HostAddress, NetTestFrames.Guest, out var hostMac));
         Assert.Equal(File.ReadAllText($"/sys/class/net/{scratch.Name}/address").Trim(), hostMac.ToString());
         Assert.Equal(NetTestFrames.Guest, NetFrame.Destination(reply));
         Assert.Equal(0, reply[10] | reply[11]); // num_buffers, which the kernel does not write
-        Assert.Equal(1, link.FramesOut);
-        Assert.Equal(42, link.BytesOut);
+        Assert.True(link.FramesOut >= 1);
+        Assert.Equal(42 * link.FramesOut, link.BytesOut);
         Assert.Equal(0, link.Dropped);
         Assert.True(link.FramesIn >= 1);
         Assert.Equal($"tap {scratch.Name}", link.Description);
@@ -143,14 +146,20 @@ public sealed class TapLinkSpecs
         using var reopened = TapDevice.Open(scratch.Name); // the descriptor was closed: the tap takes a new reader
     }
 
-    private static byte[] TakeUntil(BlockingCollection<byte[]> frames, Func<byte[], bool> wanted)
+    /// <summary>Calls <paramref name="ask"/> every 200 ms until a wanted frame is delivered (or the patience runs out).</summary>
+    private static byte[] TakeUntil(BlockingCollection<byte[]> frames, Func<byte[], bool> wanted, Action ask)
     {
         var deadline = DateTime.UtcNow + _patience;
-        while (frames.TryTake(out var frame, deadline - DateTime.UtcNow > TimeSpan.Zero ? deadline - DateTime.UtcNow : TimeSpan.Zero))
+        while (DateTime.UtcNow < deadline)
         {
-            if (wanted(frame))
+            ask();
+            var askAgain = DateTime.UtcNow + TimeSpan.FromMilliseconds(200);
+            while (DateTime.UtcNow < askAgain && frames.TryTake(out var frame, askAgain - DateTime.UtcNow > TimeSpan.Zero ? askAgain - DateTime.UtcNow : TimeSpan.Zero))
             {
-                return frame;
+                if (wanted(frame))
+                {
+                    return frame;
+                }
             }
         }
 
