@@ -445,7 +445,7 @@ internal static class NetBench
 
     private static void Summary(List<Series> series)
     {
-        Console.WriteLine("net summary: medians over the rounds that completed (n); ratio = ActorVmm / QEMU (throughput: higher is better; ping and CPU/GB: lower is better)");
+        Console.WriteLine("net summary: medians over the rounds that completed (n); ratio = ActorVmm / QEMU (throughput: higher is better; ping and CPU/GB: lower is better); VM-VM: QEMU has no in-process switch, its bridge of two TAPs is a reference");
         foreach (var setup in new[] { Setup.Tap, Setup.Switch })
         {
             var ours = series.FirstOrDefault(s => s.Setup == setup && s.Vmm == "ActorVmm");
@@ -465,13 +465,13 @@ internal static class NetBench
                 rows.Add(($"{DirectionName(setup, dir)} CPU", r => r.Iperf.FirstOrDefault(t => t.Direction == dir)?.CpuSecondsPerGB, "s/GB", "F2"));
             }
 
-            var peerName = setup == Setup.Tap ? "QEMU" : "QEMU bridge (reference)";
+            var peerName = setup == Setup.Tap ? "QEMU" : "QEMU bridge";
             foreach (var (name, value, unit, format) in rows)
             {
                 var a = Median(ours, value);
                 var b = Median(peer, value);
                 var ratio = a is { } x && b is { } y && y > 0 ? (x / y).ToString("F2", CultureInfo.InvariantCulture) : "-";
-                Console.WriteLine($"  {(setup == Setup.Tap ? "TAP" : "VM-VM"),-6} {name,-16} ActorVmm {Show(a, format),8} {unit,-6} (n={Count(ours)})   {peerName} {Show(b, format),8} {unit,-6} (n={Count(peer)})   ratio {ratio}");
+                Console.WriteLine($"  {(setup == Setup.Tap ? "TAP" : "VM-VM"),-6} {name,-16} ActorVmm {Show(a, format),8} {unit,-6} (n={Count(ours)})   {peerName,-11} {Show(b, format),8} {unit,-6} (n={Count(peer)})   ratio {ratio}");
             }
         }
     }
