@@ -429,7 +429,7 @@ internal static class NetBench
 
         foreach (var t in run.Iperf)
         {
-            text.Append(CultureInfo.InvariantCulture, $"; {DirectionName(setup, t.Direction)} {t.ReceiverMbps / 1000:F2} Gbit/s (CPU {t.CpuSecondsPerGB:F2} s/GB, {t.CpuSeconds:F2} s for {t.SenderBytes / 1e9:F2} GB, retr {t.Retr})");
+            text.Append(CultureInfo.InvariantCulture, $"; {DirectionName(setup, t.Direction)} {t.ReceiverMbps / 1000:F3} Gbit/s (CPU {t.CpuSecondsPerGB:F2} s/GB, {t.CpuSeconds:F2} s for {t.SenderBytes / 1e9:F2} GB, retr {t.Retr})");
         }
 
         return text.ToString();
@@ -461,7 +461,7 @@ internal static class NetBench
             };
             foreach (var dir in new[] { "send", "recv" })
             {
-                rows.Add(($"{DirectionName(setup, dir)}", r => r.Iperf.FirstOrDefault(t => t.Direction == dir)?.ReceiverMbps / 1000, "Gbit/s", "F2"));
+                rows.Add(($"{DirectionName(setup, dir)}", r => r.Iperf.FirstOrDefault(t => t.Direction == dir)?.ReceiverMbps / 1000, "Gbit/s", "F3"));
                 rows.Add(($"{DirectionName(setup, dir)} CPU", r => r.Iperf.FirstOrDefault(t => t.Direction == dir)?.CpuSecondsPerGB, "s/GB", "F2"));
             }
 
