@@ -7,8 +7,8 @@ namespace ActorVmm.Bench;
 
 /// <summary>
 /// Network throughput and latency, ActorVmm beside QEMU in the same run (rounds interleaved: ActorVmm TAP, QEMU TAP,
-/// ActorVmm switch, QEMU bridge, ...). Every guest boots the net image (artifacts/guest/initramfs-net.cpio.gz: the
-/// default guest plus iperf3) and runs the netbench script (tools/guest/tests/netbench.sh): a ping series, then
+/// ActorVmm switch, QEMU bridge, ...). Every guest boots the default guest (artifacts/guest, which carries iperf3)
+/// and runs the netbench script (tools/guest/tests/netbench.sh): a ping series, then
 /// iperf3 TCP with the guest sending, then receiving (-R).
 /// <list type="bullet">
 /// <item>TAP: one VM on a TAP device the bench made (host side 10.0.X.1/24, an iperf3 server bound there), ActorVmm
@@ -49,7 +49,7 @@ internal static class NetBench
         var repo = BootBench.FindRepo();
         var o = new Options(
             Path.Combine(repo, "artifacts/actorvmm/actorvmm"), Path.Combine(repo, "artifacts/guest/bzImage"),
-            Path.Combine(repo, "artifacts/guest/initramfs-net.cpio.gz"), 10, 3, 20, 256, true, true, true, true);
+            Path.Combine(repo, "artifacts/guest/initramfs.cpio.gz"), 10, 3, 20, 256, true, true, true, true);
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])

@@ -13,7 +13,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 dll=$repo/bench/ActorVmm.Bench/bin/Release/net10.0/ActorVmm.Bench.dll
 [ -f "$dll" ] || { echo "net.sh: $dll missing: dotnet build bench/ActorVmm.Bench -c Release" >&2; exit 2; }
-[ -f "$repo/artifacts/guest/initramfs-net.cpio.gz" ] || { echo "net.sh: no net guest image: tools/guest/build-guest.sh artifacts/guest" >&2; exit 2; }
+[ -f "$repo/artifacts/guest/initramfs.cpio.gz" ] || { echo "net.sh: no net guest image: tools/guest/build-guest.sh artifacts/guest" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "net.sh: needs root (TAP devices); the nested runner runs as root" >&2; exit 2; }
 [ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "net.sh: no usable /dev/kvm: run it through tools/nested/run-in-kvm.sh" >&2; exit 2; }
 for tool in ip iperf3 qemu-system-x86_64; do

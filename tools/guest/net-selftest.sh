@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # net-selftest.sh — checks the guest's network scripts without KVM or root: boots the net image
-# (artifacts/guest/initramfs-net.cpio.gz) in QEMU TCG with user-mode networking (slirp; the host is 10.0.2.2 there)
+# (artifacts/guest/initramfs.cpio.gz) in QEMU TCG with user-mode networking (slirp; the host is 10.0.2.2 there)
 # and runs, one boot each: netping against the host, nettcp client -> a host nc (md5 compared), nettcp server <- a
 # host nc through a forwarded port (md5 compared), iperf client -> a host iperf3 server, and netbench (ping and iperf3
 # both ways). Prints one PASS/FAIL line per check; exit 0 when all passed. A few minutes (TCG boots).
@@ -8,7 +8,7 @@
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 guest=${1:-$repo/artifacts/guest}
-for f in "$guest/bzImage" "$guest/initramfs-net.cpio.gz"; do
+for f in "$guest/bzImage" "$guest/initramfs.cpio.gz"; do
     [ -f "$f" ] || { echo "net-selftest: $f missing: tools/guest/build-guest.sh artifacts/guest" >&2; exit 2; }
 done
 for tool in qemu-system-x86_64 iperf3 busybox; do
@@ -25,7 +25,7 @@ check() { # NAME CONDITION-RESULT(0/1) DETAIL
 }
 boot() { # LOG NETDEV-EXTRA CMDLINE-EXTRA
     timeout 300 qemu-system-x86_64 -M pc -accel tcg -m 256 -nographic -no-reboot -nodefaults -serial stdio \
-        -kernel "$guest/bzImage" -initrd "$guest/initramfs-net.cpio.gz" \
+        -kernel "$guest/bzImage" -initrd "$guest/initramfs.cpio.gz" \
         -append "console=ttyS0 reboot=k panic=-1 quiet actorvmm.ip=10.0.2.15/24 actorvmm.gw=10.0.2.2 actorvmm.wait=60 $3" \
         -netdev "user,id=n0$2" -device virtio-net-pci,netdev=n0,romfile= </dev/null > "$1" 2>&1
 }
