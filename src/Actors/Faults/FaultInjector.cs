@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Logging;
+using ActorVmm.Actors.Net;
 using ActorVmm.Actors.Settings;
 using ActorVmm.Actors.Vm;
 using ActorVmm.Devices;
@@ -16,6 +17,8 @@ namespace ActorVmm.Actors.Faults;
 /// <list type="bullet">
 /// <item><see cref="AttachBlock"/>: virtio-blk per-REQUEST faults (crash, delay, io-error with an every / p / after
 /// trigger, or none) through <see cref="VirtioBlockDevice.RequestHook"/>.</item>
+/// <item><see cref="AttachNet"/>: a NIC's per-FRAME faults (drop, delay, corrupt, duplicate, reorder, rate, partition)
+/// on the frames its <see cref="NetPort"/> sends (partition: both directions); a crash stays per register access.</item>
 /// <item><see cref="Wrap"/>: everything else, per register access, by decorating the blueprint's factory with a
 /// <see cref="FaultInjectingDevice"/>.</item>
 /// </list>
@@ -47,6 +50,7 @@ public sealed class FaultInjector
     private readonly List<(string Id, FaultSchedule Schedule)> _armed = [];
     private readonly Dictionary<string, DeviceFaults> _devices = new(StringComparer.Ordinal);
     private readonly Dictionary<string, BlockRequestFaults> _blocks = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, NetFrameFaults> _nets = new(StringComparer.Ordinal);
     private readonly HashSet<string> _deviceNames = new(StringComparer.Ordinal);
     private readonly TimeProvider? _time;
     private readonly Action<TimeSpan>? _sleep;
@@ -54,7 +58,7 @@ public sealed class FaultInjector
 
     /// <param name="plans">The VM's fault plans at start (e.g. <c>settings.Faults</c>); ids f1, f2, ... in this order.</param>
     /// <param name="counters">Where faults are counted; a new one when null.</param>
-    /// <param name="time">The clock for after=DURATION (tests: a manual one).</param>
+    /// <param name="time">The clock for after=DURATION, and the timers of a NIC's delay, reorder and rate faults (tests: a manual one).</param>
     /// <param name="sleep">How a delay waits (tests: a recorder); default: spin below 1 ms, sleep above.</param>
     public FaultInjector(IEnumerable<FaultPlan> plans, FaultCounters? counters = null, TimeProvider? time = null, Action<TimeSpan>? sleep = null)
     {
@@ -189,6 +193,28 @@ public sealed class FaultInjector
     }
 
     /// <summary>
+    /// Attaches the per-frame faults of NIC <paramref name="device"/> to its port (one per VM, created outside the
+    /// restartable device): every plan of the NIC but crash applies to the frames the port sends, partition to both
+    /// directions, now and for plans added later. Call before <see cref="Validate"/>, as <see cref="AttachBlock"/>.
+    /// Delayed, reordered and shaped frames wait on timers of the injector's clock, never on the caller's thread.
+    /// </summary>
+    public void AttachNet(string device, NetPort port)
+    {
+        ArgumentNullException.ThrowIfNull(port);
+        lock (_sync)
+        {
+            _deviceNames.Add(device);
+            if (!_nets.TryGetValue(device, out var faults))
+            {
+                _nets[device] = faults = new NetFrameFaults(FaultsOf(device), this, _time ?? TimeProvider.System);
+                Publish(device);
+            }
+
+            faults.Bind(port);
+        }
+    }
+
+    /// <summary>
     /// The blueprint with its factory decorated by a <see cref="FaultInjectingDevice"/> (every device, so a plan can be
     /// added to any of them while the VM runs). A device with a delay plan at start is mapped non-inline, so delays
     /// run on the device actor and a delayed read is subject to the vCPU's read timeout; the others keep their mapping.
@@ -205,7 +231,14 @@ public sealed class FaultInjector
         }
 
         var inner = blueprint.Factory;
-        var inline = blueprint.Inline && !Plans.Any(p => p.Device == name && p.Kind == FaultKind.Delay);
+        bool isNet;
+        lock (_sync)
+        {
+            isNet = _nets.ContainsKey(name);
+        }
+
+        // A NIC's delays hold frames on timers, not register accesses: its mapping stays as it is.
+        var inline = blueprint.Inline && (isNet || !Plans.Any(p => p.Device == name && p.Kind == FaultKind.Delay));
         return blueprint with
         {
             Inline = inline,
@@ -296,9 +329,9 @@ public sealed class FaultInjector
 
     /// <summary>Under <see cref="_sync"/>: publishes <paramref name="device"/>'s armed schedules to its accesses.</summary>
     private void Publish(string device) =>
-        FaultsOf(device).Publish(_armed.Where(a => a.Schedule.Plan.Device == device).Select(a => a.Schedule), _blocks.ContainsKey(device));
+        FaultsOf(device).Publish(_armed.Where(a => a.Schedule.Plan.Device == device).Select(a => a.Schedule), _blocks.ContainsKey(device), _nets.ContainsKey(device));
 
-    /// <summary>Under <see cref="_sync"/>: the plan names a known device, and io-error a disk.</summary>
+    /// <summary>Under <see cref="_sync"/>: the plan names a known device, io-error a disk, the NIC-only kinds and keys a NIC.</summary>
     private void Check(FaultPlan plan)
     {
         if (!_deviceNames.Contains(plan.Device))
@@ -310,6 +343,24 @@ public sealed class FaultInjector
         if (plan.Kind == FaultKind.IoError && !_blocks.ContainsKey(plan.Device))
         {
             throw new SettingsException($"fault '{plan}': io-error needs a virtio-blk disk; {plan.Device} is not one", "actorvmm.faults");
+        }
+
+        if (_nets.ContainsKey(plan.Device))
+        {
+            if (plan.Trigger.Kind == FaultTriggerKind.Offset)
+            {
+                throw new SettingsException($"fault '{plan}': {plan.Device} is a NIC, its faults are per frame; offset= does not apply (use every, p or after)", "actorvmm.faults");
+            }
+
+            if (plan.Kind == FaultKind.Corrupt && plan.Mask != 1)
+            {
+                throw new SettingsException($"fault '{plan}': {plan.Device} is a NIC; its corrupt flips bits=N of a frame, mask= does not apply", "actorvmm.faults");
+            }
+        }
+        else if (FaultPlan.IsNetOnly(plan.Kind) || plan.Bits > 0 || plan.Jitter > TimeSpan.Zero)
+        {
+            var what = FaultPlan.IsNetOnly(plan.Kind) ? FaultPlan.KindName(plan.Kind) : plan.Bits > 0 ? "bits=" : "jitter=";
+            throw new SettingsException($"fault '{plan}': {what} applies to a NIC's frames; {plan.Device} is not a NIC", "actorvmm.faults");
         }
     }
 
