@@ -398,7 +398,8 @@ internal sealed class NetFrameFaults(DeviceFaults faults, FaultInjector injector
 
         _timerDue = due;
         _timer ??= time.CreateTimer(_ => OnTimer(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        var after = TimeSpan.FromSeconds((double)Math.Max(due - now, 0) / time.TimestampFrequency);
+        // Whole milliseconds, rounded up: a timer rounds its due time down, and a frame must not leave early.
+        var after = TimeSpan.FromMilliseconds(Math.Ceiling((double)Math.Max(due - now, 0) * 1000 / time.TimestampFrequency));
         _timer.Change(after, Timeout.InfiniteTimeSpan);
     }
 
