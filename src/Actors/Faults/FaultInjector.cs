@@ -114,8 +114,9 @@ public sealed class FaultInjector
     }
 
     /// <summary>
-    /// Checks every plan names a device of the VM, and io-error plans a virtio-blk (<see cref="AttachBlock"/>); call
-    /// once the machine's devices are known. The names are also the devices <see cref="Add"/> accepts.
+    /// Checks every plan names a device of the VM, io-error plans a virtio-blk (<see cref="AttachBlock"/>), and the
+    /// NIC-only kinds and keys (duplicate, reorder, rate, partition, bits=, jitter=) a NIC (<see cref="AttachNet"/>),
+    /// which takes neither offset= nor mask=; call once the machine's devices are known. The names are also the devices <see cref="Add"/> accepts.
     /// </summary>
     /// <exception cref="SettingsException">One line naming the bad plan and the devices there are.</exception>
     public void Validate(IEnumerable<string> deviceNames)
@@ -136,7 +137,7 @@ public sealed class FaultInjector
     /// blueprint given to <see cref="Wrap"/>); io-error needs a virtio-blk disk. Thread-safe.
     /// </summary>
     /// <returns>The plan's id (<c>f3</c>), for <see cref="Remove"/> and <see cref="Active"/>.</returns>
-    /// <exception cref="SettingsException">Unknown device or io-error on a non-disk (one line); nothing is armed then.</exception>
+    /// <exception cref="SettingsException">Unknown device, io-error on a non-disk, a plan that does not fit a NIC or a non-NIC (one line); nothing is armed then.</exception>
     public string Add(FaultPlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
