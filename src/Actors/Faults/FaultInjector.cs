@@ -253,19 +253,32 @@ public sealed class FaultInjector
     /// <summary>Called on the device's thread for each injected fault (e.g. the tracer: <c>(d, k) => sink.Fault(d, FaultPlan.KindName(k))</c>).</summary>
     public Action<string, FaultKind>? FaultObserved { get; set; }
 
-    /// <summary>Counts and logs one injected fault.</summary>
-    internal void Injected(FaultPlan plan, ulong? offset)
+    /// <summary>
+    /// Counts and logs one injected fault. <paramref name="perFrame"/> (a NIC's frame faults, which can fire thousands
+    /// of times a second) logs at debug level; the counters and <see cref="FaultObserved"/> see every one.
+    /// </summary>
+    internal void Injected(FaultPlan plan, ulong? offset, bool perFrame = false)
     {
         Counters.CountInjected(plan.Device, plan.Kind);
         FaultObserved?.Invoke(plan.Device, plan.Kind);
-        Log.ForDevice(plan.Device)
-            .WithContext("FaultKind", FaultPlan.KindName(plan.Kind))
-            .Info(
-                offset is { } o ? "Injected {FaultKind} fault into {Device} at offset {Offset} ({Plan})" : "Injected {FaultKind} fault into {Device} ({Plan})",
-                FaultPlan.KindName(plan.Kind),
-                plan.Device,
-                offset is { } at ? $"0x{at:x}" : plan.ToString(),
-                plan.ToString());
+        if (perFrame && !Log.IsDebugEnabled)
+        {
+            return;
+        }
+
+        var log = Log.ForDevice(plan.Device).WithContext("FaultKind", FaultPlan.KindName(plan.Kind));
+        if (perFrame)
+        {
+            log.Debug("Injected {FaultKind} fault into {Device} ({Plan})", FaultPlan.KindName(plan.Kind), plan.Device, plan.ToString());
+            return;
+        }
+
+        log.Info(
+            offset is { } o ? "Injected {FaultKind} fault into {Device} at offset {Offset} ({Plan})" : "Injected {FaultKind} fault into {Device} ({Plan})",
+            FaultPlan.KindName(plan.Kind),
+            plan.Device,
+            offset is { } at ? $"0x{at:x}" : plan.ToString(),
+            plan.ToString());
     }
 
     internal void Retried(string device, ushort position)

@@ -88,25 +88,25 @@ internal sealed class NetFrameFaults(DeviceFaults faults, FaultInjector injector
                 switch (plan.Kind)
                 {
                     case FaultKind.Drop when schedule.Fire(null):
-                        injector.Injected(plan, null);
+                        injector.Injected(plan, null, perFrame: true);
                         port.CountDrop(NetDropReason.Fault);
                         return;
                     case FaultKind.Corrupt when schedule.Fire(null):
-                        injector.Injected(plan, null);
+                        injector.Injected(plan, null, perFrame: true);
                         FlipBits(frame, schedule);
                         break;
                     case FaultKind.Duplicate when schedule.Fire(null):
-                        injector.Injected(plan, null);
+                        injector.Injected(plan, null, perFrame: true);
                         copies++;
                         break;
                     case FaultKind.Delay when schedule.Fire(null):
-                        injector.Injected(plan, null);
+                        injector.Injected(plan, null, perFrame: true);
                         delay += plan.EffectiveDelay + Jitter(schedule);
                         break;
 
                     // A frame that will release a held one is no candidate: the held frame goes right after it.
                     case FaultKind.Reorder when _held is null && schedule.Fire(null):
-                        injector.Injected(plan, null);
+                        injector.Injected(plan, null, perFrame: true);
                         hold = true;
                         break;
                     case FaultKind.Rate when schedule.Fire(null):
@@ -291,7 +291,7 @@ internal sealed class NetFrameFaults(DeviceFaults faults, FaultInjector injector
             return;
         }
 
-        injector.Injected(rate.Plan, null);
+        injector.Injected(rate.Plan, null, perFrame: true);
         if (_backlog.Count >= MaxHeldFrames || _backlogBytes + frame.Length > rate.Plan.RateBacklogBytes)
         {
             port.CountDrop(NetDropReason.RateBacklogFull);
