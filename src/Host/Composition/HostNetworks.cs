@@ -61,16 +61,14 @@ public sealed class HostNetworks : IDisposable
                 var link = OpenTap(uplink, $"switch {net.Name}'s uplink");
                 try
                 {
-                    switches.AttachUplink(net.Name, link);
+                    _uplinks.Add(switches.AttachUplink(net.Name, link));
                 }
-                catch
+                catch (NetLinkException e)
                 {
                     link.Dispose();
                     _uplinked.Remove(net.Name);
-                    throw;
+                    throw new VmBuildException($"switch {net.Name}'s uplink: {e.Message}", e);
                 }
-
-                _uplinks.Add(link);
             }
         }
 
@@ -78,7 +76,7 @@ public sealed class HostNetworks : IDisposable
         {
             return switches.Attach(net.Name, $"{vm}/{nic}", mac);
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        catch (NetLinkException e)
         {
             throw new VmBuildException($"{nic}: {e.Message}", e);
         }

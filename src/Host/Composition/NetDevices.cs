@@ -48,7 +48,7 @@ internal static class NetDevices
                     throw new VmBuildException($"{name}: {e.Message}", e);
                 }
 
-                port.Capture = writer.Capture;
+                port.Capture = writer.CaptureEthernet;
             }
 
             faults.AttachNet(name, port);
