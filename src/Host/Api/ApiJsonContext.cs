@@ -15,6 +15,7 @@ namespace ActorVmm.Host.Api;
 [JsonSerializable(typeof(IReadOnlyList<FaultInfo>))]
 [JsonSerializable(typeof(VmStatsInfo))]
 [JsonSerializable(typeof(NetCounters))]
+[JsonSerializable(typeof(IReadOnlyList<SwitchInfo>))]
 [JsonSerializable(typeof(SnapshotInfo))]
 [JsonSerializable(typeof(ApiError))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext

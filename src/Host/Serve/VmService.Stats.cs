@@ -25,6 +25,9 @@ public sealed partial class VmService
         return new VmStatsInfo(id, counters.Total, byKind, byDevice, DeviceCountersOf(vm), interrupts) { Nets = NetCountersOf(vm.Machine) };
     }
 
+    public IReadOnlyList<SwitchInfo> Switches() =>
+        [.. (_networks.Switches?.Stats() ?? []).Select(s => new SwitchInfo(s.Name, s.Ports, s.MacTableSize, s.Forwarded, s.Flooded, s.Filtered, s.Dropped))];
+
     /// <summary>The NICs' counters (also for <c>--stats</c>).</summary>
     internal static IReadOnlyList<NetCounters> NetCountersOf(BuiltVm machine) =>
         [.. machine.NetPorts.Select((port, i) => new NetCounters(

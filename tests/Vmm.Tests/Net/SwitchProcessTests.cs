@@ -63,6 +63,11 @@ public sealed partial class SwitchProcessTests : IAsyncLifetime
         Assert.Equal("net0", nic.GetProperty("name").GetString());
         Assert.True(nic.GetProperty("tx-bytes").GetInt64() > 8L << 20, nic.ToString());
 
+        var lan = (await serve.ExpectAsync(HttpStatusCode.OK, await serve.Http.GetAsync("switches", Ct))).EnumerateArray().Single();
+        Assert.Equal("lan0", lan.GetProperty("name").GetString());
+        Assert.Equal(2, lan.GetProperty("ports").GetInt32());
+        Assert.True(lan.GetProperty("forwarded").GetInt64() > 1000 && lan.GetProperty("mac-table-size").GetInt32() == 2, lan.ToString());
+
         // tcpdump reads the capture: the client's MAC, ARP, and TCP to port 5001.
         await serve.ExpectAsync(HttpStatusCode.NoContent, await serve.Http.DeleteAsync("vms/client", Ct));
         var dump = await RunAsync("tcpdump", "-r", pcap, "-nn", "-e", "-c", "2000");
