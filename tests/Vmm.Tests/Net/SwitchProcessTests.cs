@@ -100,7 +100,7 @@ public sealed partial class SwitchProcessTests : IAsyncLifetime
 
         // 2. A partition of the target's port stops the replies; removing it lets them through again.
         await CreateAsync(serve, "pinger", "52:54:00:00:02:03", "netwatch actorvmm.ip=10.0.1.3/24 actorvmm.peer=10.0.1.1 actorvmm.count=1000");
-        Assert.True(await EventuallyAsync(async () => Replies(await serve.ConsoleAsync("pinger")).Count >= 5, GuestRun.Deadline),
+        Assert.True(await ProcessCounts.EventuallyAsync(async () => Replies(await serve.ConsoleAsync("pinger")).Count >= 5, GuestRun.Deadline),
             "no replies before the partition: " + await serve.ConsoleAsync("pinger"));
         var partition = await serve.ExpectAsync(HttpStatusCode.Created,
             await serve.Http.PostAsync("vms/target/faults", Json("""{"spec":"net0:partition"}"""), Ct));
@@ -111,7 +111,7 @@ public sealed partial class SwitchProcessTests : IAsyncLifetime
         await serve.ExpectAsync(HttpStatusCode.NoContent,
             await serve.Http.DeleteAsync($"vms/target/faults/{partition.GetProperty("id").GetString()}", Ct));
         var lastDuring = Replies(await serve.ConsoleAsync("pinger")).Max();
-        Assert.True(await EventuallyAsync(async () => Replies(await serve.ConsoleAsync("pinger")).Max() > lastDuring + 3, GuestRun.Deadline),
+        Assert.True(await ProcessCounts.EventuallyAsync(async () => Replies(await serve.ConsoleAsync("pinger")).Max() > lastDuring + 3, GuestRun.Deadline),
             "no replies after the partition was removed: " + await serve.ConsoleAsync("pinger"));
         Assert.True(Replies(await serve.ConsoleAsync("pinger")).Max() > atPartition + 10, "the sequence numbers the partition swallowed are not skipped");
     }
@@ -176,7 +176,7 @@ public sealed partial class SwitchProcessTests : IAsyncLifetime
     private static async Task<Match> LineAsync(ServedProcess serve, string id, Regex line)
     {
         Match? match = null;
-        var seen = await EventuallyAsync(
+        var seen = await ProcessCounts.EventuallyAsync(
             async () =>
             {
                 var console = await serve.ConsoleAsync(id);
@@ -203,25 +203,10 @@ public sealed partial class SwitchProcessTests : IAsyncLifetime
         return await output;
     }
 
-    private static async Task<bool> EventuallyAsync(Func<Task<bool>> condition, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                return false;
-            }
-
-            await Task.Delay(200);
-        }
-
-        return true;
-    }
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
+    private static StringContent Json(string json) => ServedProcess.Json(json);
 
     [GeneratedRegex(@"nettcp: received bytes=(\d+) md5=([0-9a-f]{32})")]
     private static partial Regex ReceivedLine();

@@ -96,7 +96,7 @@ public sealed partial class ServeProcessTests : IAsyncLifetime
         }));
         foreach (var id in ids)
         {
-            Assert.True(await EventuallyAsync(async () => await TickAsync(id) >= 3, GuestRun.Deadline), $"{id} never ticked: {await ConsoleAsync(id)}");
+            Assert.True(await ProcessCounts.EventuallyAsync(async () => await TickAsync(id) >= 3, GuestRun.Deadline), $"{id} never ticked: {await ConsoleAsync(id)}");
         }
 
         // Paused: vm1's console stops while the others go on; resumed: it goes on.
@@ -104,12 +104,12 @@ public sealed partial class ServeProcessTests : IAsyncLifetime
         Assert.Equal("paused", paused.GetProperty("state").GetString());
         var frozenAt = await TickAsync("vm1");
         var othersAt = await TickAsync("vm2");
-        Assert.True(await EventuallyAsync(async () => await TickAsync("vm2") >= othersAt + 5, TimeSpan.FromSeconds(120)), "vm2 should keep running while vm1 is paused");
+        Assert.True(await ProcessCounts.EventuallyAsync(async () => await TickAsync("vm2") >= othersAt + 5, TimeSpan.FromSeconds(120)), "vm2 should keep running while vm1 is paused");
         Assert.Equal(frozenAt, await TickAsync("vm1"));
         await Expect(HttpStatusCode.Conflict, await _http.PostAsync("vms/vm1/pause", null, ct));
         var resumed = await Expect(HttpStatusCode.OK, await _http.PostAsync("vms/vm1/resume", null, ct));
         Assert.Equal("running", resumed.GetProperty("state").GetString());
-        Assert.True(await EventuallyAsync(async () => await TickAsync("vm1") > frozenAt, TimeSpan.FromSeconds(120)), "vm1 should tick again after resume");
+        Assert.True(await ProcessCounts.EventuallyAsync(async () => await TickAsync("vm1") > frozenAt, TimeSpan.FromSeconds(120)), "vm1 should tick again after resume");
 
         // A crash fault added at run time to vm2's disk: vm2's disk restarts, vm3's counters stay 0. vm2 is traced
         // meanwhile (attached and detached at run time): its faults are in the trace beside its exits.
@@ -117,7 +117,7 @@ public sealed partial class ServeProcessTests : IAsyncLifetime
         await Expect(HttpStatusCode.NoContent, await _http.PostAsync("vms/vm2/trace", Json($$"""{"file":"{{trace}}","format":"jsonl"}"""), ct));
         var fault = await Expect(HttpStatusCode.Created, await _http.PostAsync("vms/vm2/faults", Json("""{"spec":"disk0:crash,every=3"}"""), ct));
         var faultId = fault.GetProperty("id").GetString();
-        Assert.True(await EventuallyAsync(async () => Disk(await GetAsync("vms/vm2/devices")).GetProperty("restarts").GetInt64() >= 2, TimeSpan.FromSeconds(120)),
+        Assert.True(await ProcessCounts.EventuallyAsync(async () => Disk(await GetAsync("vms/vm2/devices")).GetProperty("restarts").GetInt64() >= 2, TimeSpan.FromSeconds(120)),
             "vm2's disk should restart under the fault: " + (await GetAsync("vms/vm2/devices")).ToString());
         await Expect(HttpStatusCode.NoContent, await _http.DeleteAsync($"vms/vm2/faults/{faultId}", ct));
         await Expect(HttpStatusCode.NoContent, await _http.DeleteAsync("vms/vm2/trace", ct));
@@ -135,7 +135,7 @@ public sealed partial class ServeProcessTests : IAsyncLifetime
         Assert.Equal(0, vm3Disk.GetProperty("failures").GetInt64());
         Assert.Equal(0, vm3Disk.GetProperty("faults-fired").GetInt64());
         var vm2Ticks = await TickAsync("vm2");
-        Assert.True(await EventuallyAsync(async () => await TickAsync("vm2") > vm2Ticks + 2, TimeSpan.FromSeconds(120)), "vm2 should go on once the fault is removed");
+        Assert.True(await ProcessCounts.EventuallyAsync(async () => await TickAsync("vm2") > vm2Ticks + 2, TimeSpan.FromSeconds(120)), "vm2 should go on once the fault is removed");
 
         // /metrics: Prometheus text with every VM's series.
         var metrics = await _http.GetStringAsync("metrics", ct);
@@ -186,7 +186,7 @@ public sealed partial class ServeProcessTests : IAsyncLifetime
         return $$"""{"cpus":1,"memory":"128M","disks":[{"path":"{{image.Path}}"}],"cmdline":"{{GuestRun.BaseCmdline}} actorvmm.script=ticker"}""";
     }
 
-    private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
+    private static StringContent Json(string json) => ServedProcess.Json(json);
 
     private async Task<JsonElement> Expect(HttpStatusCode status, HttpResponseMessage response)
     {
@@ -216,21 +216,6 @@ public sealed partial class ServeProcessTests : IAsyncLifetime
         return last;
     }
 
-    private static async Task<bool> EventuallyAsync(Func<Task<bool>> condition, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                return false;
-            }
-
-            await Task.Delay(200);
-        }
-
-        return true;
-    }
 
     internal sealed record Sample(string Name, string Labels, double Value);
 

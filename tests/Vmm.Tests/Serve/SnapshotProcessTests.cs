@@ -59,7 +59,7 @@ public sealed partial class SnapshotProcessTests : IAsyncLifetime
         var body = $$"""{"cpus":2,"memory":"256M","disks":[{"path":"{{disk}}"}],"cmdline":"{{GuestRun.BaseCmdline}} actorvmm.script=snapcount"}""";
         await first.ExpectAsync(HttpStatusCode.Created, await first.Http.PutAsync("vms/orig", Json(body), ct));
         await first.ExpectAsync(HttpStatusCode.OK, await first.Http.PostAsync("vms/orig/start", null, ct));
-        Assert.True(await EventuallyAsync(async () => Counts(await first.ConsoleAsync("orig")).Max >= 5, GuestRun.Deadline),
+        Assert.True(await ProcessCounts.EventuallyAsync(async () => Counts(await first.ConsoleAsync("orig")).Max >= 5, GuestRun.Deadline),
             "the guest never counted to 5: " + await first.ConsoleAsync("orig"));
         var snapshot = Path.Combine(_work, "snap");
         var snapshotBody = Json($$"""{"dir":"{{snapshot}}"}""");
@@ -108,7 +108,7 @@ public sealed partial class SnapshotProcessTests : IAsyncLifetime
         // 2. A new process restores it: the count goes on from the snapshot's, not from 1, and the disk reads back.
         var clock = Stopwatch.StartNew();
         var restored = Start("run", "--restore", snapshot, "--disk", copies[0], "--serial", "stdio");
-        Assert.True(await EventuallyAsync(() => Task.FromResult(Counts(restored.Output).Max >= atSnapshot.Max + 3), GuestRun.Deadline),
+        Assert.True(await ProcessCounts.EventuallyAsync(() => Task.FromResult(Counts(restored.Output).Max >= atSnapshot.Max + 3), GuestRun.Deadline),
             $"the restored guest should count on from {atSnapshot.Max}: {restored.Tail}");
         var firstCount = clock.Elapsed;
         var after = Counts(restored.Output);
@@ -129,7 +129,7 @@ public sealed partial class SnapshotProcessTests : IAsyncLifetime
         }));
         foreach (var clone in (string[])["clone1", "clone2"])
         {
-            Assert.True(await EventuallyAsync(async () => Counts(await second.ConsoleAsync(clone)).Max >= atSnapshot.Max + 3, GuestRun.Deadline),
+            Assert.True(await ProcessCounts.EventuallyAsync(async () => Counts(await second.ConsoleAsync(clone)).Max >= atSnapshot.Max + 3, GuestRun.Deadline),
                 $"{clone} should count on from {atSnapshot.Max}: {await second.ConsoleAsync(clone)}");
             var counts = Counts(await second.ConsoleAsync(clone));
             Assert.True(counts.Min > atSnapshot.Max - 2 && counts.AllOk, $"{clone}: {await second.ConsoleAsync(clone)}");
@@ -151,7 +151,7 @@ public sealed partial class SnapshotProcessTests : IAsyncLifetime
         await Task.Delay(TimeSpan.FromSeconds(3), ct);
         Assert.DoesNotContain("count ", await second.ConsoleAsync("clone3"));
         await second.ExpectAsync(HttpStatusCode.OK, await second.Http.PostAsync("vms/clone3/resume", null, ct));
-        Assert.True(await EventuallyAsync(async () => Counts(await second.ConsoleAsync("clone3")).Max > atSnapshot.Max, GuestRun.Deadline),
+        Assert.True(await ProcessCounts.EventuallyAsync(async () => Counts(await second.ConsoleAsync("clone3")).Max > atSnapshot.Max, GuestRun.Deadline),
             "clone3 should count after resume: " + await second.ConsoleAsync("clone3"));
         TestContext.Current.SendDiagnosticMessage(
             $"snapshot: {taken}; restore in a new process to 3 more counts: {firstCount.TotalSeconds:F1} s");
@@ -174,7 +174,7 @@ public sealed partial class SnapshotProcessTests : IAsyncLifetime
         return process;
     }
 
-    private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
+    private static StringContent Json(string json) => ServedProcess.Json(json);
 
     /// <summary>The counts the guest printed: lowest, highest, and whether every one read its disk record back.</summary>
     private static (int Min, int Max, bool AllOk) Counts(string console)
@@ -201,21 +201,6 @@ public sealed partial class SnapshotProcessTests : IAsyncLifetime
         return counts;
     }
 
-    private static async Task<bool> EventuallyAsync(Func<Task<bool>> condition, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                return false;
-            }
-
-            await Task.Delay(200);
-        }
-
-        return true;
-    }
 
     [GeneratedRegex(@"^count (\d+) disk (OK|BAD)\r?$", RegexOptions.Multiline)]
     private static partial Regex CountLine();

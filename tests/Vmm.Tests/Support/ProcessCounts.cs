@@ -112,4 +112,21 @@ public static class ProcessCounts
 
         return true;
     }
+
+    /// <summary>Polls <paramref name="condition"/> (e.g. an API call) every 200 ms until it holds or <paramref name="timeout"/> passes.</summary>
+    public static async Task<bool> EventuallyAsync(Func<Task<bool>> condition, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                return false;
+            }
+
+            await Task.Delay(200);
+        }
+
+        return true;
+    }
 }

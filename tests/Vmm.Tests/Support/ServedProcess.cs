@@ -105,6 +105,9 @@ public sealed class ServedProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>A JSON request body.</summary>
+    public static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
+
     public Task<string> ConsoleAsync(string id) => Http.GetStringAsync($"vms/{id}/console?tail=65536");
 
     public async ValueTask DisposeAsync()
