@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Runs the in-guest virtio-pci fuzzer (tools/guest/tests/fuzz.sh) against Debian's QEMU, the reference for a
 # correct device: one boot of the default guest per device with virtio-blk-pci (a raw image with a pattern in
-# sector 0), virtio-serial-pci + virtconsole and virtio-rng-pci, all seeds in that boot. Prints the fuzzer's
+# sector 0), virtio-serial-pci + virtconsole, virtio-rng-pci and virtio-net-pci on QEMU's user-mode network (slirp:
+# it answers the fuzzer's ARP requests, so the receive queue gets frames; no TAP needed), all seeds in that boot. Prints the fuzzer's
 # summary lines, each boot's wall time, and QEMU's resident memory (sampled every 250 ms: start, peak, end).
 # Needs /dev/kvm; where there is none, run it in the nested runner:
 #   tools/guest/build-guest.sh artifacts/guest && \
 #     flock /tmp/actorvmm-nested.lock tools/nested/run-in-kvm.sh --timeout 1500 -- tools/guest/fuzz/against-qemu.sh
-# Environment: FUZZ_DEVS (default "blk console rng"), FUZZ_SEEDS (default "1 7 42"), FUZZ_MODE (default all; or
+# Environment: FUZZ_DEVS (default "blk console rng net"), FUZZ_SEEDS (default "1 7 42"), FUZZ_MODE (default all; or
 # regs, queues, flood), FUZZ_ITERS (default 40), FUZZ_SECONDS (flood, default 20), FUZZ_EXTRA (more kernel command
 # line, e.g. "fuzz.health=5 fuzz.verbose=1"), FUZZ_MEM (default 256), FUZZ_LOG_DIR (the consoles go there, live).
 # Exit status 0 when every summary line says ok.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 guest=$repo/artifacts/guest
-devs=${FUZZ_DEVS:-"blk console rng"}
+devs=${FUZZ_DEVS:-"blk console rng net"}
 seeds=${FUZZ_SEEDS:-"1 7 42"}
 mode=${FUZZ_MODE:-all}
 iters=${FUZZ_ITERS:-40}
@@ -47,7 +48,7 @@ for dev in $devs; do
         -no-reboot -serial "file:$log" -kernel "$guest/bzImage" -initrd "$guest/initramfs.cpio.gz" -append "$cmdline" \
         -drive "file=$img,if=none,id=d0,format=raw,cache=writeback" -device virtio-blk-pci,drive=d0 \
         -device virtio-serial-pci -chardev "file,id=vc0,path=$hvc" -device virtconsole,chardev=vc0 \
-        -device virtio-rng-pci </dev/null >"$work/qemu.out" 2>&1 &
+        -device virtio-rng-pci -netdev user,id=n0,restrict=on -device virtio-net-pci,netdev=n0 </dev/null >"$work/qemu.out" 2>&1 &
     pid=$!
     rss0=0 peak=0 last=0
     deadline=$((SECONDS + 1200))

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The hostile virtio-pci fuzzer (/bin/virtio-fuzz, tools/guest/fuzz/virtio-fuzz.c) against each device named on the
 # kernel command line, once per seed. Options (kernel command line, all optional):
-#   fuzz.dev=blk,console,rng   devices, in order (or PCI addresses); default blk
+#   fuzz.dev=blk,console,rng,net   devices, in order (or PCI addresses); default blk
 #   fuzz.seeds=1,7,42          seeds (fuzz.seed=N for one); default 1
 #   fuzz.mode=all              regs | queues | all | flood
 #   fuzz.iters=40 fuzz.health=10 fuzz.wait=20   iterations, a health check every N, ms to wait after each kick
