@@ -56,9 +56,26 @@ public sealed class GuestFuzzerTests(ITestOutputHelper output)
     [Fact]
     public async Task Fuzzer_flood_should_keep_vmm_memory_bounded_and_registers_answering()
     {
+        var run = await FuzzBoot.RunAsync("fuzz.dev=blk fuzz.seeds=5 fuzz.mode=flood fuzz.seconds=20", imageBytes: 256L << 20);
+        AssertFloodBounded(run);
+    }
+
+    /// <summary>
+    /// The transmit queue kept full (ARP requests, full-size and jumbo frames, 256 KiB frames through indirect tables)
+    /// while the receive queue keeps its four buffers and is never refilled: the device must drop, not queue.
+    /// </summary>
+    [Fact(Skip = "needs ActorVmm's virtio-net device (ActorVmm.Devices.Net.VirtioNetDevice)", SkipUnless = nameof(HasVirtioNet))]
+    public async Task Fuzzer_net_flood_should_keep_vmm_memory_bounded_while_the_receive_queue_is_never_refilled()
+    {
+        var run = await FuzzBoot.RunAsync("fuzz.dev=net fuzz.seeds=5 fuzz.mode=flood fuzz.seconds=20", imageBytes: 16L << 20,
+            [new NetSettings(NetBackendKind.Switch, "fuzz0")]);
+        AssertFloodBounded(run);
+    }
+
+    private void AssertFloodBounded(FuzzBoot.Result run)
+    {
         const long growthLimit = 16L << 20;
 
-        var run = await FuzzBoot.RunAsync("fuzz.dev=blk fuzz.seeds=5 fuzz.mode=flood fuzz.seconds=20", imageBytes: 256L << 20);
         output.WriteLine(run.Summary);
 
         var summary = run.Outcome.Lines("virtio-fuzz: ").FirstOrDefault(l => l.StartsWith("ok ", StringComparison.Ordinal) || l.StartsWith("FAIL ", StringComparison.Ordinal));
