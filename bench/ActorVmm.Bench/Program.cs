@@ -16,11 +16,12 @@ return args.FirstOrDefault() switch
     "kvm-exits" => KvmExitBench.Run(args.Skip(1).ToArray()),
     "serve" => ServeBench.Run(args.Skip(1).ToArray()),
     "snapshot" => SnapshotBench.Run(args.Skip(1).ToArray()),
+    "net" => NetBench.Run(args.Skip(1).ToArray()),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: ActorVmm.Bench pio [--reads N] [--pinned] | restart [--restarts N] | boot [--runs N] [--kernel K] [--initrd I] [--actorvmm DLL] [--actorvmm-b DLL] [--verbose] | replay [--exits N (1000000)] [--rounds N (9)] [--trace FILE] [--clock-only] | kvm-exits [--loops N (10000: 2N exits a run)] [--rounds N (5)] [--clock-only] [--interleaved [--statistics-only] [--warmup-rounds N (1)]] [--no-peer] | serve [--vms N (4)] [--memory MiB (128)] [--api-rounds N (300)] [--script NAME (idle)] [--actorvmm PATH] [--no-peer] | snapshot [--memory MiB,... (256,1024)] [--rounds N (3)] [--actorvmm PATH] [--dir DIR] [--no-peer | --peer-only]");
+    Console.Error.WriteLine("usage: ActorVmm.Bench pio [--reads N] [--pinned] | restart [--restarts N] | boot [--runs N] [--kernel K] [--initrd I] [--actorvmm DLL] [--actorvmm-b DLL] [--verbose] | replay [--exits N (1000000)] [--rounds N (9)] [--trace FILE] [--clock-only] | kvm-exits [--loops N (10000: 2N exits a run)] [--rounds N (5)] [--clock-only] [--interleaved [--statistics-only] [--warmup-rounds N (1)]] [--no-peer] | serve [--vms N (4)] [--memory MiB (128)] [--api-rounds N (300)] [--script NAME (idle)] [--actorvmm PATH] [--no-peer] | snapshot [--memory MiB,... (256,1024)] [--rounds N (3)] [--actorvmm PATH] [--dir DIR] [--no-peer | --peer-only] | net [--seconds N (10)] [--rounds N (3)] [--pings N (20)] [--memory MiB (256)] [--actorvmm PATH] [--initrd I] [--no-switch] [--no-bridge] [--no-peer | --peer-only]");
     return 2;
 }

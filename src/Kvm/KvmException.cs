@@ -42,6 +42,7 @@ public class KvmException : Exception
         24 => "EMFILE",
         25 => "ENOTTY",
         28 => "ENOSPC",
+        77 => "EBADFD",
         95 => "EOPNOTSUPP",
         _ => $"errno {errno}",
     };

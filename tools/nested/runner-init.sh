@@ -1,12 +1,13 @@
 #!/bin/busybox sh
 # PID 1 of the nested runner's VM: load KVM, mount the host over 9p, chroot in, run the command, power off.
+# tun (TAP devices) and bridge are loaded for the network tests and benchmarks; network namespaces need no module.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 for m in irqbypass ccp kvm kvm-amd virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci \
-         9pnet 9pnet_virtio netfs fscache 9p; do
+         9pnet 9pnet_virtio netfs fscache 9p tun llc stp bridge; do
     insmod /mods/$m.ko 2>/dev/null || echo "runner-init: insmod $m failed"
 done
 arg() { sed -n "s/.*actorvmm\\.$1=\\([^ ]*\\).*/\\1/p" /proc/cmdline; }
@@ -31,6 +32,7 @@ case "$freeze" in
     after:*) (sleep "${freeze#after:}"; stop_heartbeat
               echo "runner-init: test freeze: heartbeat and every process stopped"; kill -STOP -1) & ;;
 esac
+ip link set lo up 2>/dev/null
 [ -c /dev/kvm ] || fail "no /dev/kvm after loading kvm-amd (does QEMU offer SVM with -cpu max?)"
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro,cache=loose host /host || fail "cannot mount the host root"
 mount -t proc proc /host/proc

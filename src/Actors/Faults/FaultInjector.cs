@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Logging;
+using ActorVmm.Actors.Net;
 using ActorVmm.Actors.Settings;
 using ActorVmm.Actors.Vm;
 using ActorVmm.Devices;
@@ -16,6 +17,8 @@ namespace ActorVmm.Actors.Faults;
 /// <list type="bullet">
 /// <item><see cref="AttachBlock"/>: virtio-blk per-REQUEST faults (crash, delay, io-error with an every / p / after
 /// trigger, or none) through <see cref="VirtioBlockDevice.RequestHook"/>.</item>
+/// <item><see cref="AttachNet"/>: a NIC's per-FRAME faults (drop, delay, corrupt, duplicate, reorder, rate, partition)
+/// on the frames its <see cref="NetPort"/> sends (partition: both directions); a crash stays per register access.</item>
 /// <item><see cref="Wrap"/>: everything else, per register access, by decorating the blueprint's factory with a
 /// <see cref="FaultInjectingDevice"/>.</item>
 /// </list>
@@ -47,6 +50,7 @@ public sealed class FaultInjector
     private readonly List<(string Id, FaultSchedule Schedule)> _armed = [];
     private readonly Dictionary<string, DeviceFaults> _devices = new(StringComparer.Ordinal);
     private readonly Dictionary<string, BlockRequestFaults> _blocks = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, NetFrameFaults> _nets = new(StringComparer.Ordinal);
     private readonly HashSet<string> _deviceNames = new(StringComparer.Ordinal);
     private readonly TimeProvider? _time;
     private readonly Action<TimeSpan>? _sleep;
@@ -54,7 +58,7 @@ public sealed class FaultInjector
 
     /// <param name="plans">The VM's fault plans at start (e.g. <c>settings.Faults</c>); ids f1, f2, ... in this order.</param>
     /// <param name="counters">Where faults are counted; a new one when null.</param>
-    /// <param name="time">The clock for after=DURATION (tests: a manual one).</param>
+    /// <param name="time">The clock for after=DURATION, and the timers of a NIC's delay, reorder and rate faults (tests: a manual one).</param>
     /// <param name="sleep">How a delay waits (tests: a recorder); default: spin below 1 ms, sleep above.</param>
     public FaultInjector(IEnumerable<FaultPlan> plans, FaultCounters? counters = null, TimeProvider? time = null, Action<TimeSpan>? sleep = null)
     {
@@ -110,8 +114,9 @@ public sealed class FaultInjector
     }
 
     /// <summary>
-    /// Checks every plan names a device of the VM, and io-error plans a virtio-blk (<see cref="AttachBlock"/>); call
-    /// once the machine's devices are known. The names are also the devices <see cref="Add"/> accepts.
+    /// Checks every plan names a device of the VM, io-error plans a virtio-blk (<see cref="AttachBlock"/>), and the
+    /// NIC-only kinds and keys (duplicate, reorder, rate, partition, bits=, jitter=) a NIC (<see cref="AttachNet"/>),
+    /// which takes neither offset= nor mask=; call once the machine's devices are known. The names are also the devices <see cref="Add"/> accepts.
     /// </summary>
     /// <exception cref="SettingsException">One line naming the bad plan and the devices there are.</exception>
     public void Validate(IEnumerable<string> deviceNames)
@@ -132,7 +137,7 @@ public sealed class FaultInjector
     /// blueprint given to <see cref="Wrap"/>); io-error needs a virtio-blk disk. Thread-safe.
     /// </summary>
     /// <returns>The plan's id (<c>f3</c>), for <see cref="Remove"/> and <see cref="Active"/>.</returns>
-    /// <exception cref="SettingsException">Unknown device or io-error on a non-disk (one line); nothing is armed then.</exception>
+    /// <exception cref="SettingsException">Unknown device, io-error on a non-disk, a plan that does not fit a NIC or a non-NIC (one line); nothing is armed then.</exception>
     public string Add(FaultPlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
@@ -189,6 +194,28 @@ public sealed class FaultInjector
     }
 
     /// <summary>
+    /// Attaches the per-frame faults of NIC <paramref name="device"/> to its port (one per VM, created outside the
+    /// restartable device): every plan of the NIC but crash applies to the frames the port sends, partition to both
+    /// directions, now and for plans added later. Call before <see cref="Validate"/>, as <see cref="AttachBlock"/>.
+    /// Delayed, reordered and shaped frames wait on timers of the injector's clock, never on the caller's thread.
+    /// </summary>
+    public void AttachNet(string device, NetPort port)
+    {
+        ArgumentNullException.ThrowIfNull(port);
+        lock (_sync)
+        {
+            _deviceNames.Add(device);
+            if (!_nets.TryGetValue(device, out var faults))
+            {
+                _nets[device] = faults = new NetFrameFaults(FaultsOf(device), this, _time ?? TimeProvider.System);
+                Publish(device);
+            }
+
+            faults.Bind(port);
+        }
+    }
+
+    /// <summary>
     /// The blueprint with its factory decorated by a <see cref="FaultInjectingDevice"/> (every device, so a plan can be
     /// added to any of them while the VM runs). A device with a delay plan at start is mapped non-inline, so delays
     /// run on the device actor and a delayed read is subject to the vCPU's read timeout; the others keep their mapping.
@@ -205,7 +232,14 @@ public sealed class FaultInjector
         }
 
         var inner = blueprint.Factory;
-        var inline = blueprint.Inline && !Plans.Any(p => p.Device == name && p.Kind == FaultKind.Delay);
+        bool isNet;
+        lock (_sync)
+        {
+            isNet = _nets.ContainsKey(name);
+        }
+
+        // A NIC's delays hold frames on timers, not register accesses: its mapping stays as it is.
+        var inline = blueprint.Inline && (isNet || !Plans.Any(p => p.Device == name && p.Kind == FaultKind.Delay));
         return blueprint with
         {
             Inline = inline,
@@ -219,19 +253,32 @@ public sealed class FaultInjector
     /// <summary>Called on the device's thread for each injected fault (e.g. the tracer: <c>(d, k) => sink.Fault(d, FaultPlan.KindName(k))</c>).</summary>
     public Action<string, FaultKind>? FaultObserved { get; set; }
 
-    /// <summary>Counts and logs one injected fault.</summary>
-    internal void Injected(FaultPlan plan, ulong? offset)
+    /// <summary>
+    /// Counts and logs one injected fault. <paramref name="perFrame"/> (a NIC's frame faults, which can fire thousands
+    /// of times a second) logs at debug level; the counters and <see cref="FaultObserved"/> see every one.
+    /// </summary>
+    internal void Injected(FaultPlan plan, ulong? offset, bool perFrame = false)
     {
         Counters.CountInjected(plan.Device, plan.Kind);
         FaultObserved?.Invoke(plan.Device, plan.Kind);
-        Log.ForDevice(plan.Device)
-            .WithContext("FaultKind", FaultPlan.KindName(plan.Kind))
-            .Info(
-                offset is { } o ? "Injected {FaultKind} fault into {Device} at offset {Offset} ({Plan})" : "Injected {FaultKind} fault into {Device} ({Plan})",
-                FaultPlan.KindName(plan.Kind),
-                plan.Device,
-                offset is { } at ? $"0x{at:x}" : plan.ToString(),
-                plan.ToString());
+        if (perFrame && !Log.IsDebugEnabled)
+        {
+            return;
+        }
+
+        var log = Log.ForDevice(plan.Device).WithContext("FaultKind", FaultPlan.KindName(plan.Kind));
+        if (perFrame)
+        {
+            log.Debug("Injected {FaultKind} fault into {Device} ({Plan})", FaultPlan.KindName(plan.Kind), plan.Device, plan.ToString());
+            return;
+        }
+
+        log.Info(
+            offset is { } o ? "Injected {FaultKind} fault into {Device} at offset {Offset} ({Plan})" : "Injected {FaultKind} fault into {Device} ({Plan})",
+            FaultPlan.KindName(plan.Kind),
+            plan.Device,
+            offset is { } at ? $"0x{at:x}" : plan.ToString(),
+            plan.ToString());
     }
 
     internal void Retried(string device, ushort position)
@@ -296,9 +343,9 @@ public sealed class FaultInjector
 
     /// <summary>Under <see cref="_sync"/>: publishes <paramref name="device"/>'s armed schedules to its accesses.</summary>
     private void Publish(string device) =>
-        FaultsOf(device).Publish(_armed.Where(a => a.Schedule.Plan.Device == device).Select(a => a.Schedule), _blocks.ContainsKey(device));
+        FaultsOf(device).Publish(_armed.Where(a => a.Schedule.Plan.Device == device).Select(a => a.Schedule), _blocks.ContainsKey(device), _nets.ContainsKey(device));
 
-    /// <summary>Under <see cref="_sync"/>: the plan names a known device, and io-error a disk.</summary>
+    /// <summary>Under <see cref="_sync"/>: the plan names a known device, io-error a disk, the NIC-only kinds and keys a NIC.</summary>
     private void Check(FaultPlan plan)
     {
         if (!_deviceNames.Contains(plan.Device))
@@ -310,6 +357,24 @@ public sealed class FaultInjector
         if (plan.Kind == FaultKind.IoError && !_blocks.ContainsKey(plan.Device))
         {
             throw new SettingsException($"fault '{plan}': io-error needs a virtio-blk disk; {plan.Device} is not one", "actorvmm.faults");
+        }
+
+        if (_nets.ContainsKey(plan.Device))
+        {
+            if (plan.Trigger.Kind == FaultTriggerKind.Offset)
+            {
+                throw new SettingsException($"fault '{plan}': {plan.Device} is a NIC, its faults are per frame; offset= does not apply (use every, p or after)", "actorvmm.faults");
+            }
+
+            if (plan.Kind == FaultKind.Corrupt && plan.Mask != 1)
+            {
+                throw new SettingsException($"fault '{plan}': {plan.Device} is a NIC; its corrupt flips bits=N of a frame, mask= does not apply", "actorvmm.faults");
+            }
+        }
+        else if (FaultPlan.IsNetOnly(plan.Kind) || plan.Bits > 0 || plan.Jitter > TimeSpan.Zero)
+        {
+            var what = FaultPlan.IsNetOnly(plan.Kind) ? FaultPlan.KindName(plan.Kind) : plan.Bits > 0 ? "bits=" : "jitter=";
+            throw new SettingsException($"fault '{plan}': {what} applies to a NIC's frames; {plan.Device} is not a NIC", "actorvmm.faults");
         }
     }
 

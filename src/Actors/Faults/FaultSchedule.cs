@@ -11,6 +11,7 @@ public sealed class FaultSchedule
     private readonly TimeProvider _time;
     private readonly long _start;
     private SplitMix64 _random;
+    private SplitMix64 _effects;
     private long _requests;
     private long _fired;
     private bool _afterFired;
@@ -21,6 +22,10 @@ public sealed class FaultSchedule
         _time = time ?? TimeProvider.System;
         _start = _time.GetTimestamp();
         _random = new SplitMix64(plan.Trigger.Seed);
+
+        // The effects (a NIC's jitter, which bits a corrupt flips) draw from their own sequence, so they neither
+        // shift nor repeat the trigger's draws.
+        _effects = new SplitMix64(plan.Trigger.Seed ^ 0xD1B54A32D192ED03UL);
     }
 
     public FaultPlan Plan { get; }
@@ -48,6 +53,15 @@ public sealed class FaultSchedule
 
             _fired++;
             return true;
+        }
+    }
+
+    /// <summary>The next draw for the fault's effect (jitter, corrupted bit positions): fixed by the plan's seed.</summary>
+    internal ulong NextRandom()
+    {
+        lock (_sync)
+        {
+            return _effects.Next();
         }
     }
 

@@ -27,6 +27,7 @@ public sealed class Virtqueue
     private volatile bool _quiescing;
     private DescriptorChain? _outstanding;
     private int _failedOnce = -1;
+    private int _notifyAt = -1;
 
     public Virtqueue(ushort maxSize, VirtqueueLimits? limits = null)
     {
@@ -123,6 +124,7 @@ public sealed class Virtqueue
         BrokenReason = null;
         _outstanding = null;
         _failedOnce = -1;
+        _notifyAt = -1;
     }
 
     /// <summary>
@@ -189,6 +191,7 @@ public sealed class Virtqueue
                 if (chain is not null)
                 {
                     _outstanding = chain;
+                    _notifyAt = -1;
                     return chain;
                 }
 
@@ -272,6 +275,70 @@ public sealed class Virtqueue
     }
 
     /// <summary>
+    /// Hands several chains back at once (e.g. the buffers of one merged virtio-net frame): writes every used element,
+    /// then publishes the used index once, so the driver never sees part of the batch.
+    /// </summary>
+    public void AddUsedBatch(GuestMemory memory, ReadOnlySpan<(ushort HeadIndex, uint Length)> entries)
+    {
+        _outstanding = null;
+        if (!Ready || Broken || entries.IsEmpty)
+        {
+            return;
+        }
+
+        try
+        {
+            Span<byte> element = stackalloc byte[8];
+            var next = NextUsed;
+            foreach (var (head, length) in entries)
+            {
+                BinaryPrimitives.WriteUInt32LittleEndian(element, head);
+                BinaryPrimitives.WriteUInt32LittleEndian(element[4..], length);
+                memory.Write(UsedRing.CheckedAdd(4 + (8UL * (ulong)(next % Size))), element);
+                next++;
+            }
+
+            NextUsed = next;
+            memory.StoreReleaseU16(UsedRing.CheckedAdd(2), NextUsed);
+            foreach (var entry in entries)
+            {
+                Traffic?.Count(entry.Length);
+            }
+        }
+        catch (GuestMemoryException ex)
+        {
+            MarkBroken(ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// The device put back what was available because it is too little for its next request (a frame that needs
+    /// more buffers): until the next pop, <see cref="EnableNotification"/> asks the driver to notify when it adds
+    /// more, not at <see cref="NextAvail"/> (already passed). Returns true when the driver added buffers meanwhile,
+    /// so the device must look again now (no notification is coming for those).
+    /// </summary>
+    public bool WaitForMoreBuffers(GuestMemory memory)
+    {
+        if (!Ready || Broken)
+        {
+            return false;
+        }
+
+        try
+        {
+            var seen = memory.LoadAcquireU16(AvailRing.CheckedAdd(2));
+            _notifyAt = seen;
+            EnableNotification(memory);
+            return memory.LoadAcquireU16(AvailRing.CheckedAdd(2)) != seen;
+        }
+        catch (GuestMemoryException ex)
+        {
+            MarkBroken(ex.Message);
+            return false;
+        }
+    }
+
+    /// <summary>
     /// Whether the driver wants an interrupt for what was added since the last call: with EVENT_IDX, when the used
     /// index crossed used_event; without it, unless VRING_AVAIL_F_NO_INTERRUPT is set.
     /// </summary>
@@ -334,7 +401,7 @@ public sealed class Virtqueue
         {
             if (EventIdxEnabled)
             {
-                memory.StoreReleaseU16(UsedRing.CheckedAdd(4 + (8UL * Size)), NextAvail);
+                memory.StoreReleaseU16(UsedRing.CheckedAdd(4 + (8UL * Size)), _notifyAt >= 0 ? (ushort)_notifyAt : NextAvail);
             }
             else
             {
@@ -393,6 +460,7 @@ public sealed class Virtqueue
         BrokenReason = state.Broken ? "restored broken" : null;
         _outstanding = null;
         _failedOnce = state.FailedOnce ?? -1;
+        _notifyAt = -1;
     }
 
     private string? Validate(GuestMemory memory)

@@ -14,6 +14,8 @@ namespace ActorVmm.Host.Api;
 [JsonSerializable(typeof(FaultInfo))]
 [JsonSerializable(typeof(IReadOnlyList<FaultInfo>))]
 [JsonSerializable(typeof(VmStatsInfo))]
+[JsonSerializable(typeof(NetCounters))]
+[JsonSerializable(typeof(IReadOnlyList<SwitchInfo>))]
 [JsonSerializable(typeof(SnapshotInfo))]
 [JsonSerializable(typeof(ApiError))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext

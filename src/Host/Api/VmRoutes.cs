@@ -57,6 +57,7 @@ internal static partial class VmRoutes
             return Task.CompletedTask;
         });
 
+        On("GET", "/switches", (c, s) => Json(c, 200, s.Switches(), ApiJsonContext.Default.IReadOnlyListSwitchInfo));
         On("GET", "/vms/{id}/stats", (c, s) => Json(c, 200, s.Stats(Id(c)), ApiJsonContext.Default.VmStatsInfo));
         On("POST", "/vms/{id}/trace", StartTraceAsync);
         On("DELETE", "/vms/{id}/trace", async (c, s) =>

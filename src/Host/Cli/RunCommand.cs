@@ -11,6 +11,7 @@ using Akka.Actor;
 using ActorVmm.Actors.Virtio;
 
 using ActorVmm.Host.Composition;
+using ActorVmm.Host.Serve;
 
 namespace ActorVmm.Host.Cli;
 
@@ -55,13 +56,14 @@ public static class RunCommand
             // Created from a Config, not an ActorSystemSetup: Akka then skips its app.config lookup (System.Configuration,
             // XML), and the Serilog logger actor logs to Serilog.Log.Logger, which is this process's logger anyway.
             var systemStarting = Task.Run(() => ActorSystem.Create("actorvmm", AkkaConfig.Build(settings)));
+            using var networks = new HostNetworks(systemStarting, settings.Switches);
             StdinReader? stdin = null;
             try
             {
                 var run = await VmRunner.RunWithReportAsync(
                     systemStarting,
                     settings,
-                    new VmIo(serialOutputs) { VirtioConsole = virtioConsole },
+                    new VmIo(serialOutputs) { VirtioConsole = virtioConsole, Networks = networks },
                     port =>
                     {
                         // The port forwards to COM1 or, with --console virtio, to hvc0.
@@ -82,6 +84,16 @@ public static class RunCommand
                 if (faultSummary.Length > 0)
                 {
                     error.Write(faultSummary);
+                }
+
+                if (settings.Tracing.Stats)
+                {
+                    foreach (var nic in VmService.NetCountersOf(run.Machine))
+                    {
+                        var drops = string.Join(", ", nic.Drops.Select(d => $"{d.Key} {d.Value}"));
+                        error.WriteLine(
+                            $"{nic.Name} {nic.Mac} on {nic.Link}: tx {nic.TxFrames} frames {nic.TxBytes} bytes, rx {nic.RxFrames} frames {nic.RxBytes} bytes, dropped {nic.Dropped}{(drops.Length > 0 ? $" ({drops})" : string.Empty)}");
+                    }
                 }
 
                 if (reason.ExitCode != 0)

@@ -2,11 +2,13 @@ using ActorVmm.Actors.Bus;
 using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Faults;
 using ActorVmm.Actors.Irq;
+using ActorVmm.Actors.Net;
 using ActorVmm.Actors.Settings;
 using ActorVmm.Host.Settings;
 using ActorVmm.Actors.Vm;
 using ActorVmm.Devices;
 using ActorVmm.Devices.Pci;
+using ActorVmm.Devices.Net;
 using ActorVmm.Devices.Virtio;
 using ActorVmm.Kvm;
 using ActorVmm.Kvm.Boot;
@@ -42,7 +44,7 @@ internal static class PciDevices
     /// resource exists. Instances are owned by <paramref name="resources"/>.
     /// </summary>
     /// <exception cref="VmBuildException">A disk cannot be used (one line).</exception>
-    public static List<VirtioModel> OpenModels(VmSettings settings, VmIo io, CompositeDisposable resources, FaultInjector faults)
+    public static List<VirtioModel> OpenModels(VmSettings settings, VmIo io, CompositeDisposable resources, FaultInjector faults, string vmName = "vm0", ICollection<NetPort>? netPorts = null)
     {
         var models = new List<VirtioModel>();
         var seen = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -88,6 +90,7 @@ internal static class PciDevices
             models.Add(new VirtioModel("rng0", resources.Add(Create()), Create));
         }
 
+        models.AddRange(NetDevices.Open(settings, vmName, io.Networks, resources, faults, netPorts));
         return models;
     }
 
@@ -127,7 +130,9 @@ internal static class PciDevices
             var handles = new int[first.QueueCount];
             for (var q = 0; q < handles.Length; q++)
             {
-                handles[q] = workers.Add(vm, name, q, bar + VirtioPciDevice.NotifyOffsetOf(q), blocksOnHostIo: first is VirtioBlockDevice);
+                // A disk's passes wait for host I/O; a NIC's RX and TX queues each get a thread of their own too, so
+                // receiving and transmitting run at once and never wait behind the console's or rng's passes.
+                handles[q] = workers.Add(vm, name, q, bar + VirtioPciDevice.NotifyOffsetOf(q), blocksOnHostIo: first is VirtioBlockDevice or VirtioNetDevice);
             }
 
             var holder = resources.Add(new ModelHolder(first));
@@ -159,6 +164,7 @@ internal static class PciDevices
                 {
                     VirtioBlockDevice => "virtio-blk",
                     VirtioConsoleDevice => "virtio-console",
+                    VirtioNetDevice => "virtio-net",
                     _ => "virtio-rng",
                 },
             });

@@ -2,12 +2,14 @@ using ActorVmm.Actors;
 using ActorVmm.Actors.Bus;
 using ActorVmm.Actors.Faults;
 using ActorVmm.Actors.Irq;
+using ActorVmm.Actors.Net;
 using ActorVmm.Actors.Settings;
 using ActorVmm.Host.Settings;
 using ActorVmm.Actors.Vcpu;
 using ActorVmm.Actors.Vm;
 using ActorVmm.Devices;
 using ActorVmm.Devices.Legacy;
+using ActorVmm.Devices.Net;
 using ActorVmm.Devices.Virtio;
 using ActorVmm.Kvm;
 using ActorVmm.Kvm.Boot;
@@ -32,6 +34,12 @@ public sealed record BuiltVm(
 
     /// <summary>The virtio-pci functions (their traffic counters), by device name.</summary>
     public IReadOnlyList<VirtioPciSlot> PciSlots { get; init; } = [];
+
+    /// <summary>The NICs' ports (net0, net1, ...), in order: counters, link, faults.</summary>
+    public IReadOnlyList<NetPort> NetPorts { get; init; } = [];
+
+    /// <summary>The NICs' MACs, in order.</summary>
+    public IReadOnlyList<MacAddress> Macs { get; init; } = [];
 }
 
 /// <summary>
@@ -58,13 +66,14 @@ public static class VmBuilder
     {
         ArgumentNullException.ThrowIfNull(settings);
         var restore = settings.Vm.Restore is { Length: > 0 } snapshot ? SnapshotSource.Open(snapshot, settings.Vm) : null;
-        var vmSettings = restore?.Settings ?? settings.Vm;
+        var vmSettings = NetDevices.ResolveMacs(restore?.Settings ?? settings.Vm);
         var (kernelPath, initrdPath) = restore is null ? ResolveImages(vmSettings) : (vmSettings.Kernel ?? string.Empty, vmSettings.Initrd);
         var resources = new CompositeDisposable();
         try
         {
             var faults = new FaultInjector(settings.Faults) { ReadTimeout = settings.Devices.ReadTimeout };
-            var models = PciDevices.OpenModels(vmSettings, io, resources, faults);
+            var netPorts = new List<NetPort>();
+            var models = PciDevices.OpenModels(vmSettings, io, resources, faults, vmName, netPorts);
             var kvm = resources.Add(KvmSystem.Open());
             var softwareKvm = KvmBackend.SoftwareBackend();
 
@@ -182,7 +191,12 @@ public static class VmBuilder
                     cpuid,
                     [.. vmSettings.Disks.Select((d, i) => new VmDisk($"disk{i}", Path.GetFullPath(d.Path), d.ReadOnly))]),
             };
-            return new BuiltVm(blueprint, console, kernel, initrd, workers, faults) { SoftwareKvm = softwareKvm, PciSlots = pciSlots };
+            return new BuiltVm(blueprint, console, kernel, initrd, workers, faults) {
+                SoftwareKvm = softwareKvm,
+                PciSlots = pciSlots,
+                NetPorts = netPorts,
+                Macs = [.. vmSettings.Nets.Select(n => n.Mac!.Value)],
+            };
         }
         catch (Exception ex)
         {

@@ -11,5 +11,8 @@ public sealed record VmIo(IReadOnlyList<SerialOutput?> SerialOutputs)
     /// <summary>Where the virtio console (hvc0) writes, when the VM has one (<c>--console virtio</c>); null drops its output.</summary>
     public SerialOutput? VirtioConsole { get; init; }
 
+    /// <summary>The networks the VM's NICs connect to (the process's switches, TAPs); null: a VM with NICs is refused.</summary>
+    public HostNetworks? Networks { get; init; }
+
     public SerialOutput? Serial(int index) => index < SerialOutputs.Count ? SerialOutputs[index] : null;
 }

@@ -82,7 +82,16 @@ public interface IVmService
 
     /// <summary>Counters of every VM for the metrics endpoint.</summary>
     IReadOnlyList<VmMetrics> Metrics();
+
+    /// <summary>The in-process switches that have NICs on them (<c>GET /switches</c>).</summary>
+    IReadOnlyList<SwitchInfo> Switches() => [];
 }
+
+/// <summary>
+/// <c>GET /switches</c>: one in-process switch: its ports (NICs, and an uplink when it has one), MACs learned, and
+/// frames forwarded to one port, flooded, filtered (destination on the ingress port) and dropped.
+/// </summary>
+public sealed record SwitchInfo(string Name, int Ports, int MacTableSize, long Forwarded, long Flooded, long Filtered, long Dropped);
 
 /// <summary>A console attachment: read <see cref="Output"/>; dispose to detach.</summary>
 public sealed class ConsoleSubscription(ChannelReader<ReadOnlyMemory<byte>> output, Action detach) : IDisposable

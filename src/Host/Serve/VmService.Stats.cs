@@ -1,5 +1,6 @@
 using ActorVmm.Actors.Settings;
 using ActorVmm.Actors.Tracing;
+using ActorVmm.Host.Composition;
 
 namespace ActorVmm.Host.Serve;
 
@@ -21,8 +22,25 @@ public sealed partial class VmService
         var interrupts = last is null
             ? []
             : last.Interrupts.Select(p => new InterruptRow(p.Key.Device, p.Key.Gsi, p.Value)).OrderBy(r => r.Gsi).ToList();
-        return new VmStatsInfo(id, counters.Total, byKind, byDevice, DeviceCountersOf(vm), interrupts);
+        return new VmStatsInfo(id, counters.Total, byKind, byDevice, DeviceCountersOf(vm), interrupts) { Nets = NetCountersOf(vm.Machine) };
     }
+
+    public IReadOnlyList<SwitchInfo> Switches() =>
+        [.. (_networks.Switches?.Stats() ?? []).Select(s => new SwitchInfo(s.Name, s.Ports, s.MacTableSize, s.Forwarded, s.Flooded, s.Filtered, s.Dropped))];
+
+    /// <summary>The NICs' counters (also for <c>--stats</c>).</summary>
+    internal static IReadOnlyList<NetCounters> NetCountersOf(BuiltVm machine) =>
+        [.. machine.NetPorts.Select((port, i) => new NetCounters(
+            port.Name,
+            machine.Macs.ElementAtOrDefault(i).ToString(),
+            port.Link.Description,
+            port.Counters.TxFrames,
+            port.Counters.TxBytes,
+            port.Counters.RxFrames,
+            port.Counters.RxBytes,
+            port.Counters.TotalDropped,
+            port.Counters.Drops.ToDictionary(d => ValueParsers.Kebab(d.Key.ToString()), d => d.Value, StringComparer.Ordinal),
+            port.PendingFrames))];
 
     public IReadOnlyList<VmMetrics> Metrics()
     {

@@ -15,7 +15,8 @@ namespace ActorVmm.Host.Serve;
 /// <summary>
 /// The VMs of one process (<c>actorvmm serve</c>, or a test through <c>ActorVmm.Testing</c>): each built at create
 /// (<see cref="VmBuilder"/>), started as its own <c>VmActor</c> tree in the shared actor system, its console kept in a
-/// <see cref="ConsoleRing"/>. VMs share nothing but the actor system. See <see cref="IVmService"/> for the contract.
+/// <see cref="ConsoleRing"/>. VMs share nothing but the actor system and the networks (<see cref="HostNetworks"/>:
+/// the NICs of VMs that name one switch are on one L2 segment). See <see cref="IVmService"/> for the contract.
 /// </summary>
 public sealed partial class VmService : IVmService, IAsyncDisposable
 {
@@ -27,6 +28,7 @@ public sealed partial class VmService : IVmService, IAsyncDisposable
     private readonly ActorSystem _system;
     private readonly string _serverHocon;
     private readonly int _consoleCapacity;
+    private readonly HostNetworks _networks;
     private long _sequence;
     private bool _shutdown;
 
@@ -39,6 +41,7 @@ public sealed partial class VmService : IVmService, IAsyncDisposable
         _system = system;
         _serverHocon = serverHocon;
         _consoleCapacity = consoleCapacity;
+        _networks = new HostNetworks(Task.FromResult(system), SettingsLoader.Parse(serverHocon, "server settings").Switches);
     }
 
     /// <summary>A service with an actor system of its own (<c>actorvmm serve</c>), terminated when the service is disposed.</summary>
@@ -74,9 +77,9 @@ public sealed partial class VmService : IVmService, IAsyncDisposable
             var ring = new ConsoleRing(_consoleCapacity);
             SerialOutput? output = request.KeepConsole ? ring.Write : null;
             var settings = request.Settings;
-            var io = settings.Vm.Console == ConsoleDevice.Serial
+            var io = (settings.Vm.Console == ConsoleDevice.Serial
                 ? new VmIo([output])
-                : new VmIo([null]) { VirtioConsole = output };
+                : new VmIo([null]) { VirtioConsole = output }) with { Networks = _networks };
 
             // Building loads the kernel and opens the disks: off the caller's thread, and finished even when the
             // client goes away meanwhile (the VM then exists, as it would had the reply been lost).
@@ -227,6 +230,7 @@ public sealed partial class VmService : IVmService, IAsyncDisposable
                 vm.Gate.Release();
             }
         })).ConfigureAwait(false);
+        _networks.Dispose();
         if (OwnsSystem)
         {
             await _system.Terminate().ConfigureAwait(false);

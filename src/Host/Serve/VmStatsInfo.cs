@@ -10,7 +10,27 @@ public sealed record VmStatsInfo(
     IReadOnlyList<ExitRow> ByReason,
     IReadOnlyList<ExitRow> ByDevice,
     IReadOnlyList<DeviceCounters> Devices,
-    IReadOnlyList<InterruptRow> Interrupts);
+    IReadOnlyList<InterruptRow> Interrupts)
+{
+    /// <summary>The VM's NICs (net0, net1, ...), in order.</summary>
+    public IReadOnlyList<NetCounters> Nets { get; init; } = [];
+}
+
+/// <summary>
+/// One NIC: its MAC, what it is connected to, frames and bytes each way (virtio header included; tx counted before
+/// faults), frames dropped by reason (malformed, rx-queue-full, fault, partition, ...) and frames waiting for the guest.
+/// </summary>
+public sealed record NetCounters(
+    string Name,
+    string Mac,
+    string Link,
+    long TxFrames,
+    long TxBytes,
+    long RxFrames,
+    long RxBytes,
+    long Dropped,
+    IReadOnlyDictionary<string, long> Drops,
+    int Pending);
 
 /// <summary>One row of an exit table: count and latency in nanoseconds.</summary>
 public sealed record ExitRow(string Event, long Count, double MeanNs, double P50Ns, double P99Ns, double MaxNs);

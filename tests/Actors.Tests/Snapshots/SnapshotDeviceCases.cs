@@ -1,6 +1,7 @@
 using System.Text;
 using ActorVmm.Devices;
 using ActorVmm.Devices.Legacy;
+using ActorVmm.Devices.Net;
 using ActorVmm.Devices.Virtio;
 using ActorVmm.TestSupport.Fakes;
 using ActorVmm.TestSupport.Virtio;
@@ -48,6 +49,7 @@ internal sealed class SnapshotDeviceCases : IDisposable
             [typeof(VirtioConsoleDevice)] = (() => new VirtioConsoleDevice(_ => { }), d => ((VirtioConsoleDevice)d).EnqueueInput("hello"u8)),
             [typeof(VirtioRngDevice)] = (() => new VirtioRngDevice(), _ => { }),
             [typeof(VirtioBlockDevice)] = (() => new VirtioBlockDevice(_image), _ => { }),
+            [typeof(VirtioNetDevice)] = (() => new VirtioNetDevice(new IdlePort(), new MacAddress([0x52, 0x54, 0, 0, 0, 1])), _ => { }),
         };
 
     /// <summary>A virtio-pci function over an RNG without MSI-X (no MSI-X state, no device state).</summary>
@@ -160,6 +162,28 @@ internal sealed class SnapshotDeviceCases : IDisposable
         }
 
         public void Trigger(int vector)
+        {
+        }
+    }
+
+    /// <summary>A NIC's network side with nothing on it.</summary>
+    private sealed class IdlePort : INetPort
+    {
+        public int PendingFrames => 0;
+
+        public Action? FrameArrived { get; set; }
+
+        public void Send(byte[] frame)
+        {
+        }
+
+        public bool TryReceive([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out byte[]? frame)
+        {
+            frame = null;
+            return false;
+        }
+
+        public void SetGuestOffloads(ulong ackedFeatures)
         {
         }
     }
