@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using ActorVmm.Actors;
 using ActorVmm.Actors.Settings;
-using ActorVmm.Devices.Net;
 using ActorVmm.Host.Composition;
 using ActorVmm.Host.Settings;
 using ActorVmm.Vmm.Tests.Support;
@@ -30,14 +29,11 @@ public sealed class GuestFuzzerTests(ITestOutputHelper output)
     /// <summary>Sized for the nested runner (TCG): a few seconds of fuzzing per seed.</summary>
     private const string Budget = "fuzz.iters=200 fuzz.health=25 fuzz.wait=10";
 
-    /// <summary>The net case runs once ActorVmm has its virtio-net device (until then no NIC would appear for the setting).</summary>
-    public static bool HasVirtioNet => typeof(NetFrame).Assembly.GetType("ActorVmm.Devices.Net.VirtioNetDevice") is not null;
-
     [Theory]
     [InlineData("blk")]
     [InlineData("console")]
     [InlineData("rng")]
-    [InlineData("net", Skip = "needs ActorVmm's virtio-net device (ActorVmm.Devices.Net.VirtioNetDevice)", SkipUnless = nameof(HasVirtioNet))]
+    [InlineData("net")]
     public async Task Fuzzer_should_leave_each_virtio_device_healthy_after_hostile_queues_and_registers(string device)
     {
         IReadOnlyList<NetSettings> nets = device == "net" ? [new NetSettings(NetBackendKind.Switch, "fuzz0")] : [];
@@ -64,7 +60,7 @@ public sealed class GuestFuzzerTests(ITestOutputHelper output)
     /// The transmit queue kept full (ARP requests, full-size and jumbo frames, 256 KiB frames through indirect tables)
     /// while the receive queue keeps its four buffers and is never refilled: the device must drop, not queue.
     /// </summary>
-    [Fact(Skip = "needs ActorVmm's virtio-net device (ActorVmm.Devices.Net.VirtioNetDevice)", SkipUnless = nameof(HasVirtioNet))]
+    [Fact]
     public async Task Fuzzer_net_flood_should_keep_vmm_memory_bounded_while_the_receive_queue_is_never_refilled()
     {
         var run = await FuzzBoot.RunAsync("fuzz.dev=net fuzz.seeds=5 fuzz.mode=flood fuzz.seconds=20", imageBytes: 16L << 20,
@@ -167,7 +163,8 @@ internal static class FuzzBoot
         try
         {
             using var deadline = new CancellationTokenSource(Deadline);
-            var io = new VmIo([com1.Write]) { VirtioConsole = hvc.Write };
+            using var networks = new HostNetworks(Task.FromResult(system), []);
+            var io = new VmIo([com1.Write]) { VirtioConsole = hvc.Write, Networks = networks };
             var run = await VmRunner.RunWithReportAsync(system, settings, io, cancellation: deadline.Token);
             stopSampling.Cancel();
             await sampler;
