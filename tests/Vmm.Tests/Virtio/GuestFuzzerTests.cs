@@ -43,6 +43,7 @@ public sealed class GuestFuzzerTests(ITestOutputHelper output)
         var lines = run.Outcome.Lines("virtio-fuzz: ");
         var summaries = lines.Where(l => l.StartsWith("ok ", StringComparison.Ordinal) || l.StartsWith("FAIL ", StringComparison.Ordinal)).ToList();
         var failed = summaries.Where(l => !l.StartsWith("ok ", StringComparison.Ordinal)).ToList();
+        summaries.ForEach(output.WriteLine);
         Assert.True(summaries.Count == Seeds.Split(',').Length && failed.Count == 0,
             $"{device}: {summaries.Count} of {Seeds.Split(',').Length} seeds reported, failed: {string.Join(" | ", failed)}\n{run.Outcome.Tail}");
         Assert.True(run.Outcome.Reason.Kind == VmStopReasonKind.Reset, $"stopped with {run.Outcome.Reason}\n{run.Outcome.Tail}");
