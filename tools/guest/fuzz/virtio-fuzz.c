@@ -5,12 +5,15 @@
  * (mmap of /sys/bus/pci/devices/X/resourceN) and its config space (/sys/.../config), feeds it hostile virtqueues
  * and register sequences from a seed, and every N iterations checks that the device still resets and serves
  * one correct request. At the end it hands the function back to virtio-pci and checks the driver's node.
+ * Devices: virtio-net (hostile vnet headers and frames on both queues, a transmit flood with the receive queue never
+ * refilled), virtio-blk, virtio-console and virtio-rng.
  * It prints exactly one summary line ("virtio-fuzz: ok|FAIL ...") and exits 0 only when ok.
  *
  * Guest safety: the device is only ever pointed at this process's own mlock'ed pages (by their guest-physical
  * address from /proc/self/pagemap) or at addresses where a device write hits nothing (VOID: holes and addresses
  * beyond RAM). MMIO addresses (IOAPIC, the MSI window, BARs) are only used where the device reads and the value
- * read cannot steer a write (avail rings, console/rng readable buffers). MSI-X is enabled with the function
+ * read cannot steer a write (avail rings, console/rng readable buffers, net transmit buffers: a frame's bytes reach
+ * only the network, and anything answering lands in our own receive buffers). MSI-X is enabled with the function
  * masked for the whole run, so no interrupt reaches the guest kernel from the unbound function.
  */
 #define _GNU_SOURCE
