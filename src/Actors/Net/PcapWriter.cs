@@ -52,7 +52,8 @@ public sealed class PcapWriter : IDisposable
         Path = path;
         try
         {
-            _file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 1 << 16);
+            // FileShare.None: .NET then takes an exclusive lock, so a second capture to the same file is refused rather than interleaved.
+            _file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1 << 16);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
         {

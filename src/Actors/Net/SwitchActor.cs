@@ -10,7 +10,9 @@ namespace ActorVmm.Actors.Net;
 /// port, and no frame goes back out of the port it came in on. Learned MACs age out after
 /// <see cref="SwitchOptions.MacAgeing"/> (looked up lazily, swept periodically); the table holds at most
 /// <see cref="SwitchOptions.MaxMacs"/>. Frames leave by the destination port's <see cref="SwitchPort.Deliver"/>,
-/// which queues into a bounded queue and never blocks; a flooded frame gets a copy per port.
+/// which queues into a bounded queue and never blocks; a flooded frame gets a copy per port. A NIC's port learns
+/// only the NIC's own MAC: a frame from it with another source is dropped and counted, so a guest can neither take
+/// another VM's traffic by spoofing its MAC nor fill the table with made-up ones (an uplink port learns any).
 /// </summary>
 public sealed class SwitchActor : ReceiveActor, IWithTimers
 {
@@ -21,6 +23,7 @@ public sealed class SwitchActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<int, SwitchPort> _ports = [];
     private readonly Dictionary<MacAddress, Station> _macs = [];
+    private readonly Dictionary<int, MacAddress> _owners = [];
     private long _tableFullWarnedAt = long.MinValue;
 
     public SwitchActor(string name, SwitchCounters counters, SwitchOptions options, TimeProvider time)
@@ -52,12 +55,18 @@ public sealed class SwitchActor : ReceiveActor, IWithTimers
     private void OnAddPort(SwitchProtocol.AddPort add)
     {
         _ports[add.PortId] = add.Port;
+        if (add.Owner is { } owner)
+        {
+            _owners[add.PortId] = owner;
+        }
+
         Counters.SetPorts(_ports.Count);
     }
 
     private void OnRemovePort(SwitchProtocol.RemovePort remove)
     {
         _ports.Remove(remove.PortId);
+        _owners.Remove(remove.PortId);
         foreach (var mac in _macs.Where(m => m.Value.Port == remove.PortId).Select(m => m.Key).ToList())
         {
             _macs.Remove(mac);
@@ -84,7 +93,7 @@ public sealed class SwitchActor : ReceiveActor, IWithTimers
         }
 
         var source = NetFrame.Source(frame);
-        if (source.IsMulticast)
+        if (source.IsMulticast || (_owners.TryGetValue(message.PortId, out var owner) && source != owner))
         {
             Counters.CountDropped();
             return;

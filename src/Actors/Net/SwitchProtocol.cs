@@ -1,10 +1,13 @@
+using ActorVmm.Devices.Net;
+
 namespace ActorVmm.Actors.Net;
 
 /// <summary>The protocol of <see cref="SwitchActor"/>: each port's frames reach it as <see cref="FrameIn"/> messages.</summary>
 public static class SwitchProtocol
 {
     /// <summary>A port joins the switch (sent by the registry when a NIC or an uplink attaches).</summary>
-    public sealed record AddPort(int PortId, SwitchPort Port);
+    /// <summary>A port joins; <paramref name="Owner"/>: the only source MAC its frames may carry (a NIC's), null for an uplink.</summary>
+    public sealed record AddPort(int PortId, SwitchPort Port, MacAddress? Owner = null);
 
     /// <summary>A port leaves: the switch forgets it and the MACs learned on it.</summary>
     public sealed record RemovePort(int PortId);

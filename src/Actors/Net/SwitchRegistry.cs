@@ -47,7 +47,7 @@ public sealed class SwitchRegistry(ActorSystem system, SwitchOptions? options = 
             var link = new SwitchLink(++entry.LastPortId, portName, switchName, entry.Actor, _options, Detach);
             entry.Macs.Add(mac, portName);
             entry.Ports.Add(link.Id, (link, mac));
-            entry.Actor.Tell(new SwitchProtocol.AddPort(link.Id, link));
+            entry.Actor.Tell(new SwitchProtocol.AddPort(link.Id, link, mac));
             return link;
         }
     }

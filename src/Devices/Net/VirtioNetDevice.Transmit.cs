@@ -38,6 +38,9 @@ public sealed partial class VirtioNetDevice
             return $"transmitted frame of {frame.Length} bytes lacks the virtio header or the Ethernet header";
         }
 
+        // Linux never segments below TCP_MIN_MSS (88); a smaller gso_size would only make a receiver that declined
+        // TSO segment one frame into thousands.
+        const int MinGsoSize = 88;
         var gso = VirtioNetHeader.GsoType(frame);
         var flags = VirtioNetHeader.Flags(frame);
         var ethernet = frame.Length - NetFrame.HeaderSize;
@@ -48,9 +51,9 @@ public sealed partial class VirtioNetDevice
                 break;
             case VirtioNetHeader.GsoTcpV4 when (acked & VirtioNetFeatures.HostTso4) != 0:
             case VirtioNetHeader.GsoTcpV6 when (acked & VirtioNetFeatures.HostTso6) != 0:
-                if (VirtioNetHeader.GsoSize(frame) == 0 || (flags & VirtioNetHeader.FlagNeedsCsum) == 0)
+                if (VirtioNetHeader.GsoSize(frame) < MinGsoSize || (flags & VirtioNetHeader.FlagNeedsCsum) == 0)
                 {
-                    return "transmitted GSO frame without gso_size or NEEDS_CSUM";
+                    return $"transmitted GSO frame without NEEDS_CSUM or with gso_size under {MinGsoSize}";
                 }
 
                 limit = NetFrame.MaxSize - NetFrame.HeaderSize;

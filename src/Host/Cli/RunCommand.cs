@@ -92,7 +92,7 @@ public static class RunCommand
                     {
                         var drops = string.Join(", ", nic.Drops.Select(d => $"{d.Key} {d.Value}"));
                         error.WriteLine(
-                            $"{nic.Name} {nic.Mac} on {nic.Link}: tx {nic.TxFrames} frames {nic.TxBytes} bytes, rx {nic.RxFrames} frames {nic.RxBytes} bytes, dropped {nic.Dropped}{(drops.Length > 0 ? $" ({drops})" : string.Empty)}");
+                            $"{nic.Name} {nic.Mac} on {nic.Link}: tx {nic.TxFrames} frames {nic.TxBytes} bytes, rx {nic.RxFrames} frames {nic.RxBytes} bytes, dropped {nic.Dropped}{(drops.Length > 0 ? $" ({drops})" : string.Empty)}, link dropped {nic.LinkDropped}{(nic.LinkError is null ? string.Empty : $"; {nic.LinkError}")}");
                     }
                 }
 

@@ -56,8 +56,9 @@ public sealed class HostNetworks : IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             switches = _switches ??= new SwitchRegistry(_system.GetAwaiter().GetResult());
-            if (_options.TryGetValue(net.Name, out var options) && options.Uplink is { } uplink && _uplinked.Add(net.Name))
+            if (_options.TryGetValue(net.Name, out var options) && options.Uplink is { } uplink && !_uplinked.Contains(net.Name))
             {
+                // Marked only once attached: an uplink that could not be opened is tried again by the next NIC.
                 var link = OpenTap(uplink, $"switch {net.Name}'s uplink");
                 try
                 {
@@ -66,9 +67,10 @@ public sealed class HostNetworks : IDisposable
                 catch (NetLinkException e)
                 {
                     link.Dispose();
-                    _uplinked.Remove(net.Name);
                     throw new VmBuildException($"switch {net.Name}'s uplink: {e.Message}", e);
                 }
+
+                _uplinked.Add(net.Name);
             }
         }
 

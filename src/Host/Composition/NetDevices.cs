@@ -34,7 +34,17 @@ internal static class NetDevices
             var name = $"net{i}";
             var mac = net.Mac ?? MacAddress.Generate();
             var link = networks!.Connect(net, vmName, name, mac);
-            var port = resources.Add(new NetPort(name, link));
+            NetPort port;
+            try
+            {
+                port = resources.Add(new NetPort(name, link));
+            }
+            catch
+            {
+                link.Dispose();   // detaches a switch port (its MAC is free again) or closes the TAP
+                throw;
+            }
+
             ports?.Add(port);
             if (net.Pcap is { } pcap)
             {

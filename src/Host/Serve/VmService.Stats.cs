@@ -1,5 +1,6 @@
 using ActorVmm.Actors.Settings;
 using ActorVmm.Actors.Tracing;
+using ActorVmm.Actors.Net;
 using ActorVmm.Host.Composition;
 
 namespace ActorVmm.Host.Serve;
@@ -40,7 +41,9 @@ public sealed partial class VmService
             port.Counters.RxBytes,
             port.Counters.TotalDropped,
             port.Counters.Drops.ToDictionary(d => ValueParsers.Kebab(d.Key.ToString()), d => d.Value, StringComparer.Ordinal),
-            port.PendingFrames))];
+            port.Link.Dropped,
+            port.PendingFrames,
+            (port.Link as TapLink)?.ReadFailure))];
 
     public IReadOnlyList<VmMetrics> Metrics()
     {

@@ -18,7 +18,9 @@ public sealed record VmStatsInfo(
 
 /// <summary>
 /// One NIC: its MAC, what it is connected to, frames and bytes each way (virtio header included; tx counted before
-/// faults), frames dropped by reason (malformed, rx-queue-full, fault, partition, ...) and frames waiting for the guest.
+/// faults), frames its port dropped by reason (malformed, rx-queue-full, fault, partition, ...), frames its link
+/// dropped on the way out (a TAP that is down or full, a switch port's share of the switch's mailbox used up), frames
+/// waiting for the guest, and why the link stopped receiving, if it did (a TAP deleted while attached).
 /// </summary>
 public sealed record NetCounters(
     string Name,
@@ -30,7 +32,9 @@ public sealed record NetCounters(
     long RxBytes,
     long Dropped,
     IReadOnlyDictionary<string, long> Drops,
-    int Pending);
+    long LinkDropped,
+    int Pending,
+    string? LinkError);
 
 /// <summary>One row of an exit table: count and latency in nanoseconds.</summary>
 public sealed record ExitRow(string Event, long Count, double MeanNs, double P50Ns, double P99Ns, double MaxNs);

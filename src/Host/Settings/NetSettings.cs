@@ -1,4 +1,5 @@
 using Akka.Configuration.Hocon;
+using ActorVmm.Actors.Net;
 using ActorVmm.Actors.Settings;
 using ActorVmm.Devices.Net;
 
@@ -75,11 +76,17 @@ public sealed record NetSettings(NetBackendKind Kind, string Name, MacAddress? M
     {
         var nets = reader.List(path, (index, item) => FromEntry(reader, path, index, item));
         var macs = new Dictionary<MacAddress, int>();
+        var pcaps = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < nets.Count; i++)
         {
             if (nets[i].Mac is { } mac && !macs.TryAdd(mac, i))
             {
                 throw reader.Fail(path, $"entry {i}: mac {mac} is also net{macs[mac]}'s", $"{path}[{i}]");
+            }
+
+            if (nets[i].Pcap is { } pcap && !pcaps.TryAdd(System.IO.Path.GetFullPath(pcap), i))
+            {
+                throw reader.Fail(path, $"entry {i}: pcap {pcap} is also net{pcaps[System.IO.Path.GetFullPath(pcap)]}'s", $"{path}[{i}]");
             }
         }
 
@@ -207,6 +214,12 @@ public sealed record NetSettings(NetBackendKind Kind, string Name, MacAddress? M
         if (kind == NetBackendKind.Tap && name.Length > MaxTapName)
         {
             error = $"tap name '{name}' is longer than {MaxTapName} characters";
+            return false;
+        }
+
+        if (kind == NetBackendKind.Switch && !SwitchRegistry.IsSwitchName(name))
+        {
+            error = $"switch name '{name}' must be 1 to 32 letters, digits, '-' or '_'";
             return false;
         }
 

@@ -102,6 +102,25 @@ public class SwitchSpec : TestKit
     }
 
     [Fact]
+    public async Task A_frame_with_another_vms_source_mac_should_be_dropped_and_not_steal_its_traffic()
+    {
+        using var a = Nic("vm-a", A);
+        using var b = Nic("vm-b", B);
+        using var c = Nic("vm-c", C);
+        await Fence(b, B, a, c);
+
+        a.Send(Frames.Make(MacAddress.Broadcast, B, 1));         // a pretends to be b
+        a.Send(Frames.Make(MacAddress.Broadcast, Frames.Mac(0x77), 2));  // a made-up MAC
+        c.Send(Frames.Make(B, C, 3));
+        await Until(() => b.PendingFrames == 1);   // the switch handles frames in order: 1 and 2 came first
+
+        Assert.Equal(0, a.PendingFrames);
+        Assert.Equal([3], Drain(b));
+        var stats = _switches.Stats("lan0")!;
+        Assert.Equal((2, 2), (stats.Dropped, stats.MacTableSize));   // b and c; neither spoofed MAC
+    }
+
+    [Fact]
     public async Task A_frame_for_a_MAC_learned_on_its_own_port_should_not_go_back_out()
     {
         using var a = Nic("vm-a", A);

@@ -57,7 +57,8 @@ public class NetSettingsSpecs
     [InlineData("tap=a,switch=b", "give one of tap= and switch=")]
     [InlineData("tap=", "tap needs a name")]
     [InlineData("tap=averyveryverylongname", "longer than 15 characters")]
-    [InlineData("switch=lan 0", "may hold only letters")]
+    [InlineData("switch=lan 0", "must be 1 to 32 letters")]
+    [InlineData("switch=lan.0", "must be 1 to 32 letters")]
     [InlineData("tap=tap0,mac=52:54:00:12:34", "is not a MAC address")]
     [InlineData("tap=tap0,mac=zz:54:00:12:34:56", "is not a MAC address")]
     [InlineData("tap=tap0,mac=01:00:5e:00:00:01", "is not a unicast address")]
@@ -79,6 +80,7 @@ public class NetSettingsSpecs
     [InlineData("actorvmm.vm.nets = [ { tap = t0, colour = red } ]", "actorvmm.vm.nets[0]", "unknown key 'colour'")]
     [InlineData("actorvmm.vm.nets = [ { tap = t0, mac = { a = 1 } } ]", "actorvmm.vm.nets[0]", "mac must be a string")]
     [InlineData("actorvmm.vm.nets = [ \"switch=a,mac=52:54:00:00:00:01\", \"switch=b,mac=52:54:00:00:00:01\" ]", "actorvmm.vm.nets[1]", "is also net0's")]
+    [InlineData("actorvmm.vm.nets = [ \"switch=a,pcap=/tmp/x.pcap\", \"switch=b,pcap=/tmp/x.pcap\" ]", "actorvmm.vm.nets[1]", "pcap /tmp/x.pcap is also net0's")]
     public void Nets_should_name_the_entry_that_is_wrong(string hocon, string key, string expected)
     {
         var e = Assert.Throws<SettingsException>(() => SettingsLoader.Parse(hocon, "vm.conf"));
@@ -104,7 +106,7 @@ public class SwitchSettingsSpecs
     [InlineData("actorvmm.switches { lan0 = tap0 }", "lan0 must be an object")]
     [InlineData("actorvmm.switches { lan0 { uplink = \"a b\" } }", "uplink must name a TAP")]
     [InlineData("actorvmm.switches { lan0 { bridge = br0 } }", "unknown key bridge")]
-    [InlineData("actorvmm.switches { \"lan 0\" { } }", "may hold only letters")]
+    [InlineData("actorvmm.switches { \"lan 0\" { } }", "must be 1 to 32 letters")]
     public void Bad_switch_options_should_be_one_line_naming_the_switch(string hocon, string expected)
     {
         var e = Assert.Throws<SettingsException>(() => SettingsLoader.Parse(hocon, "serve.conf"));

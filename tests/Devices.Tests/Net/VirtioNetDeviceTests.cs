@@ -129,6 +129,7 @@ public sealed class VirtioNetDeviceTests : IDisposable
     [InlineData("gso_type not negotiated")]
     [InlineData("unknown gso_type")]
     [InlineData("GSO without NEEDS_CSUM")]
+    [InlineData("gso_size under TCP's minimum MSS")]
     [InlineData("csum_start beyond the frame")]
     [InlineData("NEEDS_CSUM without CSUM")]
     public void Net_should_drop_and_count_a_malformed_transmit_chain_and_still_complete_it(string kind)
@@ -143,6 +144,7 @@ public sealed class VirtioNetDeviceTests : IDisposable
             "gso_type not negotiated" => TestFrames.TcpV4(3000, mss: 1448),
             "unknown gso_type" => TestFrames.Raw(100, VirtioNetHeader.FlagNeedsCsum, VirtioNetHeader.GsoUdp, 50, 34, 6),
             "GSO without NEEDS_CSUM" => TestFrames.Raw(3000, 0, VirtioNetHeader.GsoTcpV4, 1448),
+            "gso_size under TCP's minimum MSS" => TestFrames.TcpV4(60_000, mss: 87),
             "csum_start beyond the frame" => TestFrames.Raw(100, VirtioNetHeader.FlagNeedsCsum, csumStart: 2000, csumOffset: 16),
             _ => TestFrames.Raw(100, VirtioNetHeader.FlagNeedsCsum, csumStart: 34, csumOffset: 16),
         };
