@@ -18,10 +18,13 @@ internal static class NetDevices
             ? vm
             : vm with { Nets = [.. vm.Nets.Select(n => n.Mac is null ? n with { Mac = MacAddress.Generate() } : n)] };
 
-    /// <summary>Connects every NIC and builds its first device instance; everything opened is owned by <paramref name="resources"/>.</summary>
+    /// <summary>
+    /// Connects every NIC (its MAC already resolved: <see cref="ResolveMacs"/>) and builds its first device instance;
+    /// everything opened is owned by <paramref name="resources"/>, and each NIC's port is added to <paramref name="nics"/>.
+    /// </summary>
     /// <exception cref="VmBuildException">A TAP or switch cannot be used, or a pcap file not created (one line).</exception>
     public static IEnumerable<PciDevices.VirtioModel> Open(
-        VmSettings vm, string vmName, HostNetworks? networks, CompositeDisposable resources, FaultInjector faults, ICollection<NetPort>? ports)
+        VmSettings vm, string vmName, HostNetworks? networks, CompositeDisposable resources, FaultInjector faults, ICollection<BuiltNic>? nics)
     {
         if (vm.Nets.Count > 0 && networks is null)
         {
@@ -32,7 +35,7 @@ internal static class NetDevices
         {
             var net = vm.Nets[i];
             var name = $"net{i}";
-            var mac = net.Mac ?? MacAddress.Generate();
+            var mac = net.Mac!.Value;
             var link = networks!.Connect(net, vmName, name, mac);
             NetPort port;
             try
@@ -45,7 +48,7 @@ internal static class NetDevices
                 throw;
             }
 
-            ports?.Add(port);
+            nics?.Add(new BuiltNic(port, mac));
             if (net.Pcap is { } pcap)
             {
                 PcapWriter writer;

@@ -44,7 +44,7 @@ internal static class PciDevices
     /// resource exists. Instances are owned by <paramref name="resources"/>.
     /// </summary>
     /// <exception cref="VmBuildException">A disk cannot be used (one line).</exception>
-    public static List<VirtioModel> OpenModels(VmSettings settings, VmIo io, CompositeDisposable resources, FaultInjector faults, string vmName = "vm0", ICollection<NetPort>? netPorts = null)
+    public static List<VirtioModel> OpenModels(VmSettings settings, VmIo io, CompositeDisposable resources, FaultInjector faults, string vmName = "vm0", ICollection<BuiltNic>? nics = null)
     {
         var models = new List<VirtioModel>();
         var seen = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -90,7 +90,7 @@ internal static class PciDevices
             models.Add(new VirtioModel("rng0", resources.Add(Create()), Create));
         }
 
-        models.AddRange(NetDevices.Open(settings, vmName, io.Networks, resources, faults, netPorts));
+        models.AddRange(NetDevices.Open(settings, vmName, io.Networks, resources, faults, nics));
         return models;
     }
 

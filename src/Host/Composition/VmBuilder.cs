@@ -35,12 +35,12 @@ public sealed record BuiltVm(
     /// <summary>The virtio-pci functions (their traffic counters), by device name.</summary>
     public IReadOnlyList<VirtioPciSlot> PciSlots { get; init; } = [];
 
-    /// <summary>The NICs' ports (net0, net1, ...), in order: counters, link, faults.</summary>
-    public IReadOnlyList<NetPort> NetPorts { get; init; } = [];
-
-    /// <summary>The NICs' MACs, in order.</summary>
-    public IReadOnlyList<MacAddress> Macs { get; init; } = [];
+    /// <summary>The NICs (net0, net1, ...), in order.</summary>
+    public IReadOnlyList<BuiltNic> Nics { get; init; } = [];
 }
+
+/// <summary>A NIC of a built VM: its port (counters, link, faults) and its MAC.</summary>
+public sealed record BuiltNic(NetPort Port, MacAddress Mac);
 
 /// <summary>
 /// Builds an x86-64 PC for KVM from settings: guest memory with the 32-bit gap, in-kernel irqchip and PIT, the
@@ -72,8 +72,8 @@ public static class VmBuilder
         try
         {
             var faults = new FaultInjector(settings.Faults) { ReadTimeout = settings.Devices.ReadTimeout };
-            var netPorts = new List<NetPort>();
-            var models = PciDevices.OpenModels(vmSettings, io, resources, faults, vmName, netPorts);
+            var nics = new List<BuiltNic>();
+            var models = PciDevices.OpenModels(vmSettings, io, resources, faults, vmName, nics);
             var kvm = resources.Add(KvmSystem.Open());
             var softwareKvm = KvmBackend.SoftwareBackend();
 
@@ -194,8 +194,7 @@ public static class VmBuilder
             return new BuiltVm(blueprint, console, kernel, initrd, workers, faults) {
                 SoftwareKvm = softwareKvm,
                 PciSlots = pciSlots,
-                NetPorts = netPorts,
-                Macs = [.. vmSettings.Nets.Select(n => n.Mac!.Value)],
+                Nics = nics,
             };
         }
         catch (Exception ex)

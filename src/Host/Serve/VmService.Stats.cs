@@ -1,6 +1,7 @@
 using ActorVmm.Actors.Settings;
 using ActorVmm.Actors.Tracing;
 using ActorVmm.Actors.Net;
+using ActorVmm.Devices.Net;
 using ActorVmm.Host.Composition;
 
 namespace ActorVmm.Host.Serve;
@@ -31,9 +32,12 @@ public sealed partial class VmService
 
     /// <summary>The NICs' counters (also for <c>--stats</c>).</summary>
     internal static IReadOnlyList<NetCounters> NetCountersOf(BuiltVm machine) =>
-        [.. machine.NetPorts.Select((port, i) => new NetCounters(
+        [.. machine.Nics.Select(nic => NetCountersOf(nic.Port, nic.Mac))];
+
+    private static NetCounters NetCountersOf(NetPort port, MacAddress mac) =>
+        new(
             port.Name,
-            machine.Macs.ElementAtOrDefault(i).ToString(),
+            mac.ToString(),
             port.Link.Description,
             port.Counters.TxFrames,
             port.Counters.TxBytes,
@@ -43,7 +47,7 @@ public sealed partial class VmService
             port.Counters.Drops.ToDictionary(d => ValueParsers.Kebab(d.Key.ToString()), d => d.Value, StringComparer.Ordinal),
             port.Link.Dropped,
             port.PendingFrames,
-            (port.Link as TapLink)?.ReadFailure))];
+            (port.Link as TapLink)?.ReadFailure);
 
     public IReadOnlyList<VmMetrics> Metrics()
     {
