@@ -38,6 +38,12 @@ public static class Layout
     /// <summary>Room for the command line including its NUL; the kernel's cmdline_size usually limits it further.</summary>
     public const ulong CmdlineMaxSize = 0x10000;
 
+    /// <summary>ACPI tables: the RSDP first (16-byte aligned), then XSDT, FADT, MADT, DSDT, ... up to 1 MiB (BIOS area, e820-reserved).</summary>
+    public const ulong AcpiTablesStart = 0xE0000;
+
+    /// <summary>End of the ACPI table area.</summary>
+    public const ulong AcpiTablesEnd = HighMemoryStart;
+
     /// <summary>Extended BIOS data area: the last 1 KiB of conventional memory, where Linux looks for the MP table.</summary>
     public const ulong EbdaStart = 0x9fc00;
 
@@ -69,6 +75,15 @@ public static class Layout
 
     /// <summary>Size of the 32-bit PCI BAR window (768 MiB); the rest of the gap is platform space.</summary>
     public const ulong PciMmio32Size = 0x3000_0000;
+
+    /// <summary>virtio-mmio devices: one 4 KiB window each from here (platform space above the PCI BAR window).</summary>
+    public const ulong VirtioMmioStart = 0xF000_0000;
+
+    /// <summary>Size of one virtio-mmio device's register window.</summary>
+    public const ulong VirtioMmioSize = 0x1000;
+
+    /// <summary>virtio-mmio devices a VM may have at most.</summary>
+    public const int VirtioMmioMaxDevices = 32;
 
     /// <summary>I/O APIC registers (default PC address; emulated in the kernel).</summary>
     public const ulong IoApicStart = 0xFEC0_0000;
@@ -126,6 +141,21 @@ public static class Layout
     /// <summary>COM1 (8 ports): the serial console, ttyS0.</summary>
     public const ushort Com1Port = 0x3f8;
 
+    /// <summary>pvpanic (QEMU's ISA device, ACPI id QEMU0001): one byte, the guest writes 1 when its kernel panics.</summary>
+    public const ushort PvPanicPort = 0x505;
+
+    /// <summary>ACPI fixed hardware (as QEMU's PIIX4 PM): PM1a event block (status, enable), 4 bytes.</summary>
+    public const ushort AcpiPm1aEventPort = 0x600;
+
+    /// <summary>ACPI PM1a control block (SCI_EN, SLP_TYP, SLP_EN), 2 bytes.</summary>
+    public const ushort AcpiPm1aControlPort = 0x604;
+
+    /// <summary>ACPI PM timer, 4 bytes (3.579545 MHz, 32-bit).</summary>
+    public const ushort AcpiPmTimerPort = 0x608;
+
+    /// <summary>The ACPI PM block's whole port window (event, control, timer).</summary>
+    public const ushort AcpiPmPortCount = 12;
+
     /// <summary>PCI configuration mechanism #1: CONFIG_ADDRESS at 0xcf8, CONFIG_DATA at 0xcfc..0xcff.</summary>
     public const ushort PciConfigPort = 0xcf8;
 
@@ -139,6 +169,9 @@ public static class Layout
 
     /// <summary>ISA IRQ of COM1 and COM3.</summary>
     public const uint Com1Irq = 4;
+
+    /// <summary>ACPI system control interrupt (level, active high, as QEMU's PC).</summary>
+    public const uint SciIrq = 9;
 
     /// <summary>ISA IRQs 0-15: GSIs 0-15, on the PICs and the I/O APIC pins of the same number.</summary>
     public const uint IsaIrqCount = 16;
