@@ -153,6 +153,9 @@ public static class Layout
     /// <summary>ACPI PM timer, 4 bytes (3.579545 MHz, 32-bit).</summary>
     public const ushort AcpiPmTimerPort = 0x608;
 
+    /// <summary>SLP_TYP the DSDT's <c>\_S5</c> names: PM1a_CNT with this type and SLP_EN powers the VM off.</summary>
+    public const ushort AcpiS5SleepType = 5;
+
     /// <summary>The ACPI PM block's whole port window (event, control, timer).</summary>
     public const ushort AcpiPmPortCount = 12;
 
