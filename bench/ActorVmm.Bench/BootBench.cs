@@ -9,7 +9,9 @@ namespace ActorVmm.Bench;
 /// init's first line and to process exit, and the VMM's resident memory excluding guest RAM (sampled from
 /// /proc/PID/smaps when the init line appears). For ActorVmm also the start-up time to the first KVM_RUN.
 /// <c>--verbose</c> boots without <c>quiet</c>, so the kernel log crosses the serial console as it does under
-/// <c>tools/run.sh</c> and the tests; <c>--actorvmm-b PATH</c> adds a second ActorVmm build (an A/B in one run).
+/// <c>tools/run.sh</c> and the tests; <c>--actorvmm-b PATH</c> adds a second ActorVmm build (an A/B in one run);
+/// <c>--acpi-off</c> adds ActorVmm booted with <c>acpi=off</c> (the MP-table boot). Every VMM's exits come from KVM's
+/// own counters (debugfs), so ActorVmm and QEMU are counted alike: all exits, port I/O, MMIO, HLT, external interrupts.
 /// Needs /dev/kvm: run it through tools/nested/run-in-kvm.sh where there is none.
 /// </summary>
 internal static class BootBench
@@ -21,6 +23,7 @@ internal static class BootBench
     {
         var runs = 3;
         var verbose = false;
+        var acpiOff = false;
         string? actorvmmB = null;
         var memoryMiB = 256;
         var repo = FindRepo();
@@ -41,6 +44,12 @@ internal static class BootBench
                 continue;
             }
 
+            if (args[i] == "--acpi-off")
+            {
+                acpiOff = true;
+                continue;
+            }
+
             if (i == args.Length - 1)
             {
                 break;
@@ -58,10 +67,10 @@ internal static class BootBench
 
         // A self-contained publish (tools/setup.sh) runs by its own launcher, as tools/run.sh runs it.
         var cmdline = verbose ? BaseCmdline : $"{BaseCmdline} quiet";
-        (string Name, string File, string[] Args) ActorVmm(string name, string path)
+        (string Name, string File, string[] Args) ActorVmm(string name, string path, string extra = "")
         {
             var (file, prefix) = Launcher(path);
-            return (name, file, [.. prefix, "run", "--kernel", kernel, "--initrd", initrd, "--memory", $"{memoryMiB}M", "--cmdline", cmdline, "--serial", "stdio"]);
+            return (name, file, [.. prefix, "run", "--kernel", kernel, "--initrd", initrd, "--memory", $"{memoryMiB}M", "--cmdline", cmdline + extra, "--serial", "stdio"]);
         }
 
         var vmms = new List<(string Name, string File, string[] Args)>
@@ -74,9 +83,20 @@ internal static class BootBench
             vmms.Insert(1, ActorVmm("ActorVmm-B", actorvmmB));
         }
 
+        if (acpiOff)
+        {
+            vmms.Insert(1, ActorVmm("AVmm-MP", actorvmm, " acpi=off"));
+        }
+
+        var exitCounts = KvmDebugfsExits.EnsureMounted();
+        if (!exitCounts)
+        {
+            Console.WriteLine("boot benchmark: /sys/kernel/debug/kvm is missing (debugfs not mounted, not root?): no exit counts");
+        }
+
         Console.WriteLine($"boot benchmark: {runs} runs each, interleaved, {memoryMiB} MiB guest, kernel {kernel}, actorvmm {actorvmm}{(actorvmmB is null ? string.Empty : $", actorvmm-b {actorvmmB}")}");
         Console.WriteLine($"boot benchmark: kernel command line: {cmdline}");
-        Console.WriteLine($"{"VMM",-10} {"run",3} {"init line ms",12} {"exit ms",9} {"first KVM_RUN ms",16} {"RSS excl. guest MiB",20} {"private MiB",11} {"anon MiB",8} {"exit code",9}");
+        Console.WriteLine($"{"VMM",-10} {"run",3} {"init line ms",12} {"exit ms",9} {"first KVM_RUN ms",16} {"RSS excl. guest MiB",20} {"private MiB",11} {"anon MiB",8} {"exit code",9} {"exits",8} {"pio",8} {"mmio",7} {"hlt",6} {"irq",6}");
         var failures = 0;
         var results = vmms.ToDictionary(v => v.Name, _ => new List<BootResult>());
         // Interleaved (A, B, A, B, ...) so that a change in the machine's load hits both VMMs alike.
@@ -87,19 +107,19 @@ internal static class BootBench
                 var result = BootOnce(file, vmmArgs, (ulong)memoryMiB << 20);
                 results[name].Add(result);
                 failures += result.InitMs is null || result.ExitCode != 0 ? 1 : 0;
-                Console.WriteLine($"{name,-10} {run,3} {Fmt(result.InitMs),12} {result.ExitMs,9:F0} {Fmt(result.FirstRunMs),16} {Fmt(result.Memory?.RssMiB),20} {Fmt(result.Memory?.PrivateMiB),11} {Fmt(result.Memory?.AnonMiB),8} {result.ExitCode,9}");
+                Console.WriteLine($"{name,-10} {run,3} {Fmt(result.InitMs),12} {result.ExitMs,9:F0} {Fmt(result.FirstRunMs),16} {Fmt(result.Memory?.RssMiB),20} {Fmt(result.Memory?.PrivateMiB),11} {Fmt(result.Memory?.AnonMiB),8} {result.ExitCode,9} {Fmt(result.Exits?.Exits),8} {Fmt(result.Exits?.Io),8} {Fmt(result.Exits?.Mmio),7} {Fmt(result.Exits?.Halt),6} {Fmt(result.Exits?.Irq),6}");
             }
         }
 
         foreach (var (name, list) in results)
         {
-            Console.WriteLine($"{name,-10} {"med",3} {Fmt(Median(list.Select(r => r.InitMs))),12} {Median(list.Select(r => (double?)r.ExitMs)),9:F0} {Fmt(Median(list.Select(r => r.FirstRunMs))),16} {Fmt(Median(list.Select(r => r.Memory?.RssMiB))),20} {Fmt(Median(list.Select(r => r.Memory?.PrivateMiB))),11} {Fmt(Median(list.Select(r => r.Memory?.AnonMiB))),8}");
+            Console.WriteLine($"{name,-10} {"med",3} {Fmt(Median(list.Select(r => r.InitMs))),12} {Median(list.Select(r => (double?)r.ExitMs)),9:F0} {Fmt(Median(list.Select(r => r.FirstRunMs))),16} {Fmt(Median(list.Select(r => r.Memory?.RssMiB))),20} {Fmt(Median(list.Select(r => r.Memory?.PrivateMiB))),11} {Fmt(Median(list.Select(r => r.Memory?.AnonMiB))),8} {"",9} {Fmt(Median(list.Select(r => (double?)r.Exits?.Exits))),8} {Fmt(Median(list.Select(r => (double?)r.Exits?.Io))),8} {Fmt(Median(list.Select(r => (double?)r.Exits?.Mmio))),7} {Fmt(Median(list.Select(r => (double?)r.Exits?.Halt))),6} {Fmt(Median(list.Select(r => (double?)r.Exits?.Irq))),6}");
         }
 
         return failures == 0 ? 0 : 1;
     }
 
-    private sealed record BootResult(double? InitMs, double ExitMs, double? FirstRunMs, VmmMemory? Memory, int ExitCode);
+    private sealed record BootResult(double? InitMs, double ExitMs, double? FirstRunMs, VmmMemory? Memory, int ExitCode, KvmExitCounts? Exits);
 
     /// <summary>
     /// Resident memory outside guest RAM: all of it (shared libraries included), the part no other process maps, and
@@ -126,6 +146,7 @@ internal static class BootBench
         psi.Environment["ACTORVMM_STARTUP_REPORT"] = "1";
         var clock = Stopwatch.StartNew();
         using var process = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
+        using var exits = new KvmDebugfsExits(process.Id);
         double? initMs = null;
         double? firstRunMs = null;
         VmmMemory? memory = null;
@@ -157,12 +178,12 @@ internal static class BootBench
             Console.Error.WriteLine($"boot: {Path.GetFileName(file)} did not exit within 5 minutes; killed");
             process.Kill(entireProcessTree: true);
             process.WaitForExit();
-            return new BootResult(initMs, clock.Elapsed.TotalMilliseconds, firstRunMs, memory, -1);
+            return new BootResult(initMs, clock.Elapsed.TotalMilliseconds, firstRunMs, memory, -1, exits.Last);
         }
 
         // Exited: this overload also waits for the redirected output to reach its end.
         process.WaitForExit();
-        return new BootResult(initMs, clock.Elapsed.TotalMilliseconds, firstRunMs, memory, process.ExitCode);
+        return new BootResult(initMs, clock.Elapsed.TotalMilliseconds, firstRunMs, memory, process.ExitCode, exits.Last);
     }
 
     /// <summary>Sums of Rss and Private_* over the process's mappings, leaving out anonymous mappings at least as large as guest RAM.</summary>
@@ -243,6 +264,8 @@ internal static class BootBench
         var sorted = values.Where(v => v is not null).Select(v => v!.Value).Order().ToArray();
         return sorted.Length == 0 ? null : sorted[sorted.Length / 2];
     }
+
+    private static string Fmt(long? value) => value is null ? "-" : value.Value.ToString(CultureInfo.InvariantCulture);
 
     private static string Fmt(double? value) => value is null ? "-" : value.Value.ToString("F0", CultureInfo.InvariantCulture);
 }
