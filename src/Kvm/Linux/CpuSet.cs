@@ -49,7 +49,7 @@ public sealed class CpuSet : IEquatable<CpuSet>
         error = string.Empty;
         if (string.IsNullOrWhiteSpace(text))
         {
-            error = "empty CPU list (e.g. 0-3 or 2,4,6)";
+            error = "empty CPU list";
             return false;
         }
 
@@ -63,7 +63,7 @@ public sealed class CpuSet : IEquatable<CpuSet>
             var lastText = dash < 0 ? item : item[(dash + 1)..].Trim();
             if (!TryParseCpu(firstText, out var first) || !TryParseCpu(lastText, out var last))
             {
-                error = $"'{item}' is not a CPU number or range (e.g. 0-3 or 2,4,6)";
+                error = $"'{item}' is not a CPU number or range";
                 return false;
             }
 

@@ -53,6 +53,29 @@ public static partial class ThreadScheduling
         }
     }
 
+    /// <summary>
+    /// <see cref="PinCurrentThread"/> for a VMM I/O thread, where a refusal must not end the thread: null (nothing
+    /// to do) and a pinning Linux refuses (the CPUs were checked when the VM was built; the cpuset shrank since)
+    /// both leave the thread as it is. False when refused.
+    /// </summary>
+    public static bool TryPinCurrentThread(CpuSet? cpus)
+    {
+        if (cpus is null)
+        {
+            return true;
+        }
+
+        try
+        {
+            PinCurrentThread(cpus);
+            return true;
+        }
+        catch (KvmException)
+        {
+            return false;
+        }
+    }
+
     private static CpuSet GetAffinity(int pid)
     {
         var mask = new byte[CpuSet.MaskBytes];
