@@ -40,7 +40,9 @@ public static partial class ThreadScheduling
 
     /// <summary>
     /// Pins the calling thread to <paramref name="cpus"/> (sched_setaffinity(0, ...)): from now on it runs only there.
-    /// Threads it starts later inherit the pinning.
+    /// Linux gives a new thread its creator's mask, so a thread this one creates is pinned too — including a .NET
+    /// thread-pool worker the runtime happens to inject from it when it queues work (seen on this machine: of four
+    /// workers injected while a pinned thread queued 64 blocking items, the one it created itself kept its CPU).
     /// </summary>
     /// <exception cref="KvmException">Linux refused (EINVAL: none of the CPUs is allowed to this process).</exception>
     public static void PinCurrentThread(CpuSet cpus)
