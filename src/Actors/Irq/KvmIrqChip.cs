@@ -1,4 +1,5 @@
 using ActorVmm.Kvm;
+using ActorVmm.Kvm.Linux;
 
 namespace ActorVmm.Actors.Irq;
 
@@ -18,6 +19,9 @@ namespace ActorVmm.Actors.Irq;
 public sealed class KvmIrqChip(KvmVm vm) : IIrqChipBackend, IMsiChipBackend
 {
     private readonly KvmMsiRoutes _routes = new(vm);
+
+    /// <summary>Host CPUs the level lines' resample threads are pinned to (null: not pinned).</summary>
+    public CpuSet? ResampleAffinity { get; init; }
 
     /// <summary>MSI routes programmed now (diagnostics, tests).</summary>
     public int MsiRoutes => _routes.Count;
@@ -65,7 +69,7 @@ public sealed class KvmIrqChip(KvmVm vm) : IIrqChipBackend, IMsiChipBackend
         {
             resample = level ? EventFd.Create() : null;
             vm.RegisterIrqfd(irqfd, gsi, resample);
-            return new Line(vm, gsi, irqfd, resample);
+            return new Line(vm, gsi, irqfd, resample, ResampleAffinity);
         }
         catch
         {
@@ -81,12 +85,14 @@ public sealed class KvmIrqChip(KvmVm vm) : IIrqChipBackend, IMsiChipBackend
         private readonly EventFd _irqfd;
         private readonly EventFd? _resample;
         private readonly Thread? _resampler;
+        private readonly CpuSet? _affinity;
         private volatile bool _asserted;
         private volatile bool _disposed;
 
-        public Line(KvmVm vm, uint gsi, EventFd irqfd, EventFd? resample)
+        public Line(KvmVm vm, uint gsi, EventFd irqfd, EventFd? resample, CpuSet? affinity)
         {
             _vm = vm;
+            _affinity = affinity;
             Gsi = gsi;
             _irqfd = irqfd;
             _resample = resample;
@@ -162,6 +168,7 @@ public sealed class KvmIrqChip(KvmVm vm) : IIrqChipBackend, IMsiChipBackend
 
         private void ResampleLoop()
         {
+            _ = ThreadScheduling.TryPinCurrentThread(_affinity);
             while (!_disposed)
             {
                 _resample!.Read();

@@ -37,15 +37,18 @@ public sealed class PcapWriter : IDisposable
     private long _queuedBytes;
     private long _captured;
     private long _dropped;
+    private readonly ActorVmm.Kvm.Linux.CpuSet? _affinity;
     private volatile string? _failure;
     private int _disposed;
 
     /// <summary>
     /// Creates (or truncates) <paramref name="path"/> and writes the file header. A file that cannot be created is an
-    /// <see cref="IOException"/> of one line naming the path and why.
+    /// <see cref="IOException"/> of one line naming the path and why. <paramref name="affinity"/>: host CPUs the
+    /// writer thread is pinned to (null: not pinned).
     /// </summary>
-    public PcapWriter(string path, int queueFrames = DefaultQueueFrames, long queueBytes = DefaultQueueBytes)
+    public PcapWriter(string path, int queueFrames = DefaultQueueFrames, long queueBytes = DefaultQueueBytes, ActorVmm.Kvm.Linux.CpuSet? affinity = null)
     {
+        _affinity = affinity;
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentOutOfRangeException.ThrowIfLessThan(queueFrames, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(queueBytes, 1);
@@ -162,6 +165,7 @@ public sealed class PcapWriter : IDisposable
     private void WriterMain()
     {
         ActorVmm.Kvm.Linux.ThreadScheduling.TryRunCurrentThreadWhenIdle();
+        _ = ActorVmm.Kvm.Linux.ThreadScheduling.TryPinCurrentThread(_affinity);
         var reader = _queue.Reader;
         Span<byte> header = stackalloc byte[RecordHeaderSize];
         try

@@ -54,6 +54,9 @@ public sealed class TapLink : INetLink
 
     public string Description { get; }
 
+    /// <summary>Host CPUs the reader thread is pinned to (null: not pinned); set before the link starts.</summary>
+    public CpuSet? ReaderAffinity { get; set; }
+
     /// <summary>The interface name.</summary>
     public string Name => _tap.Name;
 
@@ -101,7 +104,12 @@ public sealed class TapLink : INetLink
             throw;
         }
 
-        _reader = new Thread(() => ReadLoop(epoll, deliver)) { Name = $"net-tap-{_tap.Name}", IsBackground = true };
+        var affinity = ReaderAffinity;
+        _reader = new Thread(() =>
+        {
+            _ = ThreadScheduling.TryPinCurrentThread(affinity);
+            ReadLoop(epoll, deliver);
+        }) { Name = $"net-tap-{_tap.Name}", IsBackground = true };
         _reader.Start();
     }
 

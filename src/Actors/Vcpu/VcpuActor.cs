@@ -4,6 +4,7 @@ using ActorVmm.Actors.Endpoints;
 using ActorVmm.Actors.Tracing;
 using ActorVmm.Actors.Vm;
 using ActorVmm.Kvm;
+using ActorVmm.Kvm.Linux;
 using ActorVmm.Kvm.Timing;
 using Akka.Actor;
 using Akka.Event;
@@ -36,6 +37,7 @@ public sealed class VcpuActor : UntypedActor
     private readonly long[] _exitCounts;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRef _self;
+    private readonly CpuSet? _affinity;
     private readonly object _sync = new();
     private readonly List<IActorRef> _pauseWaiters = [];
     private readonly List<IActorRef> _stopWaiters = [];
@@ -51,8 +53,9 @@ public sealed class VcpuActor : UntypedActor
     private volatile TracerChange? _tracerChange;
     private int _tracerGeneration;
 
-    public VcpuActor(IVcpu vcpu, BusMap bus, IActorRef? reportTo, VcpuTracer? tracer = null, ExitCounters? exitCounters = null)
+    public VcpuActor(IVcpu vcpu, BusMap bus, IActorRef? reportTo, VcpuTracer? tracer = null, ExitCounters? exitCounters = null, CpuSet? affinity = null)
     {
+        _affinity = affinity;
         _vcpu = vcpu;
         _bus = bus;
         _reportTo = reportTo;
@@ -66,8 +69,13 @@ public sealed class VcpuActor : UntypedActor
     /// <param name="reportTo">Who gets <see cref="VcpuProtocol.GuestStopped"/>; defaults to the parent.</param>
     /// <param name="tracer">Exit statistics/tracing for this vCPU (null: off, one null check per exit); switch it with <see cref="VcpuProtocol.SetTracer"/>.</param>
     /// <param name="exitCounters">The VM's exit counters this vCPU counts into (null: counters of its own nobody reads).</param>
-    public static Props Props(IVcpu vcpu, BusMap bus, IActorRef? reportTo = null, VcpuTracer? tracer = null, ExitCounters? exitCounters = null) =>
-        Akka.Actor.Props.Create(() => new VcpuActor(vcpu, bus, reportTo, tracer, exitCounters));
+    /// <param name="affinity">
+    /// The host CPUs the vCPU thread is pinned to before its first KVM_RUN (null: not pinned). A pinning Linux refuses
+    /// stops the VM with an internal-error reason naming the CPUs.
+    /// </param>
+    public static Props Props(
+        IVcpu vcpu, BusMap bus, IActorRef? reportTo = null, VcpuTracer? tracer = null, ExitCounters? exitCounters = null, CpuSet? affinity = null) =>
+        Akka.Actor.Props.Create(() => new VcpuActor(vcpu, bus, reportTo, tracer, exitCounters, affinity));
 
     protected override void OnReceive(object message)
     {
@@ -279,6 +287,11 @@ public sealed class VcpuActor : UntypedActor
         var bound = false;
         try
         {
+            if (_affinity is not null)
+            {
+                ThreadScheduling.PinCurrentThread(_affinity);
+            }
+
             _vcpu.BindToCurrentThread();
             _tracer?.BindToCurrentThread();
             _replySlot = ReplySlot.Current;

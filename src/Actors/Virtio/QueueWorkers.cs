@@ -49,6 +49,9 @@ public sealed class QueueWorkers : IDisposable
         _memory = memory;
     }
 
+    /// <summary>Host CPUs every worker thread is pinned to when it starts (null: not pinned); set before <see cref="Start"/>.</summary>
+    public CpuSet? Affinity { get; init; }
+
     /// <summary>Kicks the workers took so far (all queues; several signals may make one kick).</summary>
     public long Kicks => Interlocked.Read(ref _kicks);
 
@@ -268,7 +271,12 @@ public sealed class QueueWorkers : IDisposable
 
     private void StartThread(string name, ThreadStart body)
     {
-        var thread = new Thread(body) { IsBackground = true, Name = name };
+        var affinity = Affinity;
+        var thread = new Thread(() =>
+        {
+            _ = ThreadScheduling.TryPinCurrentThread(affinity);
+            body();
+        }) { IsBackground = true, Name = name };
         _threads.Add(thread);
         thread.Start();
     }

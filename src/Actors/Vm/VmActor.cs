@@ -257,7 +257,8 @@ public sealed partial class VmActor : UntypedActor
         _blueprint.OnDevicesStarted?.Invoke(_bus);
         foreach (var vcpu in _blueprint.Vcpus)
         {
-            var props = VcpuActor.Props(vcpu, _bus.Bus, Self, _tracer?.ForVcpu(vcpu.Id, _bus.Bus), _blueprint.ExitCounters);
+            var props = VcpuActor.Props(
+                vcpu, _bus.Bus, Self, _tracer?.ForVcpu(vcpu.Id, _bus.Bus), _blueprint.ExitCounters, _blueprint.VcpuCpus?.Pick(vcpu.Id));
             var actor = Context.ActorOf(props, $"vcpu{vcpu.Id}");
             Context.Watch(actor);
             _vcpus[actor] = false;

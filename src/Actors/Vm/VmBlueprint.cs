@@ -3,6 +3,7 @@ using ActorVmm.Actors.Irq;
 using ActorVmm.Actors.Settings;
 using ActorVmm.Devices;
 using ActorVmm.Kvm;
+using ActorVmm.Kvm.Linux;
 
 namespace ActorVmm.Actors.Vm;
 
@@ -79,6 +80,9 @@ public sealed record VmBlueprint(
 
     /// <summary>Called on the VM actor's thread once every device actor runs, before the vCPUs start (e.g. to start queue notifiers).</summary>
     public Action<VmBus>? OnDevicesStarted { get; init; }
+
+    /// <summary>Host CPUs for the vCPU threads: vCPU i is pinned to the (i mod count)-th of the list; null: not pinned.</summary>
+    public CpuSet? VcpuCpus { get; init; }
 
     /// <summary>The vCPUs start parked: the VM comes up <see cref="VmState.Paused"/> and runs on <see cref="VmProtocol.Resume"/>.</summary>
     public bool StartPaused { get; init; }

@@ -25,11 +25,14 @@ internal sealed class RunOptions
     private readonly Option<string[]> _net = new("--net") { Description = "virtio-net NIC on an existing TAP or an in-process switch; repeat for more", HelpName = "tap=NAME|switch=NAME[,mac=M][,mtu=N][,pcap=FILE]" };
     private readonly Option<string[]> _fault = new("--fault") { Description = "Inject a device fault, e.g. disk0:crash,every=100; repeat for more", HelpName = "DEVICE:KIND[,every=N|,p=P,seed=S|,after=DURATION|,offset=O]" };
     private readonly Option<string> _restore = new("--restore") { Description = "Restore the snapshot in DIR instead of booting (its machine; --disk replaces its disks one for one)", HelpName = "DIR" };
+    private readonly Option<string> _hugepages = new("--hugepages") { Description = "Back guest RAM with huge pages from the host's pool (echo N > /proc/sys/vm/nr_hugepages); refused at start if the pool is short. A snapshot records it: its restore reads the memory file into huge pages at start", HelpName = "2M|1G" };
+    private readonly Option<string> _pinVcpus = new("--pin-vcpus") { Description = "Pin vCPU i to the i-th host CPU of LIST (modulo its length), e.g. 0-3 or 2,4,6", HelpName = "LIST" };
+    private readonly Option<string> _pinIo = new("--pin-io") { Description = "Pin the VM's other threads (virtqueue workers, IRQ resamplers, TAP readers) to the host CPUs of LIST", HelpName = "LIST" };
     private readonly Option<bool> _paused = new("--paused") { Description = "Keep the vCPUs paused once started (vm resume lets them run), e.g. a restored VM" };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _config, _serial, _disk, _net, _console, _rng, _restore, _stats, _trace, _traceFormat, _logLevel, _logFile, _fault })
+        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _hugepages, _pinVcpus, _pinIo, _config, _serial, _disk, _net, _console, _rng, _restore, _stats, _trace, _traceFormat, _logLevel, _logFile, _fault })
         {
             command.Options.Add(option);
         }
@@ -43,7 +46,7 @@ internal sealed class RunOptions
     /// </summary>
     public void AddVmOptionsTo(Command command)
     {
-        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _config, _serial, _disk, _net, _console, _rng, _restore, _paused, _fault })
+        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _hugepages, _pinVcpus, _pinIo, _config, _serial, _disk, _net, _console, _rng, _restore, _paused, _fault })
         {
             command.Options.Add(option);
         }
@@ -73,7 +76,7 @@ internal sealed class RunOptions
             return;
         }
 
-        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _console, _rng })
+        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _hugepages, _console, _rng })
         {
             if (result.GetResult(option) is not null)
             {
@@ -100,6 +103,9 @@ internal sealed class RunOptions
         AddString(_cmdline, "actorvmm.vm.cmdline");
         AddString(_cpus, "actorvmm.vm.cpus");
         AddString(_memory, "actorvmm.vm.memory");
+        AddString(_hugepages, "actorvmm.vm.hugepages");
+        AddString(_pinVcpus, "actorvmm.vm.pin-vcpus");
+        AddString(_pinIo, "actorvmm.vm.pin-io");
         AddString(_serial, "actorvmm.vm.serial");
         AddString(_console, "actorvmm.vm.console");
         AddString(_restore, "actorvmm.vm.restore");

@@ -37,6 +37,11 @@ internal static class NetDevices
             var name = $"net{i}";
             var mac = net.Mac!.Value;
             var link = networks!.Connect(net, vmName, name, mac);
+            if (link is TapLink tap)
+            {
+                tap.ReaderAffinity = vm.PinIo;
+            }
+
             NetPort port;
             try
             {
@@ -54,7 +59,7 @@ internal static class NetDevices
                 PcapWriter writer;
                 try
                 {
-                    writer = resources.Add(new PcapWriter(pcap));
+                    writer = resources.Add(new PcapWriter(pcap, affinity: vm.PinIo));
                 }
                 catch (IOException e)
                 {

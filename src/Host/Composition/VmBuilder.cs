@@ -104,8 +104,16 @@ public static class VmBuilder
             // MADV_HUGEPAGE, as QEMU does for its RAM: on a host whose THP setting is "madvise" (Ubuntu's default,
             // and this workplace's machine), only madvised memory gets transparent huge pages, and KVM maps a guest
             // 2 MiB page with one nested-paging entry only when a huge page backs it. (The nested runner's kernel
-            // has THP "always": there it changed nothing measurable.)
-            var memory = restore is null ? GuestMemory.Create(ram, hugePages: true) : GuestMemory.MapFile(ram, restore.MemoryFile);
+            // has THP "always": there it changed nothing measurable.) With hugepages set, explicit hugetlb pages instead,
+            // reserved here (a short pool is refused now, not at a guest page fault); a snapshot's memory file cannot be
+            // mapped onto them, so its restore reads the file in.
+            var memory = (restore, vmSettings.HugePages) switch
+            {
+                (null, HugePages.Off) => GuestMemory.Create(ram, hugePages: true),
+                (null, var pages) => GuestMemory.Create(ram, pages),
+                (_, HugePages.Off) => GuestMemory.MapFile(ram, restore.MemoryFile),
+                (_, var pages) => GuestMemory.LoadFile(ram, restore.MemoryFile, pages),
+            };
             resources.Add(memory);
             vm.MapMemory(memory);
             StartupProbe.Mark("machine: VM, irqchip, guest memory");
@@ -121,7 +129,7 @@ public static class VmBuilder
             }
 
             var console = new SerialInputPort();
-            var workers = resources.Add(new QueueWorkers(memory));
+            var workers = resources.Add(new QueueWorkers(memory) { Affinity = vmSettings.PinIo });
             var (pciDevices, pciInterrupts, pciSlots) = PciDevices.Build(models, vm, memory, console, workers, resources);
             var bootState = restore is null ? WriteBootTables(memory, kernel!, vmSettings.Cpus, pciInterrupts) : null;
 
@@ -168,7 +176,7 @@ public static class VmBuilder
                 vmName,
                 vcpus,
                 wrapped,
-                new KvmIrqChip(vm),
+                new KvmIrqChip(vm) { ResampleAffinity = vmSettings.PinIo },
                 settings.Devices,
                 settings.Supervision,
                 Resources: resources)
@@ -183,6 +191,7 @@ public static class VmBuilder
                     }
                 },
                 StartPaused = settings.Vm.StartPaused,
+                VcpuCpus = vmSettings.PinVcpus,
                 Machine = new VmMachine(
                     vm,
                     memory,

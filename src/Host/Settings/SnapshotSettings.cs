@@ -1,13 +1,14 @@
 using System.Globalization;
 using System.Text;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Kvm.Memory;
 
 namespace ActorVmm.Host.Settings;
 
 /// <summary>
 /// The machine settings a snapshot records (HOCON under <c>actorvmm.vm</c>) and how a restore combines them with
-/// the restoring side's: the machine (cpus, memory, kernel, initrd, cmdline, console device, rng, disks) comes from
-/// the snapshot; the host ends (serial, COM ports) from the restoring side; disks given there replace the
+/// the restoring side's: the machine (cpus, memory and its huge pages, kernel, initrd, cmdline, console device, rng,
+/// disks) comes from the snapshot; the host ends (serial, COM ports) and CPU pinning from the restoring side; disks given there replace the
 /// snapshot's one for one (clones, each with its own copy). NICs given there replace the snapshot's backends (TAP or
 /// switch, pcap, in order) but keep its MACs and MTUs: the guest's driver read them at boot and goes on using them.
 /// </summary>
@@ -20,6 +21,7 @@ public static class SnapshotSettings
         text.AppendLine("actorvmm.vm {");
         text.AppendLine(CultureInfo.InvariantCulture, $"  cpus = {vm.Cpus}");
         text.AppendLine(CultureInfo.InvariantCulture, $"  memory = {vm.MemoryBytes}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"  hugepages = {SettingOverride.Quote(vm.HugePages.Name())}");
         text.AppendLine(CultureInfo.InvariantCulture, $"  kernel = {SettingOverride.Quote(kernel ?? string.Empty)}");
         text.AppendLine(CultureInfo.InvariantCulture, $"  initrd = {SettingOverride.Quote(initrd ?? string.Empty)}");
         text.AppendLine(CultureInfo.InvariantCulture, $"  cmdline = {SettingOverride.Quote(vm.Cmdline)}");
@@ -72,6 +74,7 @@ public static class SnapshotSettings
         {
             Cpus = saved.Cpus,
             MemoryBytes = saved.MemoryBytes,
+            HugePages = saved.HugePages,
             Kernel = saved.Kernel,
             Initrd = saved.Initrd,
             Cmdline = saved.Cmdline,

@@ -1,5 +1,7 @@
 using ActorVmm.Host.GuestConsole;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Kvm.Linux;
+using ActorVmm.Kvm.Memory;
 
 namespace ActorVmm.Host.Settings;
 
@@ -56,6 +58,15 @@ public sealed record VmSettings(
     /// <summary>virtio-net NICs in order (net0 = eth0, net1, ...).</summary>
     public IReadOnlyList<NetSettings> Nets { get; init; } = [];
 
+    /// <summary>Guest RAM on explicit huge pages of this size (the memory size is a multiple of it); off: ordinary pages.</summary>
+    public HugePages HugePages { get; init; }
+
+    /// <summary>Host CPUs for the vCPU threads, vCPU i on the (i mod count)-th; null: not pinned. Within this process's allowed CPUs.</summary>
+    public CpuSet? PinVcpus { get; init; }
+
+    /// <summary>Host CPUs for every other thread of this VM (queue workers, IRQ resamplers, TAP readers, pcap writers); null: not pinned.</summary>
+    public CpuSet? PinIo { get; init; }
+
     /// <summary>Reads <c>actorvmm.vm</c>; at most one serial port may use stdio.</summary>
     internal static VmSettings FromConfig(HoconReader reader)
     {
@@ -98,7 +109,48 @@ public sealed record VmSettings(
             reader.Bool("actorvmm.vm.start-paused"))
         {
             Nets = NetSettings.ListFromConfig(reader, "actorvmm.vm.nets"),
+            HugePages = ReadHugePages(reader, "actorvmm.vm.hugepages", memory),
+            PinVcpus = ReadCpus(reader, "actorvmm.vm.pin-vcpus"),
+            PinIo = ReadCpus(reader, "actorvmm.vm.pin-io"),
         };
+    }
+
+    private static HugePages ReadHugePages(HoconReader reader, string path, ulong memory)
+    {
+        var text = reader.String(path);
+        if (!HugePagesExtensions.TryParse(text, out var pages))
+        {
+            throw reader.Fail(path, $"must be 2M, 1G or empty (off): {text}");
+        }
+
+        if (pages != HugePages.Off && memory % pages.Bytes() != 0)
+        {
+            throw reader.Fail(path, $"{pages.Name()} needs a memory size that is a multiple of {pages.Name()}, not {memory >> 20}M: {text}");
+        }
+
+        return pages;
+    }
+
+    /// <summary>A CPU list, checked against the CPUs this process may run on (sched_getaffinity) now, before anything starts.</summary>
+    private static CpuSet? ReadCpus(HoconReader reader, string path)
+    {
+        if (reader.OptionalString(path) is not { } text)
+        {
+            return null;
+        }
+
+        if (!CpuSet.TryParse(text, out var cpus, out var error))
+        {
+            throw reader.Fail(path, $"must be a CPU list such as 0-3 or 2,4,6 ({error}): {text}");
+        }
+
+        var allowed = ThreadScheduling.AllowedCpus();
+        if (cpus.Outside(allowed) is { Count: > 0 } outside)
+        {
+            throw reader.Fail(path, $"must name CPUs this process may run on ({allowed}), not {string.Join(",", outside)}: {text}");
+        }
+
+        return cpus;
     }
 
     private static ulong ReadMemory(HoconReader reader, string path)

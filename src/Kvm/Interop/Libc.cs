@@ -13,6 +13,10 @@ internal static partial class Libc
     public const int MapFixed = 0x10;
     public const int MapAnonymous = 0x20;
     public const int MapNoReserve = 0x4000;
+    public const int MapHugeTlb = 0x40000;
+
+    /// <summary>MAP_HUGE_SHIFT: with MAP_HUGETLB, bits 26..31 of the flags hold log2 of the huge page size.</summary>
+    public const int MapHugeShift = 26;
     public const int MadvDontDump = 16;
     public const int MadvHugepage = 14;
     public static readonly nint MapFailed = -1;
@@ -37,6 +41,7 @@ internal static partial class Libc
     public const int SigUsr2 = 12;
 
     public const int EIntr = 4;
+    public const int ENoMem = 12;
     public const int E2Big = 7;
     public const int EAgain = 11;
     public const int EAcces = 13;

@@ -51,6 +51,72 @@ public sealed class GuestMemory : IDisposable
     }
 
     /// <summary>
+    /// Maps guest RAM on explicit huge pages of <paramref name="pages"/> (hugetlb: anonymous, MAP_HUGETLB with the
+    /// size in the MAP_HUGE_SHIFT bits); <see cref="HugePages.Off"/> is <see cref="Create(IEnumerable{ValueTuple{GuestAddress, ulong}}, bool)"/>
+    /// with transparent huge pages. Each region's start and size must be multiples of the page size. The pages are
+    /// reserved when mapped (no MAP_NORESERVE), so a pool too small fails here, never at a guest page fault: the pool
+    /// is checked first (<see cref="HugePagePool.Check"/>) and a reservation the kernel still refuses (ENOMEM) gets the
+    /// same kind of one-line error.
+    /// </summary>
+    /// <exception cref="GuestMemoryException">A region is not aligned to the page size, or the pool cannot back the memory.</exception>
+    public static GuestMemory Create(IEnumerable<(GuestAddress Start, ulong Size)> layout, HugePages pages, HugePagePool? pool = null)
+    {
+        if (pages == HugePages.Off)
+        {
+            return Create(layout, hugePages: true);
+        }
+
+        var sorted = CheckLayout(layout);
+        var pageSize = pages.Bytes();
+        foreach (var (start, size) in sorted)
+        {
+            if (start.Value % pageSize != 0 || size % pageSize != 0)
+            {
+                throw new GuestMemoryException(GuestMemoryError.InvalidRegion, start, size,
+                    $"huge pages {pages.Name()}: the guest RAM region at {start} of 0x{size:x} bytes is not a multiple of {pages.Name()} "
+                    + $"(give a memory size whose regions below and above the 3 GiB MMIO gap are {pages.Name()}-aligned)");
+            }
+        }
+
+        var total = sorted.Aggregate(0UL, (sum, r) => sum + r.Size);
+        (pool ?? HugePagePool.Host).Check(pages, total);
+        return MapRegions(sorted, fileBacked: false, (start, size, _) => MapHugeTlb(start, size, pages));
+    }
+
+    /// <summary>
+    /// Guest RAM on huge pages filled from a memory image (<see cref="WriteSparseImage"/>): as <see cref="Create(IEnumerable{ValueTuple{GuestAddress, ulong}}, HugePages, HugePagePool?)"/>,
+    /// then the image is read in, region by region, skipping its holes. A file cannot be mapped copy-on-write onto
+    /// hugetlb pages, so unlike <see cref="MapFile"/> this reads the whole image before the VM starts.
+    /// </summary>
+    public static GuestMemory LoadFile(
+        IEnumerable<(GuestAddress Start, ulong Size)> layout, string path, HugePages pages, HugePagePool? pool = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var regions = CheckLayout(layout);
+        var total = regions.Aggregate(0UL, (sum, r) => sum + r.Size);
+        using var file = OpenImage(path);
+        var fileSize = (ulong)RandomAccess.GetLength(file);
+        if (fileSize != total)
+        {
+            throw new GuestMemoryException(GuestMemoryError.InvalidRegion, GuestAddress.Zero, total,
+                $"memory image {path} holds 0x{fileSize:x} bytes, the memory layout needs 0x{total:x}");
+        }
+
+        var memory = Create(regions, pages, pool);
+        try
+        {
+            GuestMemoryImage.Read(memory, file, path);
+        }
+        catch
+        {
+            memory.Dispose();
+            throw;
+        }
+
+        return memory;
+    }
+
+    /// <summary>
     /// Maps guest RAM from a memory image (<see cref="WriteSparseImage"/>): each region, in address order, maps the
     /// next <c>Size</c> bytes of <paramref name="path"/> copy-on-write (MAP_PRIVATE), so pages load from the file when
     /// first touched and guest writes never reach the file, which stays intact for further restores. The file must
@@ -169,6 +235,39 @@ public sealed class GuestMemory : IDisposable
 
         return mapped;
     }
+
+    /// <summary>
+    /// Maps <paramref name="size"/> bytes of anonymous hugetlb memory. The kernel aligns a hugetlb mapping to its page
+    /// size, and <paramref name="start"/> is a multiple of it, so guest and host addresses are congruent.
+    /// </summary>
+    private static nint MapHugeTlb(GuestAddress start, ulong size, HugePages pages)
+    {
+        var host = Libc.Mmap(0, (nuint)size, Libc.ProtRead | Libc.ProtWrite,
+            HugeTlbMapFlags(pages), -1, 0);
+        if (host == Libc.MapFailed)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            var count = size / pages.Bytes();
+            throw errno == Libc.ENoMem
+                ? new GuestMemoryException(GuestMemoryError.HugePagesUnavailable, start, size,
+                    $"huge pages {pages.Name()}: the kernel could not reserve {count} pages for guest RAM at {start} (ENOMEM: the pool "
+                    + $"is short, or in use by others); see {HugePagePool.DirectoryOf(pages)} and grow it as root, e.g. {HugePagePool.GrowCommand(pages, count)}")
+                : new GuestMemoryException(GuestMemoryError.MapFailed, start, size,
+                    $"huge pages {pages.Name()}: cannot map 0x{size:x} bytes of guest memory: {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
+
+        if ((ulong)host % pages.Bytes() != 0)
+        {
+            _ = Libc.Munmap(host, (nuint)size);
+            throw new GuestMemoryException(GuestMemoryError.MapFailed, start, size,
+                $"huge pages {pages.Name()}: the kernel mapped guest memory at 0x{(ulong)host:x}, not {pages.Name()}-aligned");
+        }
+
+        return host;
+    }
+
+    /// <summary>The flags of a hugetlb guest RAM mapping: private anonymous, MAP_HUGETLB and the size; reserved at mmap (no MAP_NORESERVE).</summary>
+    internal static int HugeTlbMapFlags(HugePages pages) => Libc.MapPrivate | Libc.MapAnonymous | pages.MapFlags();
 
     /// <summary>Huge page size the host mapping is aligned for (x86-64 transparent huge pages).</summary>
     private const ulong HugePageSize = 2UL << 20;

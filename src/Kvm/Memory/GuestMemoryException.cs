@@ -14,6 +14,9 @@ public enum GuestMemoryError
 
     /// <summary>The host could not map the memory.</summary>
     MapFailed,
+
+    /// <summary>The host's huge page pool cannot back the memory (too few free pages, or no pool of that size).</summary>
+    HugePagesUnavailable,
 }
 
 /// <summary>A typed error for a refused guest memory access; never an access violation.</summary>

@@ -58,6 +58,32 @@ internal static class GuestMemoryImage
         }
     }
 
+    /// <summary>
+    /// Reads a whole image into <paramref name="memory"/> (the regions in address order), 64 MiB per read straight into
+    /// guest RAM. For memory that cannot map the image (huge pages); the caller checked the image's size.
+    /// </summary>
+    public static void Read(GuestMemory memory, SafeFileHandle file, string path)
+    {
+        var fileOffset = 0UL;
+        foreach (var region in memory.Regions)
+        {
+            for (var chunk = 0UL; chunk < region.Size;)
+            {
+                var length = (int)Math.Min(ChunkPages * GuestMemory.PageSize, region.Size - chunk);
+                var n = RandomAccess.Read(file, memory.GetSpan(region.Start.CheckedAdd(chunk), length), (long)(fileOffset + chunk));
+                if (n <= 0)
+                {
+                    throw new GuestMemoryException(GuestMemoryError.MapFailed, region.Start.CheckedAdd(chunk), (ulong)length,
+                        $"memory image {path} ends early, at 0x{fileOffset + chunk:x}");
+                }
+
+                chunk += (ulong)n;
+            }
+
+            fileOffset += region.Size;
+        }
+    }
+
     /// <summary>Writes the runs of non-zero pages among <paramref name="pages"/> pages from <paramref name="start"/>.</summary>
     private static ulong WriteChunk(GuestMemory memory, GuestAddress start, int pages, ulong[]? flags, SafeFileHandle file, ulong fileOffset)
     {

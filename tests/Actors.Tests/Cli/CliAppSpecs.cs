@@ -2,6 +2,8 @@ using ActorVmm.Host.Cli;
 using ActorVmm.Host.GuestConsole;
 using ActorVmm.Actors.Settings;
 using ActorVmm.Host.Settings;
+using ActorVmm.Kvm.Linux;
+using ActorVmm.Kvm.Memory;
 using Xunit;
 
 namespace ActorVmm.Actors.Tests.Cli;
@@ -323,12 +325,57 @@ public sealed class CliAppSpecs : IDisposable
     }
 
     [Fact]
+    public void Huge_page_and_pinning_options_should_map_to_settings()
+    {
+        var last = ThreadScheduling.AllowedCpus().Cpus[^1];
+
+        Assert.Equal(0, Run("run", "--log-level", "off", "--memory", "128M", "--hugepages", "2M", "--pin-vcpus", $"{last},0", "--pin-io", "0"));
+
+        Assert.Equal(HugePages.Size2M, _ran!.Vm.HugePages);
+        Assert.Equal(last == 0 ? null : CpuSet.Of(last, 0), last == 0 ? null : _ran.Vm.PinVcpus);
+        Assert.Equal(CpuSet.Of(0), _ran.Vm.PinIo);
+    }
+
+    [Theory]
+    [InlineData("--hugepages must be 2M, 1G or empty (off): 4K", "run", "--hugepages", "4K")]
+    [InlineData("--hugepages 1G needs a memory size that is a multiple of 1G, not 1536M: 1G", "run", "--hugepages", "1G", "--memory", "1536M")]
+    [InlineData("--hugepages 2M needs a memory size that is a multiple of 2M, not 129M: 2M", "run", "--hugepages", "2M", "--memory", "129M")]
+    [InlineData("--pin-vcpus must be a CPU list such as 0-3 or 2,4,6 (range '3-1' runs backwards): 3-1", "run", "--pin-vcpus", "3-1")]
+    [InlineData("--pin-vcpus must be a CPU list such as 0-3 or 2,4,6 ('x' is not a CPU number or range): 0,x", "run", "--pin-vcpus", "0,x")]
+    [InlineData("--pin-io must be a CPU list such as 0-3 or 2,4,6 (CPU 1024 is out of range: CPUs are numbered 0 to 1023): 0-1024", "run", "--pin-io", "0-1024")]
+    [InlineData("--pin-io must be a CPU list such as 0-3 or 2,4,6 (CPU 0 is listed twice): 0,0", "run", "--pin-io", "0,0")]
+    [InlineData("--hugepages cannot be given with --restore: the machine comes from the snapshot (see actorvmm --help)", "run", "--restore", "/snap", "--hugepages", "2M")]
+    public void Bad_huge_page_or_pinning_input_should_print_one_line_and_exit_2(string expected, params string[] args)
+    {
+        Assert.Equal(CliApp.ExitBadInput, Run(args));
+
+        Assert.Equal("actorvmm: " + expected, OneErrorLine());
+        Assert.Equal(0, _runs);
+    }
+
+    [Fact]
+    public void Pinning_to_a_cpu_this_process_may_not_run_on_should_print_one_line_and_exit_2()
+    {
+        // On a 2-CPU host: CPU 5 (the first one not allowed here, in general).
+        var allowed = ThreadScheduling.AllowedCpus();
+        var outside = Enumerable.Range(5, CpuSet.MaxCpus - 5).First(c => !allowed.Contains(c));
+
+        Assert.Equal(CliApp.ExitBadInput, Run("run", "--pin-vcpus", $"0,{outside}"));
+        Assert.Equal($"actorvmm: --pin-vcpus must name CPUs this process may run on ({allowed}), not {outside}: 0,{outside}", OneErrorLine());
+
+        _err.GetStringBuilder().Clear();
+        Assert.Equal(CliApp.ExitBadInput, Run("run", "--pin-io", $"{outside}"));
+        Assert.Equal($"actorvmm: --pin-io must name CPUs this process may run on ({allowed}), not {outside}: {outside}", OneErrorLine());
+        Assert.Equal(0, _runs);
+    }
+
+    [Fact]
     public void Help_should_list_the_run_options()
     {
         Assert.Equal(0, Run("run", "--help"));
 
         var help = _out.ToString();
-        foreach (var option in new[] { "--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--config", "--serial", "--disk", "--console", "--rng", "--restore", "--stats", "--trace", "--trace-format", "--log-level", "--log-file" })
+        foreach (var option in new[] { "--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--config", "--serial", "--disk", "--console", "--rng", "--restore", "--stats", "--trace", "--trace-format", "--log-level", "--log-file", "--hugepages", "--pin-vcpus", "--pin-io" })
         {
             Assert.Contains(option, help);
         }

@@ -1,5 +1,7 @@
 using ActorVmm.Actors.Settings;
 using ActorVmm.Host.Settings;
+using ActorVmm.Kvm.Linux;
+using ActorVmm.Kvm.Memory;
 using Xunit;
 
 namespace ActorVmm.Actors.Tests.Settings;
@@ -16,6 +18,7 @@ public class SnapshotSettingsSpecs
           rng = on
           disks = ["/images/a.img", "/images/b.img,ro"]
           com2 = "file:/tmp/com2.log"
+          hugepages = 2M
           nets = ["switch=lan0,mac=52:54:00:00:00:0a,mtu=9000", "tap=tap0,mac=52:54:00:00:00:0b,pcap=/tmp/n1.pcap"]
         }
         """, "vm.conf").Vm;
@@ -36,6 +39,30 @@ public class SnapshotSettingsSpecs
         Assert.True(restored.Rng);
         Assert.Equal([new DiskSettings("/images/a.img", false), new DiskSettings("/images/b.img", true)], restored.Disks);
         Assert.Equal(Machine().Nets, restored.Nets);
+        Assert.Equal(HugePages.Size2M, restored.HugePages);
+    }
+
+    [Fact]
+    public void Pinning_should_be_the_restoring_sides_and_huge_pages_the_snapshots()
+    {
+        var recorded = SnapshotSettings.Render(Machine() with { PinVcpus = CpuSet.Of(0) }, null, null);
+        var local = SettingsLoader.Parse("""actorvmm.vm { pin-io = "0", hugepages = "" }""", "local").Vm;
+
+        var restored = SnapshotSettings.Apply(local, recorded, "snapshot s");
+
+        Assert.DoesNotContain("pin", recorded, StringComparison.Ordinal);
+        Assert.Contains("hugepages = \"2M\"", recorded, StringComparison.Ordinal);
+        Assert.Null(restored.PinVcpus);
+        Assert.Equal(CpuSet.Of(0), restored.PinIo);
+        Assert.Equal(HugePages.Size2M, restored.HugePages);
+    }
+
+    [Fact]
+    public void A_snapshot_recorded_before_huge_pages_should_restore_without_them()
+    {
+        var recorded = SnapshotSettings.Render(Machine(), null, null).Replace("  hugepages = \"2M\"\n", string.Empty, StringComparison.Ordinal);
+
+        Assert.Equal(HugePages.Off, SnapshotSettings.Apply(SettingsLoader.Parse(string.Empty, "local").Vm, recorded, "snapshot s").HugePages);
     }
 
     [Fact]

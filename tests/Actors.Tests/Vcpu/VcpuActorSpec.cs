@@ -7,6 +7,7 @@ using ActorVmm.Actors.Vm;
 using ActorVmm.Devices;
 using ActorVmm.Host.Settings;
 using ActorVmm.Kvm;
+using ActorVmm.Kvm.Linux;
 using ActorVmm.TestSupport.Fakes;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
@@ -100,6 +101,40 @@ public class VcpuActorSpec : TestKit
         Assert.Equal(1, vcpu.ImmediateRuns);
         Assert.Equal("vcpu3", vcpu.BoundThreadName);
         Assert.False(vcpu.InRun);
+    }
+
+    [Fact]
+    public void A_pinned_vcpu_should_run_on_its_cpu_only()
+    {
+        var cpu = ThreadScheduling.AllowedCpus().Cpus[^1];
+        var vcpu = new ScriptedVcpu(2);
+        CpuSet? runningOn = null;
+        vcpu.BeforeExit = _ => runningOn ??= ThreadScheduling.CurrentThreadCpus();
+        vcpu.Then(new VmExit(VmExitKind.IoOut, 0x80, 1), [5]);
+        var actor = Sys.ActorOf(VcpuActor.Props(vcpu, _bus, TestActor, affinity: CpuSet.Of(cpu)));
+        actor.Tell(VcpuProtocol.Start.Instance);
+
+        AwaitCondition(() => _post.Log.Count == 1);
+        actor.Tell(VcpuProtocol.Stop.Instance);
+        ExpectMsg<VcpuProtocol.Stopped>(s => s.GuestReason is null);
+
+        Assert.Equal(CpuSet.Of(cpu), runningOn);
+        Assert.Equal("vcpu2", vcpu.BoundThreadName);
+    }
+
+    [Fact]
+    public void A_vcpu_pinned_where_Linux_refuses_should_stop_before_its_first_run_naming_the_cpus()
+    {
+        var outside = Enumerable.Range(0, CpuSet.MaxCpus).First(c => !ThreadScheduling.AllowedCpus().Contains(c));
+        var vcpu = new ScriptedVcpu(0);
+        var actor = Sys.ActorOf(VcpuActor.Props(vcpu, _bus, TestActor, affinity: CpuSet.Of(outside)));
+
+        actor.Tell(VcpuProtocol.Start.Instance);
+
+        var stopped = ExpectMsg<VcpuProtocol.GuestStopped>();
+        Assert.Equal(VmStopReasonKind.InternalError, stopped.Reason.Kind);
+        Assert.Contains($"sched_setaffinity({outside}) failed: EINVAL", stopped.Reason.Message, StringComparison.Ordinal);
+        Assert.Equal(0, vcpu.Runs);
     }
 
     [Fact]

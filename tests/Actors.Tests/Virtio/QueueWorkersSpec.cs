@@ -4,6 +4,7 @@ using ActorVmm.Actors.Virtio;
 using ActorVmm.Devices;
 using ActorVmm.Kvm.Memory;
 using Akka.TestKit.Xunit2;
+using ActorVmm.Kvm.Linux;
 using Xunit;
 
 namespace ActorVmm.Actors.Tests.Virtio;
@@ -41,6 +42,9 @@ public sealed class QueueWorkersSpec : TestKit
 
         public ManualResetEventSlim[] Release { get; } = [.. Enumerable.Range(0, queues).Select(_ => new ManualResetEventSlim(true))];
 
+        /// <summary>The CPUs the thread of the latest pass may run on.</summary>
+        public CpuSet? PassCpus { get; private set; }
+
         public ManualResetEventSlim[] InPass { get; } = [.. Enumerable.Range(0, queues).Select(_ => new ManualResetEventSlim(false))];
 
         public ulong NotifyRegister(int queue) => (ulong)queue * 4;
@@ -52,6 +56,7 @@ public sealed class QueueWorkersSpec : TestKit
             var running = Interlocked.Increment(ref Running[queue]);
             InterlockedMax(ref MostAtOnce[queue], running);
             Volatile.Write(ref Seen[queue], Interlocked.Read(ref Wanted[queue]));
+            PassCpus = ThreadScheduling.CurrentThreadCpus();
             InPass[queue].Set();
             Release[queue].Wait();
             Interlocked.Increment(ref Passes[queue]);
@@ -99,6 +104,26 @@ public sealed class QueueWorkersSpec : TestKit
     {
         Interlocked.Increment(ref device.Wanted[queue]);
         workers.Signal(handle);
+    }
+
+    [Fact]
+    public async Task Pinned_workers_should_serve_their_queues_on_the_given_cpus_only()
+    {
+        var cpu = ThreadScheduling.AllowedCpus().Cpus[^1];
+        var disk = new RecordingQueues("disk0", 1);
+        var rng = new RecordingQueues("rng0", 1);
+        var endpoints = new[] { await StartDevice(disk), await StartDevice(rng) };
+        using var workers = new QueueWorkers { Affinity = CpuSet.Of(cpu) };
+        var handles = new[] { workers.Add("disk0", 0, blocksOnHostIo: true), workers.Add("rng0", 0) };
+
+        workers.Start(endpoints);
+        Kick(workers, handles[0], disk, 0);
+        Kick(workers, handles[1], rng, 0);
+        await AwaitConditionAsync(() => Task.FromResult(disk.Passes[0] == 1 && rng.Passes[0] == 1), Max, Poll);
+
+        Assert.Equal(CpuSet.Of(cpu), disk.PassCpus);
+        Assert.Equal(CpuSet.Of(cpu), rng.PassCpus);
+        Assert.Equal(ThreadScheduling.AllowedCpus(), ThreadScheduling.CurrentThreadCpus());
     }
 
     [Fact]

@@ -1,4 +1,6 @@
 using ActorVmm.Host.Serve;
+using ActorVmm.Kvm.Linux;
+using ActorVmm.Kvm.Memory;
 
 namespace ActorVmm.Vmm.Tests.Serve;
 
@@ -82,9 +84,35 @@ public sealed class VmRequestTests
     [InlineData("{\"restore\": \"/srv/snap\", \"memory\": \"1G\"}", "memory cannot be given with restore: the machine comes from the snapshot")]
     [InlineData("{\"restore\": \"/srv/snap\", \"cpus\": 2}", "cpus cannot be given with restore")]
     [InlineData("{\"kernel\": \"/k\", \"restore\": \"/srv/snap\"}", "kernel cannot be given with restore")]
+    [InlineData("{\"restore\": \"/srv/snap\", \"hugepages\": \"2M\"}", "hugepages cannot be given with restore")]
+    [InlineData("{\"hugepages\": \"3M\"}", "hugepages must be 2M, 1G or empty (off): 3M")]
+    [InlineData("{\"hugepages\": \"1G\", \"memory\": \"512M\"}", "hugepages 1G needs a memory size that is a multiple of 1G, not 512M: 1G")]
+    [InlineData("{\"pin-vcpus\": \"0-\"}", "pin-vcpus must be a CPU list such as 0-3 or 2,4,6 ('0-' is not a CPU number or range): 0-")]
+    [InlineData("{\"pin-io\": \"4096\"}", "pin-io must be a CPU list such as 0-3 or 2,4,6 (CPU 4096 is out of range")]
     public void A_bad_body_should_be_a_400_naming_the_problem(string json, string named)
     {
         Assert.Contains(named, Bad(json).Message);
+    }
+
+    [Fact]
+    public void A_pin_list_naming_a_cpu_this_process_may_not_run_on_should_be_a_400()
+    {
+        var allowed = ThreadScheduling.AllowedCpus();
+        var outside = Enumerable.Range(5, CpuSet.MaxCpus - 5).First(c => !allowed.Contains(c));
+
+        Assert.Equal(
+            $"pin-vcpus must name CPUs this process may run on ({allowed}), not {outside}: {outside}",
+            Bad($"{{\"pin-vcpus\": \"{outside}\"}}").Message);
+    }
+
+    [Fact]
+    public void Huge_pages_and_pin_lists_should_be_body_keys()
+    {
+        var vm = VmRequest.Parse("{\"memory\": \"128M\", \"hugepages\": \"2M\", \"pin-vcpus\": \"0\", \"pin-io\": \"0\"}").Settings.Vm;
+
+        Assert.Equal(HugePages.Size2M, vm.HugePages);
+        Assert.Equal(CpuSet.Of(0), vm.PinVcpus);
+        Assert.Equal(CpuSet.Of(0), vm.PinIo);
     }
 
     [Fact]
