@@ -85,6 +85,21 @@ public static class Layout
     /// <summary>virtio-mmio devices a VM may have at most.</summary>
     public const int VirtioMmioMaxDevices = 32;
 
+    /// <summary>
+    /// The GSI of virtio-mmio device <paramref name="index"/>: level-triggered, shared with the PCI INTx inputs 16-23
+    /// (<see cref="FirstPciGsi"/>), round-robin from 20 so that a VM with a few PCI devices (16 up) and a few
+    /// virtio-mmio ones does not pile both on the same inputs. Level, not edge: the line follows InterruptStatus
+    /// as PCI INTx follows ISR (an irqfd with a resamplefd), and inputs 16-23 are the ones a PC wires level (the
+    /// ISA IRQs stay edge for the legacy devices and the ACPI SCI); the DSDT announces them level-triggered.
+    /// </summary>
+    public static uint VirtioMmioGsi(int index) => FirstPciGsi + ((VirtioMmioFirstGsiOffset + (uint)index) % PciGsiCount);
+
+    /// <summary>Where <see cref="VirtioMmioGsi"/> starts inside 16-23 (GSI 20).</summary>
+    public const uint VirtioMmioFirstGsiOffset = 4;
+
+    /// <summary>Start of virtio-mmio device <paramref name="index"/>'s register window.</summary>
+    public static ulong VirtioMmioWindow(int index) => VirtioMmioStart + ((ulong)index * VirtioMmioSize);
+
     /// <summary>I/O APIC registers (default PC address; emulated in the kernel).</summary>
     public const ulong IoApicStart = 0xFEC0_0000;
 

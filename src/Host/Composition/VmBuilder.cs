@@ -35,6 +35,12 @@ public sealed record BuiltVm(
     /// <summary>The virtio-pci functions (their traffic counters), by device name.</summary>
     public IReadOnlyList<VirtioPciSlot> PciSlots { get; init; } = [];
 
+    /// <summary>The virtio-mmio devices: name, window and GSI (what the DSDT announces).</summary>
+    public IReadOnlyList<VirtioMmioPlacement> MmioDevices { get; init; } = [];
+
+    /// <summary>What each virtio device's queues completed (restarts included), by device name, over either transport.</summary>
+    public IReadOnlyDictionary<string, VirtqueueTraffic> VirtioTraffic { get; init; } = new Dictionary<string, VirtqueueTraffic>();
+
     /// <summary>The NICs (net0, net1, ...), in order.</summary>
     public IReadOnlyList<BuiltNic> Nics { get; init; } = [];
 }
@@ -45,8 +51,8 @@ public sealed record BuiltNic(NetPort Port, MacAddress Mac);
 /// <summary>
 /// Builds an x86-64 PC for KVM from settings: guest memory with the 32-bit gap, in-kernel irqchip and PIT, the
 /// kernel, initrd, zero page and MP table in memory, configured vCPUs (the BSP in long mode at the kernel's
-/// entry, the APs waiting for INIT/SIPI), the platform devices and PCI bus 0 with the virtio devices the settings
-/// ask for (<see cref="PciDevices"/>). Everything it opens is owned by the blueprint's
+/// entry, the APs waiting for INIT/SIPI), the platform devices, PCI bus 0 with the virtio-pci devices the settings
+/// ask for (<see cref="PciDevices"/>) and the virtio-mmio ones (<see cref="VirtioMmioDevices"/>). Everything it opens is owned by the blueprint's
 /// resources, or released here when building fails.
 /// <para>
 /// With <c>restore</c> set it builds the snapshot's machine instead: RAM maps the snapshot's memory file copy-on-write
@@ -122,7 +128,15 @@ public static class VmBuilder
 
             var console = new SerialInputPort();
             var workers = resources.Add(new QueueWorkers(memory));
-            var (pciDevices, pciInterrupts, pciSlots) = PciDevices.Build(models, vm, memory, console, workers, resources);
+            var (pciDevices, pciInterrupts, pciSlots) = PciDevices.Build(
+                [.. models.Where(m => m.Transport == VirtioTransportKind.Pci)], vm, memory, console, workers, resources);
+            var (mmioDevices, mmioPlacements, traffic) = VirtioMmioDevices.Build(
+                [.. models.Where(m => m.Transport == VirtioTransportKind.Mmio)], vm, memory, console, workers, resources);
+            foreach (var slot in pciSlots)
+            {
+                traffic[slot.Name] = slot.Traffic;
+            }
+
             var bootState = restore is null ? WriteBootTables(memory, kernel!, vmSettings.Cpus, pciInterrupts) : null;
 
             StartupProbe.Mark("machine: PCI devices, boot tables");
@@ -153,6 +167,7 @@ public static class VmBuilder
 
             var devices = PlatformDevices(vmSettings, ram, io, console);
             devices.AddRange(pciDevices);
+            devices.AddRange(mmioDevices);
             if (restore is not null)
             {
                 var saved = restore.DeviceStates(devices.Select(d => d.Name));
@@ -194,6 +209,8 @@ public static class VmBuilder
             return new BuiltVm(blueprint, console, kernel, initrd, workers, faults) {
                 SoftwareKvm = softwareKvm,
                 PciSlots = pciSlots,
+                VirtioTraffic = traffic,
+                MmioDevices = mmioPlacements,
                 Nics = nics,
             };
         }

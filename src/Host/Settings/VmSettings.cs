@@ -56,6 +56,9 @@ public sealed record VmSettings(
     /// <summary>virtio-net NICs in order (net0 = eth0, net1, ...).</summary>
     public IReadOnlyList<NetSettings> Nets { get; init; } = [];
 
+    /// <summary>The transport of every virtio device that does not name its own (a disk's or NIC's <c>transport</c>).</summary>
+    public VirtioTransportKind Transport { get; init; } = VirtioTransportKind.Pci;
+
     /// <summary>Reads <c>actorvmm.vm</c>; at most one serial port may use stdio.</summary>
     internal static VmSettings FromConfig(HoconReader reader)
     {
@@ -98,6 +101,7 @@ public sealed record VmSettings(
             reader.Bool("actorvmm.vm.start-paused"))
         {
             Nets = NetSettings.ListFromConfig(reader, "actorvmm.vm.nets"),
+            Transport = reader.Enum<VirtioTransportKind>("actorvmm.vm.transport"),
         };
     }
 
