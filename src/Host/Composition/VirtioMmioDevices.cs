@@ -19,18 +19,19 @@ public sealed record VirtioMmioPlacement(string Name, ulong Base, ulong Size, ui
 /// <list type="bullet">
 /// <item>device i in the 4 KiB window <see cref="Layout.VirtioMmioWindow"/>(i), at most
 /// <see cref="Layout.VirtioMmioMaxDevices"/>, mapped on the MMIO bus as that device's range;</item>
-/// <item>its interrupt a level-triggered line on <see cref="Layout.VirtioMmioGsi"/>(i) (shared with PCI INTx; why
-/// level: <see cref="VirtioMmioDevice"/>);</item>
+/// <item>its interrupt a level-triggered line on <see cref="Layout.VirtioMmioGsi"/>: one of the inputs 16-23 the
+/// PCI functions leave free (why level: <see cref="VirtioMmioDevice"/>);</item>
 /// <item>an ioeventfd per queue on QueueNotify, datamatch on the queue's index (<see cref="QueueWorkers"/>).</item>
 /// </list>
 /// The guest finds them in the ACPI DSDT (<see cref="VirtioMmioPlacement"/>); Debian's kernel has no command-line devices.
 /// </summary>
 internal static class VirtioMmioDevices
 {
-    /// <summary>The devices' blueprints and placements, in the order of <paramref name="models"/>.</summary>
-    /// <exception cref="VmBuildException">More devices than there are windows (one line).</exception>
+    /// <summary>The devices' blueprints and placements, in the order of <paramref name="models"/>, beside <paramref name="pciDevices"/> virtio-pci functions.</summary>
+    /// <exception cref="VmBuildException">More devices than there are windows, or no interrupt input left by PCI (one line).</exception>
     public static (List<DeviceBlueprint> Devices, List<VirtioMmioPlacement> Placements, Dictionary<string, VirtqueueTraffic> Traffic) Build(
         IReadOnlyList<PciDevices.VirtioModel> models,
+        int pciDevices,
         KvmVm vm,
         GuestMemory memory,
         SerialInputPort console,
@@ -43,6 +44,12 @@ internal static class VirtioMmioDevices
                 $"{models.Count} virtio-mmio devices asked for ({string.Join(", ", models.Select(m => m.Name))}), but a VM has room for {Layout.VirtioMmioMaxDevices}");
         }
 
+        if (models.Count > 0 && Layout.VirtioMmioGsi(0, pciDevices) is null)
+        {
+            throw new VmBuildException(
+                $"{pciDevices} virtio-pci devices take every PCI interrupt input (16-23), which virtio-mmio devices ({string.Join(", ", models.Select(m => m.Name))}) would share with other polarities: put at most {Layout.PciGsiCount - 1} on pci");
+        }
+
         var devices = new List<DeviceBlueprint>();
         var placements = new List<VirtioMmioPlacement>();
         var traffic = new Dictionary<string, VirtqueueTraffic>(StringComparer.Ordinal);
@@ -50,7 +57,7 @@ internal static class VirtioMmioDevices
         {
             var (name, first, create, _) = models[i];
             var window = Layout.VirtioMmioWindow(i);
-            var gsi = Layout.VirtioMmioGsi(i);
+            var gsi = Layout.VirtioMmioGsi(i, pciDevices)!.Value;
             placements.Add(new VirtioMmioPlacement(name, window, Layout.VirtioMmioSize, gsi));
             var counters = traffic[name] = new VirtqueueTraffic();
             if (first is VirtioConsoleDevice)
