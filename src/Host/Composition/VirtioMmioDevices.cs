@@ -27,16 +27,12 @@ public sealed record VirtioMmioPlacement(string Name, ulong Base, ulong Size, ui
 /// </summary>
 internal static class VirtioMmioDevices
 {
-    /// <summary>The devices' blueprints and placements, in the order of <paramref name="models"/>, beside <paramref name="pciDevices"/> virtio-pci functions.</summary>
-    /// <exception cref="VmBuildException">More devices than there are windows, or no interrupt input left by PCI (one line).</exception>
-    public static (List<DeviceBlueprint> Devices, List<VirtioMmioPlacement> Placements, Dictionary<string, VirtqueueTraffic> Traffic) Build(
-        IReadOnlyList<PciDevices.VirtioModel> models,
-        int pciDevices,
-        KvmVm vm,
-        GuestMemory memory,
-        SerialInputPort console,
-        QueueWorkers workers,
-        CompositeDisposable resources)
+    /// <summary>
+    /// Whether <paramref name="models"/> fit beside <paramref name="pciDevices"/> virtio-pci functions: a window each,
+    /// and an interrupt input PCI leaves free. Called before any KVM resource is opened.
+    /// </summary>
+    /// <exception cref="VmBuildException">They do not (one line).</exception>
+    public static void Check(IReadOnlyList<PciDevices.VirtioModel> models, int pciDevices)
     {
         if (models.Count > Layout.VirtioMmioMaxDevices)
         {
@@ -49,7 +45,20 @@ internal static class VirtioMmioDevices
             throw new VmBuildException(
                 $"{pciDevices} virtio-pci devices take every PCI interrupt input (16-23), which virtio-mmio devices ({string.Join(", ", models.Select(m => m.Name))}) would share with other polarities: put at most {Layout.PciGsiCount - 1} on pci");
         }
+    }
 
+    /// <summary>The devices' blueprints and placements, in the order of <paramref name="models"/>, beside <paramref name="pciDevices"/> virtio-pci functions.</summary>
+    /// <exception cref="VmBuildException">More devices than there are windows, or no interrupt input left by PCI (one line).</exception>
+    public static (List<DeviceBlueprint> Devices, List<VirtioMmioPlacement> Placements, Dictionary<string, VirtqueueTraffic> Traffic) Build(
+        IReadOnlyList<PciDevices.VirtioModel> models,
+        int pciDevices,
+        KvmVm vm,
+        GuestMemory memory,
+        SerialInputPort console,
+        QueueWorkers workers,
+        CompositeDisposable resources)
+    {
+        Check(models, pciDevices);
         var devices = new List<DeviceBlueprint>();
         var placements = new List<VirtioMmioPlacement>();
         var traffic = new Dictionary<string, VirtqueueTraffic>(StringComparer.Ordinal);

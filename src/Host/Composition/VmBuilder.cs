@@ -89,6 +89,9 @@ public static class VmBuilder
             var faults = new FaultInjector(settings.Faults) { ReadTimeout = settings.Devices.ReadTimeout };
             var nics = new List<BuiltNic>();
             var models = PciDevices.OpenModels(vmSettings, io, resources, faults, vmName, nics);
+            var pciModels = models.Where(m => m.Transport == VirtioTransportKind.Pci).ToList();
+            var mmioModels = models.Where(m => m.Transport == VirtioTransportKind.Mmio).ToList();
+            VirtioMmioDevices.Check(mmioModels, pciModels.Count);
             var kvm = resources.Add(KvmSystem.Open());
             var softwareKvm = KvmBackend.SoftwareBackend();
 
@@ -136,10 +139,9 @@ public static class VmBuilder
 
             var console = new SerialInputPort();
             var workers = resources.Add(new QueueWorkers(memory));
-            var pciModels = models.Where(m => m.Transport == VirtioTransportKind.Pci).ToList();
             var (pciDevices, pciInterrupts, pciSlots) = PciDevices.Build(pciModels, vm, memory, console, workers, resources);
             var (mmioDevices, mmioPlacements, traffic) = VirtioMmioDevices.Build(
-                [.. models.Where(m => m.Transport == VirtioTransportKind.Mmio)], pciModels.Count, vm, memory, console, workers, resources);
+                mmioModels, pciModels.Count, vm, memory, console, workers, resources);
             foreach (var slot in pciSlots)
             {
                 traffic[slot.Name] = slot.Traffic;
