@@ -155,17 +155,16 @@ public sealed class VirtioMmioDevice : VirtioTransport
         UpdateInterruptLine();
     }
 
-    /// <summary>A state <see cref="SaveState"/> made: a <see cref="VirtioPciState"/> with no PCI configuration (both transports keep the same registers).</summary>
-    private protected override VirtioPciState RestoreRegisters(object state)
-    {
-        if (state is not VirtioPciState { PciConfiguration.Length: 0, QueueVectors: null } s || s.Queues.Count != QueueCount)
-        {
-            throw new ArgumentException("not a saved state of this virtio-mmio device", nameof(state));
-        }
+    /// <summary>A state <see cref="SaveState"/> made: a <see cref="VirtioPciState"/> with no PCI configuration nor vectors (both transports keep the same registers).</summary>
+    private protected override VirtioPciState CheckState(object state) =>
+        state is VirtioPciState { PciConfiguration.Length: 0, QueueVectors: null, Msix: null } s
+            ? s
+            : throw new ArgumentException("not a saved state of this virtio-mmio device", nameof(state));
 
+    private protected override void RestoreRegisters(VirtioPciState s)
+    {
         Registers.Restore(s);
         _interruptStatus = s.Isr & (VirtioMmioLayout.InterruptUsedBuffer | VirtioMmioLayout.InterruptConfigChange);
-        return s;
     }
 
     private void Raise(uint bits)

@@ -217,15 +217,15 @@ public sealed class VirtioPciDevice : VirtioTransport, IPciDevice
     private static bool InRange(ulong offset, ulong length, ulong start, ulong size) =>
         offset >= start && offset - start < size && length <= size - (offset - start);
 
-    /// <summary>A <see cref="VirtioPciState"/> of this function: configuration space, registers, vectors and MSI-X.</summary>
-    private protected override VirtioPciState RestoreRegisters(object state)
-    {
-        if (state is not VirtioPciState s || s.Queues.Count != QueueCount || s.PciConfiguration.Length == 0
-            || (s.QueueVectors is not null && s.QueueVectors.Count != QueueCount))
-        {
-            throw new ArgumentException("not a saved state of this virtio-pci device", nameof(state));
-        }
+    /// <summary>A <see cref="VirtioPciState"/> of a PCI function (with a configuration space) with this function's queue vectors.</summary>
+    private protected override VirtioPciState CheckState(object state) =>
+        state is VirtioPciState s && s.PciConfiguration.Length > 0 && (s.QueueVectors is null || s.QueueVectors.Count == QueueCount)
+            ? s
+            : throw new ArgumentException("not a saved state of this virtio-pci device", nameof(state));
 
+    /// <summary>Configuration space, registers, vectors and MSI-X.</summary>
+    private protected override void RestoreRegisters(VirtioPciState s)
+    {
         Configuration.RestoreState(s.PciConfiguration);
         Registers.Restore(s);
         _common.Restore(s);
@@ -238,8 +238,6 @@ public sealed class VirtioPciDevice : VirtioTransport, IPciDevice
         {
             _msix?.ConfigurationWritten();
         }
-
-        return s;
     }
 
     private void WriteCommon(ulong offset, ReadOnlySpan<byte> data)

@@ -104,7 +104,17 @@ public abstract partial class VirtioTransport : IBusDevice, IStatefulDevice, IFa
     /// signalled. Serves nothing itself: every ready queue is asked for a pass (<see cref="QueueKickHandler"/>),
     /// since notifications may have been lost while restarting. Call with no pass running.
     /// </summary>
-    public void RestoreState(object state) => RestoreQueuesAndModel(RestoreRegisters(state));
+    public void RestoreState(object state)
+    {
+        var s = CheckState(state);
+        if (s.Queues.Count != _queues.Length)
+        {
+            throw new ArgumentException($"a saved state with {s.Queues.Count} queues, not {_queues.Length}", nameof(state));
+        }
+
+        RestoreRegisters(s);
+        RestoreQueuesAndModel(s);
+    }
 
     /// <summary>
     /// Restoring <paramref name="state"/> failed: brings back what the driver sees of the transport (its registers,
@@ -117,7 +127,7 @@ public abstract partial class VirtioTransport : IBusDevice, IStatefulDevice, IFa
     {
         try
         {
-            RestoreRegisters(state);
+            RestoreRegisters(CheckState(state));
             ResyncInterruptLine();
             SetNeedsReset();
         }
@@ -170,10 +180,13 @@ public abstract partial class VirtioTransport : IBusDevice, IStatefulDevice, IFa
     }
 
     /// <summary>
-    /// Checks that <paramref name="state"/> is a saved state of this transport and device (throws
-    /// <see cref="ArgumentException"/> when not) and takes its registers; queues and model follow.
+    /// <paramref name="state"/> as a saved state of this transport (its queues aside: a restore that failed may have
+    /// lost them); <see cref="ArgumentException"/> when it is not one.
     /// </summary>
-    private protected abstract VirtioPciState RestoreRegisters(object state);
+    private protected abstract VirtioPciState CheckState(object state);
+
+    /// <summary>Takes the registers of a checked state (<see cref="CheckState"/>); queues and model follow.</summary>
+    private protected abstract void RestoreRegisters(VirtioPciState state);
 
     /// <summary>Drives the interrupt line from the interrupt status.</summary>
     private protected abstract void UpdateInterruptLine();

@@ -319,6 +319,23 @@ public sealed class VirtioMmioDeviceTests : IDisposable
     }
 
     [Fact]
+    public void A_failed_restore_should_leave_the_device_needing_reset_with_a_config_interrupt()
+    {
+        _driver.Initialize(_queue);
+        var damaged = (VirtioPciState)_device.SaveState() with { Queues = [] };
+        using var rng = new VirtioRngDevice();
+        var line = new RecordingInterruptLine();
+        var fresh = new VirtioMmioDevice("rng0", rng, _ram.Memory, line);
+
+        Assert.Throws<ArgumentException>(() => fresh.RestoreState(damaged));
+        fresh.RestoreFailed(damaged);
+
+        Assert.Equal(damaged.Status | (byte)VirtioDeviceStatus.DeviceNeedsReset, fresh.Status);
+        Assert.Equal(InterruptConfigChange, fresh.InterruptStatus);
+        Assert.True(line.Level);
+    }
+
+    [Fact]
     public void A_saved_pci_state_should_not_restore_over_mmio()
     {
         using var rng = new VirtioRngDevice();
