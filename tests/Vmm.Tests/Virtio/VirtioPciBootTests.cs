@@ -157,13 +157,15 @@ public abstract class VirtioBootFacts(VirtioGuestFixture guest)
 [Trait("Category", "Kvm")]
 public sealed class VirtioPciTwoVcpuTests
 {
-    [Fact]
-    public async Task Disk_console_and_rng_should_all_work_at_once_with_two_vcpus()
+    [Theory]
+    [InlineData(VirtioTransportKind.Pci)]
+    [InlineData(VirtioTransportKind.Mmio)]
+    public async Task Disk_console_and_rng_should_all_work_at_once_with_two_vcpus(VirtioTransportKind transport)
     {
         var pattern = $"ACTORVMM-2CPU-{Guid.NewGuid():N}";
         using var image = TestImage.Create(4L << 20, pattern);
 
-        var outcome = await VirtioBoot.RunAsync(cpus: 2, image.Path);
+        var outcome = await VirtioBoot.RunAsync(cpus: 2, image.Path, transport);
 
         Assert.True(outcome.Reason.Kind == VmStopReasonKind.Reset, $"stopped with {outcome.Reason}\n{outcome.Tail}");
         Assert.Equal(pattern, outcome.Value("virtio: vda read="));
