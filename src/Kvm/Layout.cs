@@ -85,6 +85,26 @@ public static class Layout
     /// <summary>virtio-mmio devices a VM may have at most.</summary>
     public const int VirtioMmioMaxDevices = 32;
 
+    /// <summary>
+    /// The GSI of virtio-mmio device <paramref name="index"/> in a VM with <paramref name="pciDevices"/> virtio-pci
+    /// functions (whose INTA# take GSIs 16, 17, ... round-robin: <see cref="FirstPciGsi"/>): one of the inputs 16-23
+    /// no PCI function uses, round-robin from the top (23, 22, ...), several devices sharing one past that; null
+    /// when PCI uses all eight. Level-triggered, as PCI INTx: the line follows InterruptStatus as INTx follows ISR
+    /// (an irqfd with a resamplefd), and inputs 16-23 are the ones a PC wires level (the ISA IRQs stay edge for the
+    /// legacy devices and the SCI). Never an input PCI uses: the DSDT gives PCI routes active-low and virtio-mmio
+    /// active-high, and Linux refuses an input asked for with two polarities (KVM itself ignores polarity).
+    /// </summary>
+    public static uint? VirtioMmioGsi(int index, int pciDevices)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfNegative(pciDevices);
+        var free = pciDevices >= PciGsiCount ? 0u : PciGsiCount - (uint)pciDevices;
+        return free == 0 ? null : IoApicPinCount - 1 - ((uint)index % free);
+    }
+
+    /// <summary>Start of virtio-mmio device <paramref name="index"/>'s register window.</summary>
+    public static ulong VirtioMmioWindow(int index) => VirtioMmioStart + ((ulong)index * VirtioMmioSize);
+
     /// <summary>I/O APIC registers (default PC address; emulated in the kernel).</summary>
     public const ulong IoApicStart = 0xFEC0_0000;
 

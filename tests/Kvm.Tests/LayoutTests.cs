@@ -97,4 +97,37 @@ public sealed class LayoutTests
         Assert.InRange(Layout.LapicStart, Layout.MsiWindowStart, Layout.MsiWindowStart + Layout.MsiWindowSize - 1);
         Assert.InRange(Layout.MsiWindowStart, Layout.PciMmio32Start + Layout.PciMmio32Size, Layout.MmioGapEnd - Layout.MsiWindowSize);
     }
+
+    [Fact]
+    public void Virtio_mmio_windows_should_lie_below_the_io_apic_above_the_pci_window()
+    {
+        var last = Layout.VirtioMmioWindow(Layout.VirtioMmioMaxDevices - 1);
+
+        Assert.Equal(Layout.VirtioMmioStart + Layout.VirtioMmioSize, Layout.VirtioMmioWindow(1));
+        Assert.True(Layout.VirtioMmioStart >= Layout.PciMmio32Start + Layout.PciMmio32Size);
+        Assert.True(last + Layout.VirtioMmioSize <= Layout.IoApicStart);
+    }
+
+    [Theory]
+    [InlineData(0, 0, 23u)]
+    [InlineData(1, 0, 22u)]
+    [InlineData(8, 0, 23u)]
+    [InlineData(0, 3, 23u)]
+    [InlineData(4, 3, 19u)]
+    [InlineData(5, 3, 23u)]
+    [InlineData(2, 7, 23u)]
+    public void Virtio_mmio_gsis_should_be_the_pci_inputs_no_pci_function_takes(int index, int pciDevices, uint expected)
+    {
+        var gsi = Layout.VirtioMmioGsi(index, pciDevices);
+
+        Assert.Equal(expected, gsi);
+        Assert.True(gsi >= Layout.FirstPciGsi + (uint)pciDevices);
+    }
+
+    [Fact]
+    public void Virtio_mmio_should_have_no_gsi_when_pci_takes_all_eight()
+    {
+        Assert.Null(Layout.VirtioMmioGsi(0, (int)Layout.PciGsiCount));
+        Assert.Null(Layout.VirtioMmioGsi(0, 20));
+    }
 }

@@ -17,7 +17,7 @@ KERNEL=/boot/vmlinuz-$KVER
 MODDIR=/lib/modules/$KVER
 BUSYBOX=/bin/busybox
 # The drivers the guest loads; their dependencies are added in front of them (modinfo -F depends).
-WANTED=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio_console virtio-rng virtio_net)
+WANTED=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_mmio virtio_blk virtio_console virtio-rng virtio_net)
 
 die() { echo "build-guest: $*" >&2; exit 1; }
 

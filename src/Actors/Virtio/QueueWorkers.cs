@@ -80,14 +80,23 @@ public sealed class QueueWorkers : IDisposable
     /// Adds queue <paramref name="queue"/> of device <paramref name="device"/> whose notify register is at guest
     /// address <paramref name="address"/>; registers its eventfd as an ioeventfd there for writes of any width (the
     /// driver may use 1, 2, 4 or 8 bytes). <paramref name="blocksOnHostIo"/>: its passes wait for host I/O (a disk),
-    /// so it gets a thread of its own instead of running on the notifier. Returns a handle to signal it.
+    /// so it gets a thread of its own instead of running on the notifier. <paramref name="dataMatch"/>: the register
+    /// is shared by every queue (virtio-mmio's QueueNotify), so the ioeventfd takes only 32-bit writes of that value
+    /// (the queue index); other writes exit to the device. Returns a handle to signal it.
     /// </summary>
-    internal int Add(KvmVm vm, string device, int queue, ulong address, bool blocksOnHostIo = false)
+    internal int Add(KvmVm vm, string device, int queue, ulong address, bool blocksOnHostIo = false, uint? dataMatch = null)
     {
         var fd = EventFd.Create();
         try
         {
-            vm.RegisterIoeventfd(fd, address, 0, pio: false);
+            if (dataMatch is { } value)
+            {
+                vm.RegisterIoeventfd(fd, address, sizeof(uint), pio: false, value);
+            }
+            else
+            {
+                vm.RegisterIoeventfd(fd, address, 0, pio: false);
+            }
         }
         catch
         {

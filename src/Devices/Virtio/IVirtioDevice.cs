@@ -3,9 +3,10 @@ using ActorVmm.Kvm.Memory;
 namespace ActorVmm.Devices.Virtio;
 
 /// <summary>
-/// A virtio device model behind a transport (<see cref="VirtioPciDevice"/>). The transport negotiates features,
-/// owns the queues and the interrupt; the model only serves requests. Called only with the transport's lock held,
-/// so a model needs no locking of its own except for what other threads hand it (e.g. console input).
+/// A virtio device model behind a transport (<see cref="VirtioPciDevice"/> or <see cref="VirtioMmioDevice"/>). The
+/// transport negotiates features, owns the queues and the interrupt; the model only serves requests. Called only with
+/// the transport's lock held, so a model needs no locking of its own except for what other threads hand it (e.g.
+/// console input).
 /// </summary>
 public interface IVirtioDevice
 {

@@ -4,39 +4,24 @@ using ActorVmm.Kvm.Memory;
 
 namespace ActorVmm.Devices.Virtio;
 
-// One file over 400 lines: the transport's BAR dispatch, save/restore and reset share its state; queues, common config, interrupts and the PCI function are in their own files.
-
 /// <summary>
 /// The virtio 1.x modern PCI transport for one <see cref="IVirtioDevice"/>: its PCI function
 /// (<see cref="VirtioPciFunction"/>) and BAR 0, which holds the common config (<see cref="VirtioPciCommonConfig"/>),
 /// ISR, device config, notify registers and, given <see cref="IMsiInterrupts"/>, the MSI-X table and PBA.
 /// Interrupts go through MSI-X vectors while the guest has it enabled, else INTx (<see cref="VirtioPciInterrupts"/>).
+/// Negotiation, queues, reset and restore are the shared <see cref="VirtioTransport"/>'s.
 /// <para>
 /// Map the <see cref="IBusDevice"/> side on the MMIO bus at <see cref="BarAddress"/> for
 /// <see cref="VirtioPciLayout.BarSize"/> bytes, the <see cref="IPciDevice"/> side on a <see cref="PciRoot"/>. Queue
-/// kicks arrive as MMIO writes at <see cref="NotifyAddress"/> or directly as <see cref="NotifyQueue"/>.
-/// No lock of its own: the caller serialises every entry point (the runtime's device endpoint, one access at a
-/// time) except a queue pass, which runs on its queue's worker between <see cref="TryBeginQueuePass"/> and
-/// <see cref="EndQueuePass"/> (<see cref="IQueueDevice"/>). Guest-caused faults are counted, never thrown; a corrupt
-/// ring sets DEVICE_NEEDS_RESET. Exceptions a device model throws for host reasons propagate to the caller (the
-/// supervising actor), whose restart can use <see cref="SaveState"/>.
+/// kicks arrive as MMIO writes at <see cref="NotifyAddress"/> or directly as <see cref="VirtioTransport.NotifyQueue"/>.
 /// </para>
 /// </summary>
-public sealed partial class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulDevice, IFailStopDevice, IQueueDevice, IHostInput
+public sealed class VirtioPciDevice : VirtioTransport, IPciDevice
 {
-    private readonly IVirtioDevice _device;
-    private readonly GuestMemory _memory;
-    private readonly Virtqueue[] _queues;
     private readonly byte[] _initialConfiguration;
     private readonly MsixCapability? _msix;
     private readonly VirtioPciCommonConfig _common;
     private readonly VirtioPciInterrupts _interrupts;
-    private readonly bool[] _passBusy;
-    private int _busyPasses;
-    private bool _activated;
-    private bool _failStopped;
-    private bool _resetPending;
-    private bool _quiesced;
 
     /// <param name="name">Device name for logs (e.g. <c>disk0</c>).</param>
     /// <param name="device">The device model.</param>
@@ -55,26 +40,9 @@ public sealed partial class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulD
         byte irq,
         VirtqueueLimits? limits = null,
         IMsiInterrupts? msi = null)
+        : base(name, device, memory, limits, VirtioPciLayout.DeviceConfigMaxLength)
     {
-        ArgumentNullException.ThrowIfNull(device);
-        ArgumentNullException.ThrowIfNull(memory);
         ArgumentNullException.ThrowIfNull(interrupt);
-        if ((device.AvailableFeatures & VirtioFeatures.Version1) == 0)
-        {
-            throw new ArgumentException("a modern virtio device must offer VIRTIO_F_VERSION_1", nameof(device));
-        }
-
-        if (device.QueueCount is < 1 or > 64 || device.ConfigSize < 0
-            || (ulong)device.ConfigSize > VirtioPciLayout.DeviceConfigMaxLength)
-        {
-            throw new ArgumentException("device has an unsupported queue count or config size", nameof(device));
-        }
-
-        Name = name;
-        _device = device;
-        _memory = memory;
-        _queues = Enumerable.Range(0, device.QueueCount).Select(_ => new Virtqueue(device.MaxQueueSize, limits)).ToArray();
-        _passBusy = new bool[_queues.Length];
         Configuration = VirtioPciFunction.Create(device, barAddress, irq);
         if (msi is { VectorCount: > 0 })
         {
@@ -88,32 +56,13 @@ public sealed partial class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulD
                 Stats);
         }
 
-        _common = new VirtioPciCommonConfig(device, memory, _queues, _msix, Stats);
+        _common = new VirtioPciCommonConfig(Registers, Queues, _msix, Stats);
         _interrupts = new VirtioPciInterrupts(Configuration, interrupt, _msix);
         _initialConfiguration = Configuration.SaveState();
     }
 
-    public string Name { get; }
-
-    public DeviceStats Stats { get; } = new();
-
-    /// <summary>Chains and bytes its queues complete (give every incarnation of one slot the same instance).</summary>
-    public VirtqueueTraffic? Traffic
-    {
-        get => _queues.Length == 0 ? null : _queues[0].Traffic;
-        init
-        {
-            foreach (var queue in _queues)
-            {
-                queue.Traffic = value;
-            }
-        }
-    }
-
     /// <summary>PCI configuration space; subscribe to <see cref="PciConfiguration.BarMoved"/> to follow guest BAR moves.</summary>
     public PciConfiguration Configuration { get; }
-
-    public IVirtioDevice Device => _device;
 
     /// <summary>Where BAR 0 decodes now (the VMM's address unless the guest moved it).</summary>
     public ulong BarAddress => Configuration.GetBarAddress(0);
@@ -124,17 +73,22 @@ public sealed partial class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulD
     /// <summary>True while the guest has MSI-X enabled (interrupts go through vectors, not INTx).</summary>
     public bool MsixEnabled => _msix?.Enabled ?? false;
 
-    public byte Status => _common.Status;
-
     public byte Isr => _interrupts.Isr;
 
-    public ulong DriverFeatures => _common.DriverFeatures;
+    /// <summary>Offset of queue <paramref name="queueIndex"/>'s notify register in BAR 0.</summary>
+    public static ulong NotifyOffsetOf(int queueIndex) =>
+        VirtioPciLayout.NotifyOffset + ((ulong)queueIndex * VirtioPciLayout.NotifyOffMultiplier);
 
-    /// <summary>True once <see cref="FailStop"/> ran: queues are no longer served.</summary>
-    public bool IsFailStopped => _failStopped;
+    /// <summary>Guest-physical address whose write notifies queue <paramref name="queueIndex"/> (register an ioeventfd here).</summary>
+    public ulong NotifyAddress(int queueIndex)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(queueIndex);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(queueIndex, QueueCount);
+        return BarAddress + NotifyOffsetOf(queueIndex);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Read(ulong offset, Span<byte> data)
+    public override void Read(ulong offset, Span<byte> data)
     {
         Stats.CountRead();
         if (data.Length is not (1 or 2 or 4 or 8))
@@ -153,9 +107,9 @@ public sealed partial class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulD
         {
             data[0] = _interrupts.ReadIsr();
         }
-        else if (InRange(offset, length, VirtioPciLayout.DeviceConfigOffset, (ulong)_device.ConfigSize))
+        else if (InRange(offset, length, VirtioPciLayout.DeviceConfigOffset, (ulong)Device.ConfigSize))
         {
-            _device.ReadConfig(offset - VirtioPciLayout.DeviceConfigOffset, data);
+            Device.ReadConfig(offset - VirtioPciLayout.DeviceConfigOffset, data);
         }
         else if (InRange(offset, length, VirtioPciLayout.NotifyOffset, NotifyLength))
         {
@@ -177,7 +131,7 @@ public sealed partial class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulD
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Write(ulong offset, ReadOnlySpan<byte> data)
+    public override void Write(ulong offset, ReadOnlySpan<byte> data)
     {
         Stats.CountWrite();
         if (data.Length is not (1 or 2 or 4 or 8))
@@ -191,9 +145,9 @@ public sealed partial class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulD
         {
             WriteCommon(offset - VirtioPciLayout.CommonOffset, data);
         }
-        else if (InRange(offset, length, VirtioPciLayout.DeviceConfigOffset, (ulong)_device.ConfigSize))
+        else if (InRange(offset, length, VirtioPciLayout.DeviceConfigOffset, (ulong)Device.ConfigSize))
         {
-            _device.WriteConfig(offset - VirtioPciLayout.DeviceConfigOffset, data);
+            Device.WriteConfig(offset - VirtioPciLayout.DeviceConfigOffset, data);
         }
         else if (InRange(offset, 1, VirtioPciLayout.NotifyOffset, NotifyLength))
         {
@@ -216,9 +170,6 @@ public sealed partial class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulD
         }
     }
 
-    /// <summary>Host input for a model that takes it (the virtio console); other models accept nothing.</summary>
-    public int AcceptInput(ReadOnlySpan<byte> input) => _device is IHostInput host ? host.AcceptInput(input) : 0;
-
     public void ReadConfig(int offset, Span<byte> data)
     {
         Configuration.Read(offset, data);
@@ -236,7 +187,7 @@ public sealed partial class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulD
         _interrupts.UpdateLine();
     }
 
-    public object SaveState()
+    public override object SaveState()
     {
         var state = new VirtioPciState(
             Configuration.SaveState(),
@@ -247,112 +198,36 @@ public sealed partial class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulD
             _interrupts.Isr,
             ConfigGeneration: 0,
             QueueSelect: 0,
-            _activated,
-            _queues.Select(q => q.SaveState()).ToArray(),
-            _device.SaveDeviceState(),
+            Activated,
+            Queues.Select(q => q.SaveState()).ToArray(),
+            Device.SaveDeviceState(),
             _msix?.SaveState());
-        return _common.SaveInto(state);
+        return _common.SaveInto(Registers.SaveInto(state));
     }
 
-    /// <summary>
-    /// Brings back a <see cref="VirtioPciState"/>: re-activates the model if the driver had, re-drives the INTx
-    /// line from ISR and signals used buffers a crashed instance completed but never signalled. Serves nothing
-    /// itself: every ready queue is asked for a pass (<see cref="QueueKickHandler"/>), since notifications may have
-    /// been lost while restarting. Call with no pass running.
-    /// </summary>
-    public void RestoreState(object state)
+    /// <summary>Power-on: the PCI configuration space as the VMM built it, MSI-X off.</summary>
+    private protected override void PowerOnTransport()
     {
-        if (state is not VirtioPciState s || s.Queues.Count != _queues.Length
-            || (s.QueueVectors is not null && s.QueueVectors.Count != _queues.Length))
-        {
-            throw new ArgumentException("not a saved state of this virtio-pci device", nameof(state));
-        }
-
-        RestoreRegisters(s);
-        for (var i = 0; i < _queues.Length; i++)
-        {
-            _queues[i].RestoreState(s.Queues[i]);
-        }
-
-        _device.RestoreDeviceState(s.DeviceState);
-        _activated = false;
-        if (s.Activated)
-        {
-            Activate();
-        }
-
-        _interrupts.ResyncLine();
-        if (s.Activated)
-        {
-            // A crashed instance may have completed buffers and died before signalling them.
-            for (var i = 0; i < _queues.Length; i++)
-            {
-                if (_queues[i].HasUnsignalledUsed && _queues[i].NeedsNotification(_memory))
-                {
-                    SignalQueue(i);
-                }
-            }
-
-            RequestAllQueues();
-        }
-    }
-
-    /// <summary>
-    /// Restoring <paramref name="state"/> failed: brings back what the driver sees of the function (PCI config,
-    /// MSI-X, status and vectors) without queues or model state, and sets DEVICE_NEEDS_RESET with a configuration
-    /// interrupt, so the driver learns the device lost its requests and resets it, instead of waiting forever on a
-    /// device that silently forgot DRIVER_OK. Falls back to power-on when even that state is unusable.
-    /// </summary>
-    public void RestoreFailed(object state)
-    {
-        try
-        {
-            if (state is not VirtioPciState s || (s.QueueVectors is not null && s.QueueVectors.Count != _queues.Length))
-            {
-                throw new ArgumentException("not a saved state of this virtio-pci device", nameof(state));
-            }
-
-            RestoreRegisters(s);
-            _interrupts.ResyncLine();
-            SetNeedsReset();
-        }
-        catch (Exception)
-        {
-            Reset();
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// The supervisor gave up on this device: set DEVICE_NEEDS_RESET (with a configuration interrupt once the driver
-    /// is up) and stop serving queues for good. Registers keep working (the driver can read the status and ISR and
-    /// drop the line); a driver reset does not revive the device.
-    /// </summary>
-    public void FailStop()
-    {
-        _failStopped = true;
-        Quiesce();
-        SetNeedsReset();
-    }
-
-    /// <summary>Power-on state: device reset plus the PCI configuration space as the VMM built it. Call with no pass running.</summary>
-    public void Reset()
-    {
-        ResetDevice();
-        _common.PowerOn();
         Configuration.RestoreState(_initialConfiguration);
         _msix?.Reset();
-        _interrupts.UpdateLine();
     }
 
-    private ulong NotifyLength => (ulong)_queues.Length * VirtioPciLayout.NotifyOffMultiplier;
+    private ulong NotifyLength => (ulong)QueueCount * VirtioPciLayout.NotifyOffMultiplier;
 
     private static bool InRange(ulong offset, ulong length, ulong start, ulong size) =>
         offset >= start && offset - start < size && length <= size - (offset - start);
 
-    private void RestoreRegisters(VirtioPciState s)
+    /// <summary>A <see cref="VirtioPciState"/> of a PCI function (with a configuration space) with this function's queue vectors.</summary>
+    private protected override VirtioPciState CheckState(object state) =>
+        state is VirtioPciState s && s.PciConfiguration.Length > 0 && (s.QueueVectors is null || s.QueueVectors.Count == QueueCount)
+            ? s
+            : throw new ArgumentException("not a saved state of this virtio-pci device", nameof(state));
+
+    /// <summary>Configuration space, registers, vectors and MSI-X.</summary>
+    private protected override void RestoreRegisters(VirtioPciState s)
     {
         Configuration.RestoreState(s.PciConfiguration);
+        Registers.Restore(s);
         _common.Restore(s);
         _interrupts.RestoreIsr(s.Isr);
         if (_msix is not null && s.Msix is not null)
@@ -367,49 +242,29 @@ public sealed partial class VirtioPciDevice : IBusDevice, IPciDevice, IStatefulD
 
     private void WriteCommon(ulong offset, ReadOnlySpan<byte> data)
     {
-        if (_resetPending)
+        if (ResetPending)
         {
             // The driver wrote 0 and waits for device_status to read 0; nothing else is taken until then.
             Stats.CountGuestError();
             return;
         }
 
-        switch (_common.Write(offset, data))
-        {
-            case VirtioStatusChange.Reset when _busyPasses > 0:
-                // A worker is serving a request: the reset completes when its pass ends (EndQueuePass). Until then
-                // device_status keeps its old value, as the spec lets a device take its time.
-                _resetPending = true;
-                foreach (var q in _queues)
-                {
-                    q.Quiescing = true;
-                }
-
-                break;
-            case VirtioStatusChange.Reset:
-                ResetDevice();
-                _interrupts.UpdateLine();
-                break;
-            case VirtioStatusChange.DriverOk:
-                Activate();
-                RequestAllQueues();
-                break;
-        }
+        ApplyStatusChange(_common.Write(offset, data));
     }
 
-    /// <summary>Device reset (status 0): the model, its queues and the registers; the config generation stays.</summary>
-    private void ResetDevice()
-    {
-        _device.Reset();
-        foreach (var q in _queues)
-        {
-            q.Reset();
-            q.Quiescing = _quiesced;
-        }
+    private protected override ulong NotifyRegisterOffset(int queue) => NotifyOffsetOf(queue);
 
+    private protected override void SignalQueue(int index) => _interrupts.SignalQueue(_common.QueueVector(index));
+
+    private protected override void SignalConfig() => _interrupts.SignalConfig(_common.ConfigVector);
+
+    private protected override void ResetTransport()
+    {
         _common.Reset();
         _interrupts.Clear();
-        _activated = false;
-        _resetPending = false;
     }
+
+    private protected override void UpdateInterruptLine() => _interrupts.UpdateLine();
+
+    private protected override void ResyncInterruptLine() => _interrupts.ResyncLine();
 }

@@ -1,6 +1,6 @@
 namespace ActorVmm.Devices.Virtio;
 
-/// <summary>What a device status write asks of the virtio-pci transport.</summary>
+/// <summary>What a device status write asks of the transport (<see cref="VirtioTransport"/>).</summary>
 internal enum VirtioStatusChange
 {
     /// <summary>Nothing beyond the register.</summary>

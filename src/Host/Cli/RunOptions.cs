@@ -17,6 +17,7 @@ internal sealed class RunOptions
     private readonly Option<string[]> _disk = new("--disk") { Description = "virtio-blk disk image; repeat for more; ,ro for read-only", HelpName = "PATH[,ro]" };
     private readonly Option<string> _console = new("--console") { Description = "Console device: serial (ttyS0) or virtio (hvc0)", HelpName = "serial|virtio" };
     private readonly Option<bool> _rng = new("--rng") { Description = "Add a virtio-rng device" };
+    private readonly Option<string> _transport = new("--transport") { Description = "How virtio devices reach the guest: pci (virtio-pci) or mmio (virtio-mmio, announced in ACPI); a disk or NIC may name its own (,transport=)", HelpName = "pci|mmio" };
     private readonly Option<bool> _stats = new("--stats") { Description = "Print VM-exit and device statistics at exit" };
     private readonly Option<string> _trace = new("--trace") { Description = "Write a VM-exit trace to FILE", HelpName = "FILE" };
     private readonly Option<string> _traceFormat = new("--trace-format") { Description = "Trace format: chrome or jsonl", HelpName = "chrome|jsonl" };
@@ -32,7 +33,7 @@ internal sealed class RunOptions
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _hugepages, _pinVcpus, _pinIo, _config, _serial, _disk, _net, _console, _rng, _restore, _stats, _trace, _traceFormat, _logLevel, _logFile, _fault })
+        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _hugepages, _pinVcpus, _pinIo, _config, _serial, _disk, _net, _console, _rng, _transport, _restore, _stats, _trace, _traceFormat, _logLevel, _logFile, _fault })
         {
             command.Options.Add(option);
         }
@@ -46,7 +47,7 @@ internal sealed class RunOptions
     /// </summary>
     public void AddVmOptionsTo(Command command)
     {
-        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _hugepages, _pinVcpus, _pinIo, _config, _serial, _disk, _net, _console, _rng, _restore, _paused, _fault })
+        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _hugepages, _pinVcpus, _pinIo, _config, _serial, _disk, _net, _console, _rng, _transport, _restore, _paused, _fault })
         {
             command.Options.Add(option);
         }
@@ -76,7 +77,7 @@ internal sealed class RunOptions
             return;
         }
 
-        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _hugepages, _console, _rng })
+        foreach (var option in new Option[] { _kernel, _initrd, _cmdline, _cpus, _memory, _hugepages, _console, _rng, _transport })
         {
             if (result.GetResult(option) is not null)
             {
@@ -108,6 +109,7 @@ internal sealed class RunOptions
         AddString(_pinIo, "actorvmm.vm.pin-io");
         AddString(_serial, "actorvmm.vm.serial");
         AddString(_console, "actorvmm.vm.console");
+        AddString(_transport, "actorvmm.vm.transport");
         AddString(_restore, "actorvmm.vm.restore");
         AddString(_trace, "actorvmm.tracing.trace-file");
         AddString(_traceFormat, "actorvmm.tracing.trace-format");

@@ -99,7 +99,7 @@ internal static class VmCreateBody
                 break;
             case "disk-entry":
                 var disk = DiskSettings.TryParse(text, out _);
-                json.WriteStringValue(disk is null ? text : new DiskSettings(Path.GetFullPath(disk.Path), disk.ReadOnly).ToString());
+                json.WriteStringValue(disk is null ? text : (disk with { Path = Path.GetFullPath(disk.Path) }).ToString());
                 break;
             case "net-entry":
                 var net = NetSettings.TryParse(text, out _);

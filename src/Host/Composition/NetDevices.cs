@@ -72,7 +72,7 @@ internal static class NetDevices
             faults.AttachNet(name, port);
             var mtu = (ushort)net.Mtu;
             VirtioNetDevice Create() => new(port, mac, mtu);
-            yield return new PciDevices.VirtioModel(name, Create(), Create);
+            yield return new PciDevices.VirtioModel(name, Create(), Create, net.Transport ?? vm.Transport);
         }
     }
 }

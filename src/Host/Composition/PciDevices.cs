@@ -68,7 +68,7 @@ internal static class PciDevices
 
             try
             {
-                models.Add(new VirtioModel(name, resources.Add(Open()), Open));
+                models.Add(new VirtioModel(name, resources.Add(Open()), Open, disk.Transport ?? settings.Transport));
             }
             catch (VirtioBlockException e)
             {
@@ -80,14 +80,14 @@ internal static class PciDevices
         {
             var output = io.VirtioConsole;
             VirtioConsoleDevice Create() => new(bytes => output?.Invoke(bytes));
-            models.Add(new VirtioModel("console0", Create(), Create));
+            models.Add(new VirtioModel("console0", Create(), Create, settings.Transport));
         }
 
         if (settings.Rng)
         {
             // Host randomness, rate-limited so a guest cannot drain the host's entropy source at full speed.
             static VirtioRngDevice Create() => new(bytesPerSecond: RngBytesPerSecond);
-            models.Add(new VirtioModel("rng0", resources.Add(Create()), Create));
+            models.Add(new VirtioModel("rng0", resources.Add(Create()), Create, settings.Transport));
         }
 
         models.AddRange(NetDevices.Open(settings, vmName, io.Networks, resources, faults, nics));
@@ -113,7 +113,7 @@ internal static class PciDevices
         var bars = new PciBarAllocator(Layout.PciMmio32Start, Layout.PciMmio32Start + Layout.PciMmio32Size);
 
         var next = 0u;
-        foreach (var (name, first, create) in models)
+        foreach (var (name, first, create, _) in models)
         {
             var gsi = Layout.FirstPciGsi + (next++ % Layout.PciGsiCount);
             var bar = bars.Allocate(VirtioPciLayout.BarSize);
@@ -160,13 +160,7 @@ internal static class PciDevices
                 [BusRange.Mmio(bar, VirtioPciLayout.BarSize)],
                 IrqRequest.Level(gsi) with { MsiVectors = first.QueueCount + 1 })
             {
-                Kind = first switch
-                {
-                    VirtioBlockDevice => "virtio-blk",
-                    VirtioConsoleDevice => "virtio-console",
-                    VirtioNetDevice => "virtio-net",
-                    _ => "virtio-rng",
-                },
+                Kind = KindOf(first),
             });
         }
 
@@ -182,18 +176,27 @@ internal static class PciDevices
         }
     }
 
-    /// <summary>A virtio device model: its name, its first (validated) instance and how to build another.</summary>
-    internal sealed record VirtioModel(string Name, IVirtioDevice First, Func<IVirtioDevice> Create);
+    /// <summary>A virtio device model: its name, its first (validated) instance, how to build another, and its transport.</summary>
+    internal sealed record VirtioModel(string Name, IVirtioDevice First, Func<IVirtioDevice> Create, VirtioTransportKind Transport = VirtioTransportKind.Pci);
+
+    /// <summary>What a virtio device is, for <see cref="DeviceBlueprint.Kind"/> (the same over either transport).</summary>
+    internal static string KindOf(IVirtioDevice model) => model switch
+    {
+        VirtioBlockDevice => "virtio-blk",
+        VirtioConsoleDevice => "virtio-console",
+        VirtioNetDevice => "virtio-net",
+        _ => "virtio-rng",
+    };
 
     /// <summary>virtio-rng rate limit (bytes per second; the bucket holds one second's worth).</summary>
     public const long RngBytesPerSecond = 1 << 20;
 
     /// <summary>
-    /// The device model behind a virtio-pci function: the first instance is built (and validated: disk images
-    /// opened) while building the machine; each supervised restart builds a fresh one and releases the old one.
-    /// The last one is released with the VM's resources.
+    /// The device model behind a virtio-pci function or virtio-mmio device: the first instance is built (and
+    /// validated: disk images opened) while building the machine; each supervised restart builds a fresh one and
+    /// releases the old one. The last one is released with the VM's resources.
     /// </summary>
-    private sealed class ModelHolder(IVirtioDevice first) : IDisposable
+    internal sealed class ModelHolder(IVirtioDevice first) : IDisposable
     {
         private readonly Lock _sync = new();
         private IVirtioDevice? _pending = first;

@@ -141,7 +141,7 @@ public sealed partial class VmService
     private static IReadOnlyList<DeviceCounters> DeviceCountersOf(ServedVm vm)
     {
         var faults = vm.Machine.Faults.Counters;
-        var traffic = vm.Machine.PciSlots.ToDictionary(s => s.Name, s => s.Traffic, StringComparer.Ordinal);
+        var traffic = vm.Machine.VirtioTraffic;
         return vm.Endpoints.Select(e => new DeviceCounters(
             e.Name,
             e.InlineAccesses,

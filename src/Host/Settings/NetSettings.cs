@@ -33,7 +33,10 @@ public sealed record NetSettings(NetBackendKind Kind, string Name, MacAddress? M
     /// <summary>Longest TAP interface name Linux takes (IFNAMSIZ - 1).</summary>
     public const int MaxTapName = 15;
 
-    private const string Usage = "must be tap=NAME or switch=NAME, then optional ,mac=M ,mtu=N ,pcap=FILE";
+    private const string Usage = "must be tap=NAME or switch=NAME, then optional ,mac=M ,mtu=N ,pcap=FILE ,transport=mmio|pci";
+
+    /// <summary>The NIC's own transport; null: the VM's (<see cref="VmSettings.Transport"/>).</summary>
+    public VirtioTransportKind? Transport { get; init; }
 
     /// <summary>Parses the <c>--net</c> form; null with a one-line error when malformed.</summary>
     public static NetSettings? TryParse(string spec, out string? error)
@@ -66,6 +69,11 @@ public sealed record NetSettings(NetBackendKind Kind, string Name, MacAddress? M
         if (Mtu != DefaultMtu)
         {
             text += $",mtu={Mtu}";
+        }
+
+        if (Transport is { } transport)
+        {
+            text += $",transport={transport.ToString().ToLowerInvariant()}";
         }
 
         return Pcap is null ? text : text + $",pcap={Pcap}";
@@ -135,6 +143,7 @@ public sealed record NetSettings(NetBackendKind Kind, string Name, MacAddress? M
         MacAddress? mac = null;
         var mtu = DefaultMtu;
         string? pcap = null;
+        VirtioTransportKind? transport = null;
         foreach (var (key, value) in fields)
         {
             switch (key)
@@ -181,8 +190,17 @@ public sealed record NetSettings(NetBackendKind Kind, string Name, MacAddress? M
 
                     pcap = value;
                     break;
+                case "transport":
+                    if (!ValueParsers.TryParseEnum<VirtioTransportKind>(value, out var kindOfTransport))
+                    {
+                        error = $"transport must be {ValueParsers.Choices<VirtioTransportKind>()}: '{value}'";
+                        return null;
+                    }
+
+                    transport = kindOfTransport;
+                    break;
                 default:
-                    error = $"unknown key '{key}' (a NIC has tap or switch, mac, mtu and pcap)";
+                    error = $"unknown key '{key}' (a NIC has tap or switch, mac, mtu, pcap and transport)";
                     return null;
             }
         }
@@ -198,7 +216,7 @@ public sealed record NetSettings(NetBackendKind Kind, string Name, MacAddress? M
             return null;
         }
 
-        return new NetSettings(kind.Value, name, mac, mtu, pcap);
+        return new NetSettings(kind.Value, name, mac, mtu, pcap) { Transport = transport };
     }
 
     private static bool IsValidName(NetBackendKind kind, string name, out string? error)

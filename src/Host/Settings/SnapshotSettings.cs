@@ -27,8 +27,10 @@ public static class SnapshotSettings
         text.AppendLine(CultureInfo.InvariantCulture, $"  cmdline = {SettingOverride.Quote(vm.Cmdline)}");
         text.AppendLine(CultureInfo.InvariantCulture, $"  console = {vm.Console.ToString().ToLowerInvariant()}");
         text.AppendLine(CultureInfo.InvariantCulture, $"  rng = {(vm.Rng ? "on" : "off")}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"  transport = {vm.Transport.ToString().ToLowerInvariant()}");
         text.Append("  disks = [");
-        text.AppendJoin(", ", vm.Disks.Select(d => $"{{ path = {SettingOverride.Quote(Path.GetFullPath(d.Path))}, read-only = {(d.ReadOnly ? "on" : "off")} }}"));
+        text.AppendJoin(", ", vm.Disks.Select(d => $"{{ path = {SettingOverride.Quote(Path.GetFullPath(d.Path))}, read-only = {(d.ReadOnly ? "on" : "off")}"
+            + (d.Transport is { } t ? $", transport = {t.ToString().ToLowerInvariant()}" : string.Empty) + " }"));
         text.AppendLine("]");
         text.Append("  nets = [");
         text.AppendJoin(", ", vm.Nets.Select(n => SettingOverride.Quote(n.ToString())));
@@ -80,10 +82,11 @@ public static class SnapshotSettings
             Cmdline = saved.Cmdline,
             Console = saved.Console,
             Rng = saved.Rng,
-            Disks = local.Disks.Count == 0 ? saved.Disks : local.Disks,
+            Transport = saved.Transport,
+            Disks = local.Disks.Count == 0 ? saved.Disks : [.. local.Disks.Select((d, i) => d with { Transport = saved.Disks[i].Transport })],
             Nets = local.Nets.Count == 0
                 ? saved.Nets
-                : [.. local.Nets.Select((n, i) => n with { Mac = saved.Nets[i].Mac, Mtu = saved.Nets[i].Mtu })],
+                : [.. local.Nets.Select((n, i) => n with { Mac = saved.Nets[i].Mac, Mtu = saved.Nets[i].Mtu, Transport = saved.Nets[i].Transport })],
         };
     }
 }

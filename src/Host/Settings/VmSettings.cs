@@ -67,6 +67,9 @@ public sealed record VmSettings(
     /// <summary>Host CPUs for every other thread of this VM (queue workers, IRQ resamplers, TAP readers, pcap writers); null: not pinned.</summary>
     public CpuSet? PinIo { get; init; }
 
+    /// <summary>The transport of every virtio device that does not name its own (a disk's or NIC's <c>transport</c>).</summary>
+    public VirtioTransportKind Transport { get; init; } = VirtioTransportKind.Pci;
+
     /// <summary>Reads <c>actorvmm.vm</c>; at most one serial port may use stdio.</summary>
     internal static VmSettings FromConfig(HoconReader reader)
     {
@@ -112,6 +115,7 @@ public sealed record VmSettings(
             HugePages = ReadHugePages(reader, "actorvmm.vm.hugepages", memory),
             PinVcpus = ReadCpus(reader, "actorvmm.vm.pin-vcpus"),
             PinIo = ReadCpus(reader, "actorvmm.vm.pin-io"),
+            Transport = reader.Enum<VirtioTransportKind>("actorvmm.vm.transport"),
         };
     }
 

@@ -99,6 +99,22 @@ public sealed class CliAppSpecs : IDisposable
     }
 
     [Fact]
+    public void Transport_options_should_map_to_the_vm_and_to_each_disk_and_nic()
+    {
+        var disk1 = FileWith("a.img");
+        var disk2 = FileWith("b.img");
+
+        Assert.Equal(0, Run(
+            "run", "--transport", "mmio", "--disk", disk1 + ",ro,transport=pci", "--disk", disk2, "--net", "switch=lan0,transport=pci",
+            "--log-level", "off"));
+
+        var vm = _ran!.Vm;
+        Assert.Equal(VirtioTransportKind.Mmio, vm.Transport);
+        Assert.Equal([new DiskSettings(disk1, true) { Transport = VirtioTransportKind.Pci }, new DiskSettings(disk2, false)], vm.Disks);
+        Assert.Equal(VirtioTransportKind.Pci, vm.Nets[0].Transport);
+    }
+
+    [Fact]
     public void Bad_net_option_should_print_one_line_and_exit_2()
     {
         Assert.Equal(CliApp.ExitBadInput, Run("run", "--net", "tap=tap0,mac=01:02:03:04:05:06"));
@@ -165,6 +181,9 @@ public sealed class CliAppSpecs : IDisposable
     [InlineData("--serial must be stdio, file:PATH or none: 'tty'", "run", "--serial", "tty")]
     [InlineData("--serial must name a file after file: (file:PATH)", "run", "--serial", "file:")]
     [InlineData("--console must be serial|virtio: vga", "run", "--console", "vga")]
+    [InlineData("--transport must be pci|mmio: usb", "run", "--transport", "usb")]
+    [InlineData("--transport cannot be given with --restore: the machine comes from the snapshot (see actorvmm --help)", "run", "--restore", "/snap", "--transport", "mmio")]
+    [InlineData("--net entry 0: transport must be pci|mmio: 'isa'", "run", "--net", "switch=lan0,transport=isa")]
     [InlineData("--trace-format must be chrome|jsonl: perfetto", "run", "--trace-format", "perfetto")]
     [InlineData("--log-level must be debug|info|warning|error|off: loud", "run", "--log-level", "loud")]
     [InlineData("Unrecognized command or argument '--cpu'. (see actorvmm --help)", "run", "--cpu", "2")]

@@ -27,6 +27,7 @@ public class SettingsLoaderSpecs
         Assert.Equal(SerialSpec.None, s.Vm.Com4);
         Assert.Empty(s.Vm.Disks);
         Assert.False(s.Vm.Rng);
+        Assert.Equal(VirtioTransportKind.Pci, s.Vm.Transport);
 
         Assert.Equal(DeviceSettings.Default, s.Devices);
         Assert.Equal(TimeSpan.FromSeconds(1), s.Devices.ReadTimeout);

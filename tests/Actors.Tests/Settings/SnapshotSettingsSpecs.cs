@@ -66,6 +66,28 @@ public class SnapshotSettingsSpecs
     }
 
     [Fact]
+    public void Restore_should_keep_the_snapshots_transports_for_the_disks_and_nics_it_is_given()
+    {
+        var machine = SettingsLoader.Parse(
+            """
+            actorvmm.vm {
+              transport = mmio
+              disks = ["/images/a.img,transport=pci", { path = "/images/b.img", transport = mmio }]
+              nets = ["switch=lan0,transport=pci"]
+            }
+            """, "vm.conf").Vm;
+        var recorded = SnapshotSettings.Render(machine, null, null);
+        var local = SettingsLoader.Parse("""actorvmm.vm { disks = ["/c/a.img", "/c/b.img"], nets = ["switch=lan9"] }""", "local").Vm;
+
+        var restored = SnapshotSettings.Apply(local, recorded, "snapshot s");
+
+        Assert.Equal(VirtioTransportKind.Mmio, restored.Transport);
+        Assert.Equal([VirtioTransportKind.Pci, VirtioTransportKind.Mmio], restored.Disks.Select(d => d.Transport));
+        Assert.Equal(["/c/a.img", "/c/b.img"], restored.Disks.Select(d => d.Path));
+        Assert.Equal(VirtioTransportKind.Pci, restored.Nets[0].Transport);
+    }
+
+    [Fact]
     public void Restore_should_take_given_nics_one_for_one_but_keep_the_snapshots_macs_and_mtus()
     {
         var recorded = SnapshotSettings.Render(Machine(), null, null);

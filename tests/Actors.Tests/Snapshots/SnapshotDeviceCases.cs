@@ -37,6 +37,7 @@ internal sealed class SnapshotDeviceCases : IDisposable
             [typeof(PortSink)] = (() => new PortSink("post", size: 4), d => ((IBusDevice)d).Write(2, [0x34, 0x12])),
             [typeof(FastA20Gate)] = (() => new FastA20Gate("a20", () => { }), d => Write(d, 0, 0x00)), // A20 off
             [typeof(VirtioPciDevice)] = (CreateVirtioConsole, ExerciseVirtio),
+            [typeof(VirtioMmioDevice)] = (CreateMmioConsole, ExerciseMmio),
         };
 
     /// <summary>
@@ -92,6 +93,19 @@ internal sealed class SnapshotDeviceCases : IDisposable
         pci.AcceptInput("typed"u8);
     }
 
+    /// <summary>Over virtio-mmio: the driver brings the console up, selects queue 1 and the host types.</summary>
+    public void ExerciseMmio(IStatefulDevice device)
+    {
+        var mmio = (VirtioMmioDevice)device;
+        var queues = Enumerable.Range(0, mmio.QueueCount)
+            .Select(i => new MockVirtqueue(_ram.Memory, TestMemory.RingBase(i), 64))
+            .ToArray();
+        var driver = new VirtioMmioDriver(mmio);
+        driver.Initialize(queues);
+        driver.Write32(VirtioMmioLayout.QueueSel, 1);
+        mmio.AcceptInput("typed"u8);
+    }
+
     public void Dispose()
     {
         foreach (var owned in _owned)
@@ -143,6 +157,12 @@ internal sealed class SnapshotDeviceCases : IDisposable
         device.QueueKickHandler = _ => { };
         return device;
     }
+
+    private IStatefulDevice CreateMmioConsole() =>
+        new VirtioMmioDevice("console0", new VirtioConsoleDevice(_ => { }), _ram.Memory, new RecordingInterruptLine())
+        {
+            QueueKickHandler = _ => { },
+        };
 
     private T Own<T>(T disposable)
         where T : IDisposable

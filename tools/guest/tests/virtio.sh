@@ -1,5 +1,6 @@
 #!/bin/sh
-# virtio over PCI, as the stock kernel's drivers see it: PCI functions and their IRQs, then per device present:
+# virtio over PCI or MMIO, as the stock kernel's drivers see it: PCI functions and their IRQs, the virtio-mmio
+# platform devices bound (ACPI LNRO0005), then per device present:
 #   /dev/vda  — print the host's pattern from sector 0, write "GUEST:<pattern>" to sector 8 (offset 4096), sync;
 #               write "DISCARD-ME" to sector 32, sync, and discard sectors 32-63 (blkdiscard)
 #   /dev/hvc0 — write a line carrying this boot's id (the host finds it in the virtio console's output)
@@ -13,6 +14,13 @@ for d in /sys/bus/pci/devices/*; do
     drv=""
     [ -e "$d/driver" ] && drv=$(basename "$(readlink "$d/driver")")
     say "pci $(basename "$d") $(cat "$d/vendor"):$(cat "$d/device") class=$(cat "$d/class") irq=$(cat "$d/irq") driver=$drv"
+done
+for d in /sys/bus/platform/drivers/virtio-mmio/*/; do
+    [ -d "$d" ] || continue
+    for v in "$d"virtio*; do
+        [ -e "$v/device" ] || continue
+        say "mmio $(basename "$d") $(cat "$v/vendor"):$(cat "$v/device") driver=$(basename "$(readlink "$v/driver")")"
+    done
 done
 dmesg | grep -iE 'pci 0000|PCI:|virtio|IOAPIC\[|MP-BIOS|IRQ.*level' | sed 's/^/virtio: dmesg /'
 

@@ -4,10 +4,10 @@ using ActorVmm.Kvm.Memory;
 namespace ActorVmm.Devices.Virtio;
 
 /// <summary>
-/// The transport's queue side (<see cref="IQueueDevice"/>): kicks ask a queue's worker for a pass; a pass pops,
-/// serves and completes on the worker without the register gate; its end signals under the gate.
+/// The queue side every transport shares (<see cref="IQueueDevice"/>): kicks ask a queue's worker for a pass; a
+/// pass pops, serves and completes on the worker without the register gate; its end signals under the gate.
 /// </summary>
-public sealed partial class VirtioPciDevice
+public abstract partial class VirtioTransport
 {
     /// <summary>Passes over a queue per pass before the rest is left to another pass (<see cref="QueueKickHandler"/>).</summary>
     private const int MaxRounds = 4;
@@ -17,20 +17,8 @@ public sealed partial class VirtioPciDevice
 
     public int QueueCount => _queues.Length;
 
-    /// <summary>Offset of queue <paramref name="queueIndex"/>'s notify register inside BAR 0.</summary>
-    ulong IQueueDevice.NotifyRegister(int queueIndex) => NotifyOffsetOf(queueIndex);
-
-    /// <summary>Offset of queue <paramref name="queueIndex"/>'s notify register in BAR 0.</summary>
-    public static ulong NotifyOffsetOf(int queueIndex) =>
-        VirtioPciLayout.NotifyOffset + ((ulong)queueIndex * VirtioPciLayout.NotifyOffMultiplier);
-
-    /// <summary>Guest-physical address whose write notifies queue <paramref name="queueIndex"/> (register an ioeventfd here).</summary>
-    public ulong NotifyAddress(int queueIndex)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(queueIndex);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(queueIndex, _queues.Length);
-        return BarAddress + NotifyOffsetOf(queueIndex);
-    }
+    /// <summary>Offset, in the transport's register window, of queue <paramref name="queueIndex"/>'s notify register.</summary>
+    ulong IQueueDevice.NotifyRegister(int queueIndex) => NotifyRegisterOffset(queueIndex);
 
     /// <summary>True while a queue pass runs (a reset, save or restart must wait).</summary>
     public bool PassRunning => _busyPasses > 0;
@@ -140,7 +128,7 @@ public sealed partial class VirtioPciDevice
             if (_busyPasses == 0)
             {
                 ResetDevice();
-                _interrupts.UpdateLine();
+                UpdateInterruptLine();
             }
 
             return;
@@ -210,15 +198,15 @@ public sealed partial class VirtioPciDevice
         }
     }
 
-    private void Activate()
+    private protected void Activate()
     {
-        var context = new VirtioContext(_memory, _common.DriverFeatures, RequestProcessing, SignalConfigChanged);
+        var context = new VirtioContext(_memory, Registers.DriverFeatures, RequestProcessing, SignalConfigChanged);
         _device.Activate(context);
         _activated = true;
     }
 
     /// <summary>Asks every ready queue for a pass: buffers made available before DRIVER_OK or while restarting.</summary>
-    private void RequestAllQueues()
+    private protected void RequestAllQueues()
     {
         if (!_activated)
         {
@@ -267,8 +255,8 @@ public sealed partial class VirtioPciDevice
 
     private void SignalConfigChanged()
     {
-        _common.NextGeneration();
-        _interrupts.SignalConfig(_common.ConfigVector);
+        Registers.NextGeneration();
+        SignalConfig();
     }
 
     private bool SafeNeedsNotification(Virtqueue q)
@@ -283,13 +271,11 @@ public sealed partial class VirtioPciDevice
         }
     }
 
-    private void SetNeedsReset()
+    private protected void SetNeedsReset()
     {
-        if (_common.MarkNeedsReset())
+        if (Registers.MarkNeedsReset())
         {
-            _interrupts.SignalConfig(_common.ConfigVector);
+            SignalConfig();
         }
     }
-
-    private void SignalQueue(int index) => _interrupts.SignalQueue(_common.QueueVector(index));
 }
