@@ -166,6 +166,19 @@ public sealed class ZeroPageTests
     }
 
     [Fact]
+    public void Acpi_rsdp_address_should_go_to_acpi_rsdp_addr_and_default_to_none()
+    {
+        var kernel = new KernelLoadResult(KernelImageKind.Elf, new GuestAddress(0x100_0000), 0, new GuestAddress(0x100_0000),
+            new GuestAddress(0x200_0000), default, 0, 2048, ulong.MaxValue);
+
+        var with = ZeroPage.Build(kernel, null, "", Layout.ArchMemoryRegions(64 * MiB), new GuestAddress(Layout.AcpiTablesStart));
+        var without = ZeroPage.Build(kernel, null, "", Layout.ArchMemoryRegions(64 * MiB));
+
+        Assert.Equal(Layout.AcpiTablesStart, with.AcpiRsdpAddr);
+        Assert.Equal(0UL, without.AcpiRsdpAddr);
+    }
+
+    [Fact]
     public void Command_line_should_fit_up_to_the_kernel_cmdline_size_and_no_further()
     {
         using var memory = Ram(32 * MiB);
