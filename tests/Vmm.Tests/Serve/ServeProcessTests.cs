@@ -149,11 +149,11 @@ public sealed partial class ServeProcessTests : IAsyncLifetime
         Assert.Contains(samples, s => s.Name == "actorvmm_device_restarts_total" && s.Labels.Contains("vm=\"vm2\"") && s.Labels.Contains("device=\"disk0\"") && s.Value >= 2);
         Assert.Contains(samples, s => s.Name == "actorvmm_device_restarts_total" && s.Labels.Contains("vm=\"vm3\"") && s.Labels.Contains("device=\"disk0\"") && s.Value == 0);
 
-        // A graceful stop presses Ctrl-Alt-Del: the guest's init resets the machine (no ACPI power-off yet); a kill
-        // stops it from the host.
+        // A graceful stop presses the ACPI power button: the guest's button driver and acpid power the machine off
+        // (S5); a kill stops it from the host.
         var stopped = await Expect(HttpStatusCode.OK, await _http.PostAsync("vms/vm4/stop?timeout=120", null, ct));
         Assert.Equal("stopped", stopped.GetProperty("state").GetString());
-        Assert.Equal("reset", stopped.GetProperty("exit").GetProperty("reason").GetString());
+        Assert.Equal("poweroff", stopped.GetProperty("exit").GetProperty("reason").GetString());
         Assert.Equal(0, stopped.GetProperty("exit").GetProperty("code").GetInt32());
         var killed = await Expect(HttpStatusCode.OK, await _http.PostAsync("vms/vm3/kill", null, ct));
         Assert.Equal("host-request", killed.GetProperty("exit").GetProperty("reason").GetString());
