@@ -87,9 +87,20 @@ public static class VmBuilder
                 throw new VmBuildException($"{vmSettings.Cpus} vCPUs asked for, but this KVM allows at most {kvm.MaxVcpus}");
             }
 
-            if (vmSettings.Cpus > MpTable.MaxCpus)
+            var topology = vmSettings.CpuTopology;
+            if (topology.Count != vmSettings.Cpus)
             {
-                throw new VmBuildException($"{vmSettings.Cpus} vCPUs asked for, but the MP table holds at most {MpTable.MaxCpus}");
+                throw new VmBuildException($"topology {topology} is {topology.Count} vCPUs, not the {vmSettings.Cpus} asked for");
+            }
+
+            if (!topology.IsValid(out var topologyError))
+            {
+                throw new VmBuildException($"topology {topology}: {topologyError}");
+            }
+
+            if (topology.MaxApicId >= kvm.MaxVcpuId)
+            {
+                throw new VmBuildException($"topology {topology} needs APIC (KVM vCPU) ids up to {topology.MaxApicId}, but this KVM allows ids below {kvm.MaxVcpuId}");
             }
 
             StartupProbe.Mark("machine: device models, /dev/kvm");
@@ -123,7 +134,7 @@ public static class VmBuilder
             var console = new SerialInputPort();
             var workers = resources.Add(new QueueWorkers(memory));
             var (pciDevices, pciInterrupts, pciSlots) = PciDevices.Build(models, vm, memory, console, workers, resources);
-            var bootState = restore is null ? WriteBootTables(memory, kernel!, vmSettings.Cpus, pciInterrupts) : null;
+            var bootState = restore is null ? WriteBootTables(memory, kernel!, topology, pciInterrupts) : null;
 
             StartupProbe.Mark("machine: PCI devices, boot tables");
             var supportedCpuid = kvm.GetSupportedCpuid();
@@ -132,8 +143,8 @@ public static class VmBuilder
             var cpuid = new List<KvmCpuidEntry2[]>();
             for (var id = 0; id < vmSettings.Cpus; id++)
             {
-                var vcpu = resources.Add(vm.CreateVcpu(id));
-                cpuid.Add(X86VcpuSetup.Configure(vcpu, supportedCpuid, vmSettings.Cpus, hasIrqchip: true, tscDeadlineTimer));
+                var vcpu = resources.Add(vm.CreateVcpu(id, topology.ApicId(id)));
+                cpuid.Add(X86VcpuSetup.Configure(vcpu, supportedCpuid, topology, hasIrqchip: true, tscDeadlineTimer));
                 if (restore is not null)
                 {
                     vcpu.RestoreState(restore.VcpuState(id, cpuid[id]));
@@ -212,10 +223,19 @@ public static class VmBuilder
         }
     }
 
-    /// <summary>Zero page is written already; the MP table and the long-mode page tables and GDT, for a cold boot.</summary>
-    private static X86BootCpuState WriteBootTables(GuestMemory memory, KernelLoadResult kernel, int cpus, IReadOnlyList<MpPciInterrupt> pciInterrupts)
+    /// <summary>
+    /// Zero page is written already; the MP table and the long-mode page tables and GDT, for a cold boot. vCPUs beyond
+    /// what the MP table holds get none: ACPI's MADT describes them (a guest with acpi=off then sees one CPU).
+    /// </summary>
+    private static X86BootCpuState WriteBootTables(
+        GuestMemory memory, KernelLoadResult kernel, CpuTopology topology, IReadOnlyList<MpPciInterrupt> pciInterrupts)
     {
-        MpTable.Write(memory, new MpTableConfig(cpus) { PciInterrupts = pciInterrupts });
+        var mpTable = new MpTableConfig(topology.Count) { ApicIds = topology.ApicIds(), PciInterrupts = pciInterrupts };
+        if (MpTable.Fits(mpTable))
+        {
+            MpTable.Write(memory, mpTable);
+        }
+
         return LongModeSetup.Write(memory, kernel);
     }
 
