@@ -73,7 +73,7 @@ public sealed record VmSettings(
         var topologyText = reader.OptionalString("actorvmm.vm.topology");
         var topology = topologyText is null
             ? null
-            : CpuTopology.TryParse(topologyText, cpus, out var topologyError) ?? throw reader.Fail("actorvmm.vm.topology", topologyError);
+            : CpuTopology.TryParse(topologyText, cpus, out var topologyError) ?? throw reader.Fail("actorvmm.vm.topology", $"is not a topology of {cpus} vCPUs: {topologyError}");
         var memory = ReadMemory(reader, "actorvmm.vm.memory");
         var serial = ReadSerial(reader, "actorvmm.vm.serial");
         var com2 = ReadSerial(reader, "actorvmm.vm.com2");

@@ -129,7 +129,7 @@ public sealed record CpuTopology(int Sockets, int Dies, int Cores, int Threads)
             {
                 if (!string.IsNullOrWhiteSpace(text))
                 {
-                    error = $"topology '{text}': empty field (expected sockets=S,dies=D,cores=C,threads=T)";
+                    error = "empty field (expected sockets=S,dies=D,cores=C,threads=T)";
                     return null;
                 }
 
@@ -142,8 +142,8 @@ public sealed record CpuTopology(int Sockets, int Dies, int Cores, int Threads)
             if (!int.TryParse(valueText, NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value < 1)
             {
                 error = eq < 0
-                    ? $"topology '{text}': '{part}' is not field=number (fields: sockets, dies, cores, threads)"
-                    : $"topology '{text}': {key} must be a whole number >= 1, not '{valueText}'";
+                    ? $"'{part}' is not field=number (fields: sockets, dies, cores, threads)"
+                    : $"{key} must be a whole number >= 1, not '{valueText}'";
                 return null;
             }
 
@@ -162,13 +162,13 @@ public sealed record CpuTopology(int Sockets, int Dies, int Cores, int Threads)
                     slot = ref threads;
                     break;
                 default:
-                    error = $"topology '{text}': unknown field '{key}' (fields: sockets, dies, cores, threads)";
+                    error = $"unknown field '{key}' (fields: sockets, dies, cores, threads)";
                     return null;
             }
 
             if (slot is not null)
             {
-                error = $"topology '{text}': {key} given twice";
+                error = $"{key} given twice";
                 return null;
             }
 
@@ -188,7 +188,7 @@ public sealed record CpuTopology(int Sockets, int Dies, int Cores, int Threads)
             var rest = (long)s * d * t;
             if (rest > count || count % rest != 0)
             {
-                error = $"{count} vCPUs do not divide into sockets={s},dies={d},threads={t} (cores would be {count}/{rest})";
+                error = $"sockets={s},dies={d},threads={t} do not divide {count} vCPUs";
                 return null;
             }
 
@@ -199,7 +199,7 @@ public sealed record CpuTopology(int Sockets, int Dies, int Cores, int Threads)
         var product = (long)s * d * c * t;
         if (product != count)
         {
-            error = $"{topology.Describe()} is {product} vCPUs, not the {count} asked for";
+            error = $"{topology.Describe()} is {product} vCPUs, not {count}";
             return null;
         }
 

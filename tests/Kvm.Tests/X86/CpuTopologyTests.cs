@@ -80,8 +80,8 @@ public class CpuTopologyTests
     }
 
     [Theory]
-    [InlineData("sockets=3", 8, "8 vCPUs do not divide into sockets=3,dies=1,threads=1")]
-    [InlineData("cores=3", 8, "sockets=1,dies=1,cores=3,threads=1 is 3 vCPUs, not the 8 asked for")]
+    [InlineData("sockets=3", 8, "sockets=3,dies=1,threads=1 do not divide 8 vCPUs")]
+    [InlineData("cores=3", 8, "sockets=1,dies=1,cores=3,threads=1 is 3 vCPUs, not 8")]
     [InlineData("cores=0", 8, "cores must be a whole number >= 1, not '0'")]
     [InlineData("cores=x", 8, "cores must be a whole number >= 1, not 'x'")]
     [InlineData("cores", 8, "'cores' is not field=number")]
