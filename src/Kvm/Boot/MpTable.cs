@@ -73,6 +73,19 @@ public static class MpTable
     /// <summary>Whether the table for <paramref name="config"/> fits below <see cref="Layout.MpTableEnd"/>.</summary>
     public static bool Fits(MpTableConfig config) => (ulong)Size(config) <= Layout.MpTableEnd - Layout.MpTableStart;
 
+    /// <summary>The I/O APIC's id in a machine of <paramref name="cpus"/> processors: the first past their APIC ids 0..cpus-1 (the MADT uses it too).</summary>
+    public static byte IoApicId(int cpus) => (byte)cpus;
+
+    /// <summary>
+    /// The I/O APIC's id for processors with APIC ids <paramref name="apicIds"/>: the first past the highest (at most
+    /// 255, as the highest CPU id is 254); the MADT uses it too.
+    /// </summary>
+    public static byte IoApicId(IReadOnlyList<int> apicIds)
+    {
+        ArgumentNullException.ThrowIfNull(apicIds);
+        return (byte)(apicIds.Max() + 1);
+    }
+
     /// <summary>Writes the MP table for <paramref name="cpus"/> processors; returns its size in bytes.</summary>
     /// <exception cref="BootException">It does not fit below 0xa0000 or in guest RAM.</exception>
     public static int Write(GuestMemory memory, int cpus) => Write(memory, new MpTableConfig(cpus));
@@ -125,8 +138,7 @@ public static class MpTable
         }
 
         var table = new byte[size];
-        // The I/O APIC takes the id after the highest local APIC id (at most 255: 254 is the last CPU id).
-        var ioApicId = (byte)(Enumerable.Range(0, config.Cpus).Max(config.ApicId) + 1);
+        var ioApicId = config.ApicIds is { } apicIds ? IoApicId(apicIds) : IoApicId(config.Cpus);
         var at = FloatingPointerSize + HeaderSize;
         var entries = 0;
 
