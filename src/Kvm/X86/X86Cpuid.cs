@@ -44,6 +44,16 @@ public static class X86Cpuid
     /// <summary>CPUID.80000001h:ECX[1], CmpLegacy (AMD).</summary>
     public const uint CmpLegacyBit = 1u << 1;
 
+    /// <summary>CPUID.80000001h:ECX[22], TOPOEXT (AMD): leaves 0x8000001D/0x8000001E are valid.</summary>
+    public const uint TopoExtBit = 1u << 22;
+
+    public const uint LeafExtendedMax = 0x8000_0000;
+
+    /// <summary>"AuthenticAMD" as leaf 0's EBX, EDX, ECX.</summary>
+    public const uint AmdVendorEbx = 0x68747541;
+    public const uint AmdVendorEdx = 0x69746e65;
+    public const uint AmdVendorEcx = 0x444d4163;
+
     /// <summary>"KVMKVMKVM\0\0\0" as EBX, ECX, EDX.</summary>
     public const uint KvmSignatureEbx = 0x4b4d564b;
     public const uint KvmSignatureEcx = 0x564b4d56;
@@ -94,6 +104,11 @@ public static class X86Cpuid
         var coreInPackage = (apicId >> (int)threadBits) & ((1u << (int)(packageOffset - threadBits)) - 1);
         var nodeId = apicId >> (int)dieOffset;
         var maxBasic = 0u;
+
+        // Linux on AMD counts threads only through TOPOEXT (0x8000001E; amd.c reads 0xB only under it). KVM reports it
+        // only when the host CPU has it, but it is plain CPUID data: with SMT and no TOPOEXT from KVM it is added,
+        // 0x8000001E synthesized and the extended level raised to it, as QEMU does (its KVM code always allows TOPOEXT).
+        var synthesizeTopoExt = t.Threads > 1 && IsAmd(supported) && !HasTopoExt(supported);
         var result = new List<KvmCpuidEntry2>(supported.Length + 6);
         var topologyLeaves = new SortedSet<uint>();
 
@@ -136,6 +151,11 @@ public static class X86Cpuid
 
                 case LeafExtendedFeatures:
                     e.Ecx = perPackage > 1 ? e.Ecx | CmpLegacyBit : e.Ecx & ~CmpLegacyBit;
+                    e.Ecx = synthesizeTopoExt ? e.Ecx | TopoExtBit : e.Ecx;
+                    break;
+
+                case LeafExtendedMax when synthesizeTopoExt:
+                    e.Eax = Math.Max(e.Eax, LeafAmdExtendedApicId);
                     break;
 
                 case LeafAddressSizes:
@@ -162,6 +182,17 @@ public static class X86Cpuid
             }
 
             result.Add(e);
+        }
+
+        if (synthesizeTopoExt && !result.Exists(e => e.Function == LeafAmdExtendedApicId))
+        {
+            result.Add(new KvmCpuidEntry2
+            {
+                Function = LeafAmdExtendedApicId,
+                Eax = apicId,
+                Ebx = ((threads - 1) << 8) | (coreInPackage & 0xFF),
+                Ecx = ((((uint)t.Dies - 1) & 0x7) << 8) | (nodeId & 0xFF),
+            });
         }
 
         if (t.Dies > 1 && maxBasic >= LeafExtendedTopologyV2)
@@ -219,6 +250,12 @@ public static class X86Cpuid
 
         return null;
     }
+
+    private static bool IsAmd(ReadOnlySpan<KvmCpuidEntry2> supported) =>
+        Find(supported, LeafVendor) is { Ebx: AmdVendorEbx, Edx: AmdVendorEdx, Ecx: AmdVendorEcx };
+
+    private static bool HasTopoExt(ReadOnlySpan<KvmCpuidEntry2> supported) =>
+        Find(supported, LeafExtendedFeatures) is { } e && (e.Ecx & TopoExtBit) != 0;
 
     /// <summary>Logical processors sharing the cache a leaf 4 / 0x8000001D EAX describes: L1/L2 a core's threads, L3 and beyond a die's.</summary>
     private static uint CacheSharing(uint eax, uint threadsPerCore, uint logicalPerDie) =>

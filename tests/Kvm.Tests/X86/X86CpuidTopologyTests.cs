@@ -196,6 +196,47 @@ public class X86CpuidTopologyTests
     }
 
     [Fact]
+    public void Amd_smt_without_topoext_from_kvm_should_get_a_synthesized_0x8000001E()
+    {
+        // What the nested runner's KVM (QEMU TCG -cpu max, kvm-amd) reports: AMD, no TOPOEXT, no 0x8000001D/E.
+        var supported = Supported()
+            .Where(e => e.Function is not (0x8000001d or 0x8000001e))
+            .Select(e => e.Function switch
+            {
+                0x80000000 => e with { Eax = 0x8000000a },
+                0x80000001 => e with { Ecx = e.Ecx & ~X86Cpuid.TopoExtBit },
+                _ => e,
+            })
+            .ToArray();
+        var t = new CpuTopology(2, 1, 2, 2);
+
+        var smt = X86Cpuid.ForVcpu(supported, t, 7);
+        var noSmt = X86Cpuid.ForVcpu(supported, new CpuTopology(2, 1, 4, 1), 7);
+
+        Assert.Equal(X86Cpuid.TopoExtBit, Get(smt, 0x80000001).Ecx & X86Cpuid.TopoExtBit);
+        Assert.Equal(0x8000001eu, Get(smt, 0x80000000).Eax);
+        var topoext = Get(smt, 0x8000001e);
+        Assert.Equal((7u, 0x0000_0101u, 1u), (topoext.Eax, topoext.Ebx, topoext.Ecx)); // core 1, 2 threads, node 1
+        Assert.Equal(0u, Get(noSmt, 0x80000001).Ecx & X86Cpuid.TopoExtBit);
+        Assert.Equal(0x8000000au, Get(noSmt, 0x80000000).Eax);
+        Assert.DoesNotContain(noSmt, e => e.Function == 0x8000001e);
+    }
+
+    [Fact]
+    public void Intel_smt_should_not_get_topoext()
+    {
+        var intel = Supported().Select(e => e.Function == 0 ? e with { Ebx = 0x756e6547, Ecx = 0x6c65746e, Edx = 0x49656e69 } : e)
+            .Where(e => e.Function != 0x8000001e)
+            .Select(e => e.Function == 0x80000001 ? e with { Ecx = e.Ecx & ~X86Cpuid.TopoExtBit } : e)
+            .ToArray();
+
+        var cpuid = X86Cpuid.ForVcpu(intel, new CpuTopology(1, 1, 2, 2), 1);
+
+        Assert.Equal(0u, Get(cpuid, 0x80000001).Ecx & X86Cpuid.TopoExtBit);
+        Assert.DoesNotContain(cpuid, e => e.Function == 0x8000001e);
+    }
+
+    [Fact]
     public void Invalid_topologies_and_indexes_should_be_refused()
     {
         Assert.Throws<ArgumentException>(() => X86Cpuid.ForVcpu(Supported(), new CpuTopology(3, 1, 65, 1), 0));
