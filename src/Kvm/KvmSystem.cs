@@ -46,6 +46,19 @@ public sealed class KvmSystem : IDisposable
     }
 
     /// <summary>
+    /// The bound KVM_CREATE_VCPU ids stay below (KVM_CAP_MAX_VCPU_ID; without it <see cref="MaxVcpus"/>, as the API
+    /// documents). On x86 the id is the initial APIC id.
+    /// </summary>
+    public int MaxVcpuId
+    {
+        get
+        {
+            var max = CheckExtension(KvmCap.MaxVcpuId);
+            return max > 0 ? max : MaxVcpus;
+        }
+    }
+
+    /// <summary>
     /// Opens <paramref name="path"/>. A missing device, a permission problem or a foreign API version throws
     /// <see cref="KvmUnavailableException"/> with one line naming the cause.
     /// </summary>

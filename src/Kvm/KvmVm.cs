@@ -66,14 +66,22 @@ public sealed partial class KvmVm : IDisposable
         KvmIoctl.Invoke(_fd, KvmIoctls.SignalMsi, ref msi);
     }
 
-    /// <summary>KVM_CREATE_VCPU and its kvm_run mapping.</summary>
-    public Vcpu CreateVcpu(int id)
+    /// <summary>KVM_CREATE_VCPU and its kvm_run mapping, for vCPU <paramref name="id"/> whose APIC id is its index.</summary>
+    public Vcpu CreateVcpu(int id) => CreateVcpu(id, id);
+
+    /// <summary>
+    /// KVM_CREATE_VCPU with KVM vCPU id <paramref name="apicId"/> (on x86 KVM makes it the initial APIC id) for the
+    /// VMM's vCPU <paramref name="index"/> (<see cref="Vcpu.Id"/>), and its kvm_run mapping. The id must be below
+    /// <see cref="KvmSystem.MaxVcpuId"/>.
+    /// </summary>
+    public Vcpu CreateVcpu(int index, int apicId)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(id);
-        var vcpuFd = new KvmFd(KvmIoctl.Invoke(_fd, KvmIoctls.CreateVcpu, id));
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfNegative(apicId);
+        var vcpuFd = new KvmFd(KvmIoctl.Invoke(_fd, KvmIoctls.CreateVcpu, apicId));
         try
         {
-            return new Vcpu(id, vcpuFd, _vcpuMmapSize, XsaveSize);
+            return new Vcpu(index, vcpuFd, _vcpuMmapSize, XsaveSize) { ApicId = apicId };
         }
         catch
         {

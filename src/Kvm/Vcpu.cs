@@ -44,6 +44,7 @@ public sealed partial class Vcpu : IVcpu, IDisposable
         }
 
         Id = id;
+        ApicId = id;
         XsaveSize = Math.Max(xsaveSize, KvmXsave.Size);
         _fd = fd;
         _mmapSize = mmapSize;
@@ -56,7 +57,11 @@ public sealed partial class Vcpu : IVcpu, IDisposable
         _run = run;
     }
 
+    /// <summary>The VMM's index of this vCPU (0 .. count - 1): actor names, snapshots, logs.</summary>
     public int Id { get; }
+
+    /// <summary>The KVM vCPU id, which KVM makes the initial APIC id (a topology's ids may have gaps).</summary>
+    public int ApicId { get; internal init; }
 
     /// <inheritdoc/>
     public Span<byte> ExitData

@@ -10,7 +10,12 @@ internal sealed class RunOptions
     private readonly Option<string> _kernel = new("--kernel") { Description = "Kernel image (vmlinux or bzImage); default: the embedded default guest", HelpName = "FILE" };
     private readonly Option<string> _initrd = new("--initrd") { Description = "Initramfs/initrd image", HelpName = "FILE" };
     private readonly Option<string> _cmdline = new("--cmdline") { Description = "Kernel command line", HelpName = "ARGS" };
-    private readonly Option<string> _cpus = new("--cpus") { Description = "Number of vCPUs (1..254)", HelpName = "N" };
+    private readonly Option<string> _cpus = new("--cpus")
+    {
+        Description = "Number of vCPUs (1..254) and how they are arranged (threads per core, cores per die; omitted: 1 socket, 1 die, 1 thread, "
+            + "cores = the rest). Beyond the MP table (40) only ACPI describes them: an acpi=off guest sees one CPU",
+        HelpName = "N[,sockets=S,dies=D,cores=C,threads=T]",
+    };
     private readonly Option<string> _memory = new("--memory", "-m") { Description = "Guest RAM, e.g. 512M, 2G (>= 16M, multiple of 4K)", HelpName = "SIZE" };
     private readonly Option<string> _config = new("--config", "-c") { Description = "VM file (HOCON) layered over reference.conf; options override it", HelpName = "FILE" };
     private readonly Option<string> _serial = new("--serial") { Description = "Console host end: stdio, file:PATH or none", HelpName = "SPEC" };
@@ -102,7 +107,14 @@ internal sealed class RunOptions
         AddString(_kernel, "actorvmm.vm.kernel");
         AddString(_initrd, "actorvmm.vm.initrd");
         AddString(_cmdline, "actorvmm.vm.cmdline");
-        AddString(_cpus, "actorvmm.vm.cpus");
+        if (result.GetResult(_cpus) is not null && result.GetValue(_cpus) is { } cpus)
+        {
+            // "N,sockets=2,...": N is actorvmm.vm.cpus, the rest the topology; a bare N is the flat topology.
+            var comma = cpus.IndexOf(',', StringComparison.Ordinal);
+            overrides.Add(SettingOverride.String("actorvmm.vm.cpus", comma < 0 ? cpus : cpus[..comma].Trim(), _cpus.Name));
+            overrides.Add(SettingOverride.String("actorvmm.vm.topology", comma < 0 ? string.Empty : cpus[(comma + 1)..], _cpus.Name));
+        }
+
         AddString(_memory, "actorvmm.vm.memory");
         AddString(_hugepages, "actorvmm.vm.hugepages");
         AddString(_pinVcpus, "actorvmm.vm.pin-vcpus");

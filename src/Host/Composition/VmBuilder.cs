@@ -106,9 +106,20 @@ public static class VmBuilder
                 throw new VmBuildException($"{vmSettings.Cpus} vCPUs asked for, but this KVM allows at most {kvm.MaxVcpus}");
             }
 
-            if (vmSettings.Cpus > MpTable.MaxCpus)
+            var topology = vmSettings.CpuTopology;
+            if (topology.Count != vmSettings.Cpus)
             {
-                throw new VmBuildException($"{vmSettings.Cpus} vCPUs asked for, but the MP table holds at most {MpTable.MaxCpus}");
+                throw new VmBuildException($"topology {topology} is {topology.Count} vCPUs, not the {vmSettings.Cpus} asked for");
+            }
+
+            if (!topology.IsValid(out var topologyError))
+            {
+                throw new VmBuildException($"topology {topology}: {topologyError}");
+            }
+
+            if (topology.MaxApicId >= kvm.MaxVcpuId)
+            {
+                throw new VmBuildException($"topology {topology} needs APIC (KVM vCPU) ids up to {topology.MaxApicId}, but this KVM allows ids below {kvm.MaxVcpuId}");
             }
 
             StartupProbe.Mark("machine: device models, /dev/kvm");
@@ -157,7 +168,7 @@ public static class VmBuilder
             }
 
             var bootState = restore is null
-                ? WriteBootTables(memory, kernel!, initrd, vmSettings, ram, PresentComPorts(io), pciInterrupts, mmioPlacements)
+                ? WriteBootTables(memory, kernel!, initrd, vmSettings, topology, ram, PresentComPorts(io), pciInterrupts, mmioPlacements)
                 : null;
 
             StartupProbe.Mark("machine: PCI devices, boot tables");
@@ -167,8 +178,8 @@ public static class VmBuilder
             var cpuid = new List<KvmCpuidEntry2[]>();
             for (var id = 0; id < vmSettings.Cpus; id++)
             {
-                var vcpu = resources.Add(vm.CreateVcpu(id));
-                cpuid.Add(X86VcpuSetup.Configure(vcpu, supportedCpuid, vmSettings.Cpus, hasIrqchip: true, tscDeadlineTimer));
+                var vcpu = resources.Add(vm.CreateVcpu(id, topology.ApicId(id)));
+                cpuid.Add(X86VcpuSetup.Configure(vcpu, supportedCpuid, topology, hasIrqchip: true, tscDeadlineTimer));
                 if (restore is not null)
                 {
                     vcpu.RestoreState(restore.VcpuState(id, cpuid[id]));
@@ -253,24 +264,31 @@ public static class VmBuilder
 
     /// <summary>
     /// For a cold boot: the ACPI tables, the zero page pointing at them, the MP table (for guests booted with
-    /// <c>acpi=off</c>), and the long-mode page tables and GDT.
+    /// <c>acpi=off</c>), and the long-mode page tables and GDT. Both tables list the topology's APIC ids; vCPUs beyond
+    /// what the MP table holds get none, the MADT alone describes them (a guest with acpi=off then sees one CPU).
     /// </summary>
     private static X86BootCpuState WriteBootTables(
-        GuestMemory memory, KernelLoadResult kernel, InitrdLoadResult? initrd, VmSettings vm,
+        GuestMemory memory, KernelLoadResult kernel, InitrdLoadResult? initrd, VmSettings vm, CpuTopology topology,
         IReadOnlyList<(GuestAddress Start, ulong Size)> ram, IReadOnlyList<int> comPorts, IReadOnlyList<MpPciInterrupt> pciInterrupts,
         IReadOnlyList<VirtioMmioPlacement> mmio)
     {
-        var acpi = new AcpiPlatform([.. Enumerable.Range(0, vm.Cpus).Select(id => (uint)id)])
+        var apicIds = topology.ApicIds();
+        var acpi = new AcpiPlatform([.. apicIds.Select(id => (uint)id)])
         {
             SerialPorts = [.. comPorts.Select(i => new AcpiSerialPort(ComPorts[i].Port, ComPorts[i].Irq))],
             PciRoutes = [.. pciInterrupts.Select(p => new AcpiPciRoute(p.Device, p.Pin, p.IoApicInput))],
             VirtioMmio = [.. mmio.Select(d => new AcpiMmioDevice(d.Base, d.Size, d.Gsi, LevelTriggered: true))],
             PvPanic = true,
-            IoApicId = MpTable.IoApicId(vm.Cpus),
+            IoApicId = MpTable.IoApicId(apicIds),
         };
         var rsdp = AcpiTables.Write(memory, acpi);
         ZeroPage.Write(memory, kernel, initrd, vm.Cmdline, ram, rsdp);
-        MpTable.Write(memory, new MpTableConfig(vm.Cpus) { PciInterrupts = pciInterrupts });
+        var mpTable = new MpTableConfig(topology.Count) { ApicIds = apicIds, PciInterrupts = pciInterrupts };
+        if (MpTable.Fits(mpTable))
+        {
+            MpTable.Write(memory, mpTable);
+        }
+
         return LongModeSetup.Write(memory, kernel);
     }
 

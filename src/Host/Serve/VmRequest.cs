@@ -20,7 +20,7 @@ public static class VmRequest
     public const string Source = "request body";
 
     /// <summary>The body keys a restore takes from the snapshot instead.</summary>
-    private static readonly string[] MachineKeys = ["cpus", "memory", "hugepages", "kernel", "initrd", "cmdline", "console", "rng"];
+    private static readonly string[] MachineKeys = ["cpus", "topology", "memory", "hugepages", "kernel", "initrd", "cmdline", "console", "rng"];
 
     /// <summary>What the body asked for: settings, and whether the console output is kept.</summary>
     public sealed record Parsed(ActorVmmSettings Settings, bool KeepConsole);

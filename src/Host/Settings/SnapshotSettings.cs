@@ -7,7 +7,7 @@ namespace ActorVmm.Host.Settings;
 
 /// <summary>
 /// The machine settings a snapshot records (HOCON under <c>actorvmm.vm</c>) and how a restore combines them with
-/// the restoring side's: the machine (cpus, memory and its huge pages, kernel, initrd, cmdline, console device, rng,
+/// the restoring side's: the machine (cpus, topology, memory and its huge pages, kernel, initrd, cmdline, console device, rng,
 /// disks) comes from the snapshot; the host ends (serial, COM ports) and CPU pinning from the restoring side; disks given there replace the
 /// snapshot's one for one (clones, each with its own copy). NICs given there replace the snapshot's backends (TAP or
 /// switch, pcap, in order) but keep its MACs and MTUs: the guest's driver read them at boot and goes on using them.
@@ -20,6 +20,7 @@ public static class SnapshotSettings
         var text = new StringBuilder();
         text.AppendLine("actorvmm.vm {");
         text.AppendLine(CultureInfo.InvariantCulture, $"  cpus = {vm.Cpus}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"  topology = {SettingOverride.Quote(vm.Topology?.Describe() ?? string.Empty)}");
         text.AppendLine(CultureInfo.InvariantCulture, $"  memory = {vm.MemoryBytes}");
         text.AppendLine(CultureInfo.InvariantCulture, $"  hugepages = {SettingOverride.Quote(vm.HugePages.Name())}");
         text.AppendLine(CultureInfo.InvariantCulture, $"  kernel = {SettingOverride.Quote(kernel ?? string.Empty)}");
@@ -75,6 +76,7 @@ public static class SnapshotSettings
         return local with
         {
             Cpus = saved.Cpus,
+            Topology = saved.Topology,
             MemoryBytes = saved.MemoryBytes,
             HugePages = saved.HugePages,
             Kernel = saved.Kernel,

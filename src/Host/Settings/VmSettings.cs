@@ -2,6 +2,7 @@ using ActorVmm.Host.GuestConsole;
 using ActorVmm.Actors.Settings;
 using ActorVmm.Kvm.Linux;
 using ActorVmm.Kvm.Memory;
+using ActorVmm.Kvm.X86;
 
 namespace ActorVmm.Host.Settings;
 
@@ -55,6 +56,15 @@ public sealed record VmSettings(
     public const ulong MaxMemoryBytes = 1UL << 40;
     public const ulong PageSize = 4096;
 
+    /// <summary>
+    /// The vCPUs' sockets, dies, cores and threads (<c>actorvmm.vm.topology</c>); null: one socket of
+    /// <see cref="Cpus"/> single-threaded cores. Its count is <see cref="Cpus"/>.
+    /// </summary>
+    public CpuTopology? Topology { get; init; }
+
+    /// <summary><see cref="Topology"/>, or the flat topology of <see cref="Cpus"/> vCPUs.</summary>
+    public CpuTopology CpuTopology => Topology ?? CpuTopology.Flat(Cpus);
+
     /// <summary>virtio-net NICs in order (net0 = eth0, net1, ...).</summary>
     public IReadOnlyList<NetSettings> Nets { get; init; } = [];
 
@@ -74,6 +84,10 @@ public sealed record VmSettings(
     internal static VmSettings FromConfig(HoconReader reader)
     {
         var cpus = reader.Int("actorvmm.vm.cpus", MinCpus, MaxCpus);
+        var topologyText = reader.OptionalString("actorvmm.vm.topology");
+        var topology = topologyText is null
+            ? null
+            : CpuTopology.TryParse(topologyText, cpus, out var topologyError) ?? throw reader.Fail("actorvmm.vm.topology", $"is not a topology of {cpus} vCPUs: {topologyError}");
         var memory = ReadMemory(reader, "actorvmm.vm.memory");
         var serial = ReadSerial(reader, "actorvmm.vm.serial");
         var com2 = ReadSerial(reader, "actorvmm.vm.com2");
@@ -111,6 +125,7 @@ public sealed record VmSettings(
             reader.OptionalString("actorvmm.vm.restore"),
             reader.Bool("actorvmm.vm.start-paused"))
         {
+            Topology = topology,
             Nets = NetSettings.ListFromConfig(reader, "actorvmm.vm.nets"),
             HugePages = ReadHugePages(reader, "actorvmm.vm.hugepages", memory),
             PinVcpus = ReadCpus(reader, "actorvmm.vm.pin-vcpus"),

@@ -11,9 +11,15 @@ namespace ActorVmm.Kvm.Boot;
 public readonly record struct MpPciInterrupt(byte Device, byte Pin, byte IoApicInput);
 
 /// <summary>What the MP table describes.</summary>
-/// <param name="Cpus">Number of processors; APIC ids 0..Cpus-1, the bootstrap processor is 0.</param>
+/// <param name="Cpus">Number of processors; the first (APIC id <see cref="ApicIds"/>[0]) is the bootstrap processor.</param>
 public sealed record MpTableConfig(int Cpus)
 {
+    /// <summary>The processors' APIC ids, one per CPU; null: 0..Cpus-1.</summary>
+    public IReadOnlyList<int>? ApicIds { get; init; }
+
+    /// <summary>The APIC id of processor <paramref name="index"/>.</summary>
+    public int ApicId(int index) => ApicIds is { } ids ? ids[index] : index;
+
     /// <summary>PCI interrupts; when any are given a PCI bus (id 0, PCI bus 0) is declared and each gets an I/O interrupt entry (level, active low).</summary>
     public IReadOnlyList<MpPciInterrupt> PciInterrupts { get; init; } = [];
 }
@@ -64,8 +70,21 @@ public static class MpTable
     /// <summary>The largest CPU count whose table (without PCI interrupts) fits below <see cref="Layout.MpTableEnd"/>.</summary>
     public static int MaxCpus => (int)((Layout.MpTableEnd - Layout.MpTableStart - (ulong)Size(new MpTableConfig(0))) / ProcessorEntrySize);
 
+    /// <summary>Whether the table for <paramref name="config"/> fits below <see cref="Layout.MpTableEnd"/>.</summary>
+    public static bool Fits(MpTableConfig config) => (ulong)Size(config) <= Layout.MpTableEnd - Layout.MpTableStart;
+
     /// <summary>The I/O APIC's id in a machine of <paramref name="cpus"/> processors: the first past their APIC ids 0..cpus-1 (the MADT uses it too).</summary>
     public static byte IoApicId(int cpus) => (byte)cpus;
+
+    /// <summary>
+    /// The I/O APIC's id for processors with APIC ids <paramref name="apicIds"/>: the first past the highest (at most
+    /// 255, as the highest CPU id is 254); the MADT uses it too.
+    /// </summary>
+    public static byte IoApicId(IReadOnlyList<int> apicIds)
+    {
+        ArgumentNullException.ThrowIfNull(apicIds);
+        return (byte)(apicIds.Max() + 1);
+    }
 
     /// <summary>Writes the MP table for <paramref name="cpus"/> processors; returns its size in bytes.</summary>
     /// <exception cref="BootException">It does not fit below 0xa0000 or in guest RAM.</exception>
@@ -98,6 +117,11 @@ public static class MpTable
             throw new ArgumentOutOfRangeException(nameof(config), config.Cpus, "an MP table needs at least one CPU");
         }
 
+        if (config.ApicIds is { } ids && (ids.Count != config.Cpus || ids.Any(id => id is < 0 or > 254) || ids.Distinct().Count() != ids.Count))
+        {
+            throw new ArgumentOutOfRangeException(nameof(config), "ApicIds must hold one distinct id 0-254 per CPU");
+        }
+
         foreach (var irq in config.PciInterrupts)
         {
             if (irq.Device > 31 || irq.Pin > 3)
@@ -114,7 +138,7 @@ public static class MpTable
         }
 
         var table = new byte[size];
-        var ioApicId = IoApicId(config.Cpus);
+        var ioApicId = config.ApicIds is { } apicIds ? IoApicId(apicIds) : IoApicId(config.Cpus);
         var at = FloatingPointerSize + HeaderSize;
         var entries = 0;
 
@@ -122,7 +146,7 @@ public static class MpTable
         {
             var e = table.AsSpan(at, ProcessorEntrySize);
             e[0] = ProcessorEntry;
-            e[1] = (byte)cpu;
+            e[1] = (byte)config.ApicId(cpu);
             e[2] = LocalApicVersion;
             e[3] = (byte)(CpuEnabled | (cpu == 0 ? CpuBootstrap : 0));
             BinaryPrimitives.WriteUInt32LittleEndian(e[4..], CpuSignature);

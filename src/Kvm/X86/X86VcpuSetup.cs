@@ -6,15 +6,23 @@ namespace ActorVmm.Kvm.X86;
 public static class X86VcpuSetup
 {
     /// <summary>
-    /// Sets CPUID for vCPU <see cref="Vcpu.Id"/> of <paramref name="vcpuCount"/>, the boot MSRs and FPU state, and —
+    /// Sets CPUID for vCPU index <see cref="Vcpu.Id"/> of <paramref name="topology"/>, the boot MSRs and FPU state, and —
     /// when the VM has an in-kernel irqchip — LINT0 = ExtINT, LINT1 = NMI. <paramref name="tscDeadlineTimer"/> is
     /// KVM_CAP_TSC_DEADLINE_TIMER: the in-kernel LAPIC then offers the TSC-deadline timer. Returns the CPUID table set.
+    /// The vCPU must have been created with its topology's APIC id (<see cref="KvmVm.CreateVcpu(int, int)"/>).
     /// </summary>
     public static KvmCpuidEntry2[] Configure(
-        Vcpu vcpu, ReadOnlySpan<KvmCpuidEntry2> supportedCpuid, int vcpuCount, bool hasIrqchip, bool tscDeadlineTimer = false)
+        Vcpu vcpu, ReadOnlySpan<KvmCpuidEntry2> supportedCpuid, CpuTopology topology, bool hasIrqchip, bool tscDeadlineTimer = false)
     {
         ArgumentNullException.ThrowIfNull(vcpu);
-        var cpuid = X86Cpuid.ForVcpu(supportedCpuid, vcpu.Id, vcpuCount, tscDeadlineTimer && hasIrqchip);
+        ArgumentNullException.ThrowIfNull(topology);
+        if (vcpu.ApicId != topology.ApicId(vcpu.Id))
+        {
+            throw new ArgumentException(
+                $"vCPU {vcpu.Id} was created with KVM id {vcpu.ApicId}, but the topology gives it APIC id {topology.ApicId(vcpu.Id)}", nameof(vcpu));
+        }
+
+        var cpuid = X86Cpuid.ForVcpu(supportedCpuid, topology, vcpu.Id, tscDeadlineTimer && hasIrqchip);
         vcpu.SetCpuid2(cpuid);
         vcpu.SetMsrs(X86Msrs.BootMsrs());
         X86Fpu.Apply(vcpu);

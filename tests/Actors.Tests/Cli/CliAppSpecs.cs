@@ -4,6 +4,7 @@ using ActorVmm.Actors.Settings;
 using ActorVmm.Host.Settings;
 using ActorVmm.Kvm.Linux;
 using ActorVmm.Kvm.Memory;
+using ActorVmm.Kvm.X86;
 using Xunit;
 
 namespace ActorVmm.Actors.Tests.Cli;
@@ -158,6 +159,32 @@ public sealed class CliAppSpecs : IDisposable
         Assert.Equal(0, _runs);
     }
 
+    [Theory]
+    [InlineData("8,sockets=2,cores=2,threads=2", 8, 2, 1, 2, 2)]
+    [InlineData("8,sockets=2", 8, 2, 1, 4, 1)]
+    [InlineData("12, dies=2, sockets=2", 12, 2, 2, 3, 1)]
+    public void Cpus_with_a_topology_should_set_the_count_and_the_topology(string value, int cpus, int sockets, int dies, int cores, int threads)
+    {
+        Assert.Equal(0, Run("run", "--log-level", "off", "--cpus", value));
+
+        Assert.Equal(cpus, _ran!.Vm.Cpus);
+        Assert.Equal(new CpuTopology(sockets, dies, cores, threads), _ran.Vm.Topology);
+    }
+
+    [Fact]
+    public void A_bare_cpus_option_should_replace_the_VM_files_topology_with_the_flat_one()
+    {
+        var config = FileWith("vm.conf", "actorvmm {\n  vm { cpus = 8, topology = \"sockets=2\" }\n  logging.level = off\n}\n");
+
+        Assert.Equal(0, Run("run", "--config", config));
+        Assert.Equal(new CpuTopology(2, 1, 4, 1), _ran!.Vm.Topology);
+
+        Assert.Equal(0, Run("run", "--config", config, "--cpus", "6"));
+        Assert.Equal(6, _ran!.Vm.Cpus);
+        Assert.Null(_ran.Vm.Topology);
+        Assert.Equal(CpuTopology.Flat(6), _ran.Vm.CpuTopology);
+    }
+
     [Fact]
     public void Command_line_should_override_the_VM_file_which_overrides_reference_conf()
     {
@@ -178,6 +205,12 @@ public sealed class CliAppSpecs : IDisposable
     [InlineData("--cpus must be an integer from 1 to 254: 0", "run", "--cpus", "0")]
     [InlineData("--cpus must be an integer from 1 to 254: 255", "run", "--cpus", "255")]
     [InlineData("--cpus must be an integer from 1 to 254: many", "run", "--cpus", "many")]
+    [InlineData("--cpus must be an integer from 1 to 254: 256", "run", "--cpus", "256,sockets=2")]
+    [InlineData("--cpus is not a topology of 8 vCPUs: sockets=3,dies=1,threads=1 do not divide 8 vCPUs", "run", "--cpus", "8,sockets=3")]
+    [InlineData("--cpus is not a topology of 8 vCPUs: sockets=1,dies=1,cores=3,threads=1 is 3 vCPUs, not 8", "run", "--cpus", "8,cores=3")]
+    [InlineData("--cpus is not a topology of 4 vCPUs: cores must be a whole number >= 1, not '0'", "run", "--cpus", "4,cores=0")]
+    [InlineData("--cpus is not a topology of 4 vCPUs: 'banana' is not field=number (fields: sockets, dies, cores, threads)", "run", "--cpus", "4,banana")]
+    [InlineData("--cpus is not a topology of 195 vCPUs: sockets=3,dies=1,cores=65,threads=1 needs APIC ids up to 320 (each field takes a power of two of ids): at most 254 fit the xAPIC (255 is broadcast)", "run", "--cpus", "195,sockets=3")]
     [InlineData("--serial must be stdio, file:PATH or none: 'tty'", "run", "--serial", "tty")]
     [InlineData("--serial must name a file after file: (file:PATH)", "run", "--serial", "file:")]
     [InlineData("--console must be serial|virtio: vga", "run", "--console", "vga")]

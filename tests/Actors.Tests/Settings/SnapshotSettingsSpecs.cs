@@ -2,6 +2,7 @@ using ActorVmm.Actors.Settings;
 using ActorVmm.Host.Settings;
 using ActorVmm.Kvm.Linux;
 using ActorVmm.Kvm.Memory;
+using ActorVmm.Kvm.X86;
 using Xunit;
 
 namespace ActorVmm.Actors.Tests.Settings;
@@ -22,6 +23,19 @@ public class SnapshotSettingsSpecs
           nets = ["switch=lan0,mac=52:54:00:00:00:0a,mtu=9000", "tap=tap0,mac=52:54:00:00:00:0b,pcap=/tmp/n1.pcap"]
         }
         """, "vm.conf").Vm;
+
+    [Fact]
+    public void Recorded_settings_should_give_back_the_topology_and_old_ones_the_flat_one()
+    {
+        var machine = SettingsLoader.Parse("actorvmm.vm { cpus = 8, topology = \"sockets=2,threads=2\" }", "vm.conf").Vm;
+        var local = SettingsLoader.Parse(string.Empty, "local").Vm;
+
+        var restored = SnapshotSettings.Apply(local, SnapshotSettings.Render(machine, null, null), "snapshot s");
+        var old = SnapshotSettings.Apply(local with { Topology = new(1, 1, 1, 1) }, "actorvmm.vm.cpus = 3", "snapshot s");
+
+        Assert.Equal((8, new CpuTopology(2, 1, 2, 2)), (restored.Cpus, restored.Topology));
+        Assert.Equal((3, (CpuTopology?)null), (old.Cpus, old.Topology));
+    }
 
     [Fact]
     public void Recorded_settings_should_give_back_the_machine_on_restore()

@@ -164,6 +164,34 @@ public sealed class MpTableTests
         Assert.Equal(BootError.TableDoesNotFit, Assert.Throws<BootException>(() => MpTable.Write(memory, 1)).Error);
     }
 
+    [Fact]
+    public void Processor_entries_should_carry_the_topologys_apic_ids_and_the_io_apic_the_next_id()
+    {
+        var table = MpTable.Build(new MpTableConfig(6) { ApicIds = [0, 1, 2, 4, 5, 6] });
+
+        var entries = Entries(table);
+        Assert.Equal([0, 1, 2, 4, 5, 6], entries.Where(e => e[0] == MpTable.ProcessorEntry).Select(e => (int)e[1]));
+        Assert.Equal(0x03, entries[0][3]); // the first is the bootstrap processor
+        Assert.Equal(7, entries.Single(e => e[0] == MpTable.IoApicEntry)[1]);
+        Assert.All(entries.Where(e => e[0] == MpTable.IoInterruptEntry), e => Assert.Equal(7, e[6]));
+    }
+
+    [Fact]
+    public void Apic_ids_that_do_not_match_the_cpus_should_be_refused()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => MpTable.Build(new MpTableConfig(2) { ApicIds = [0] }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => MpTable.Build(new MpTableConfig(2) { ApicIds = [0, 0] }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => MpTable.Build(new MpTableConfig(2) { ApicIds = [0, 255] }));
+    }
+
+    [Fact]
+    public void Fits_should_stop_at_the_max_cpus_and_count_pci_interrupts()
+    {
+        Assert.True(MpTable.Fits(new MpTableConfig(MpTable.MaxCpus)));
+        Assert.False(MpTable.Fits(new MpTableConfig(MpTable.MaxCpus + 1)));
+        Assert.False(MpTable.Fits(new MpTableConfig(MpTable.MaxCpus) { PciInterrupts = [new MpPciInterrupt(1, 0, 16)] }));
+    }
+
     /// <summary>Splits the configuration table into entries by their type's size.</summary>
     private static List<byte[]> Entries(byte[] t)
     {

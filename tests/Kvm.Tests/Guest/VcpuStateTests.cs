@@ -28,7 +28,7 @@ public class VcpuStateTests
         using var vm = TestVm.Create(irqchip: true);
         var vcpu = vm.CreateVcpu(0);
 
-        X86VcpuSetup.Configure(vcpu, vm.Kvm.GetSupportedCpuid(), vcpuCount: 2, hasIrqchip: true);
+        X86VcpuSetup.Configure(vcpu, vm.Kvm.GetSupportedCpuid(), CpuTopology.Flat(2), hasIrqchip: true);
 
         Span<KvmMsrEntry> msrs = [new(X86Msrs.MtrrDefType, 0), new(X86Msrs.Ia32SysenterCs, 123)];
         Assert.Equal(2, vcpu.GetMsrs(msrs));

@@ -33,6 +33,14 @@ public sealed class VmRequestTests
     }
 
     [Fact]
+    public void A_body_should_set_the_topology()
+    {
+        var parsed = VmRequest.Parse("""{"cpus": 8, "topology": "sockets=2,cores=2,threads=2"}""");
+
+        Assert.Equal(new ActorVmm.Kvm.X86.CpuTopology(2, 1, 2, 2), parsed.Settings.Vm.Topology);
+    }
+
+    [Fact]
     public void A_restore_body_should_set_the_snapshot_start_paused_and_the_clones_disks()
     {
         var parsed = VmRequest.Parse("""
@@ -74,6 +82,9 @@ public sealed class VmRequestTests
     [InlineData("{\"cpus\": \"many\"}", "cpus")]
     [InlineData("{\"cpus\": 999}", "cpus")]
     [InlineData("{\"memory\": \"1K\"}", "memory")]
+    [InlineData("{\"cpus\": 8, \"topology\": \"sockets=3\"}", "topology is not a topology of 8 vCPUs: sockets=3,dies=1,threads=1 do not divide 8 vCPUs")]
+    [InlineData("{\"cpus\": 4, \"topology\": \"cores=4,threads=0\"}", "threads must be a whole number >= 1")]
+    [InlineData("{\"restore\": \"/srv/snap\", \"topology\": \"sockets=2\"}", "topology cannot be given with restore")]
     [InlineData("{\"disks\": [{\"paht\": \"/x\"}]}", "paht")]
     [InlineData("{\"faults\": [\"disk0:explode\"]}", "explode")]
     [InlineData("{\"serial\": \"stdio\"}", "serial")]
