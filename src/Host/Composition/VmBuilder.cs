@@ -12,6 +12,7 @@ using ActorVmm.Devices.Legacy;
 using ActorVmm.Devices.Net;
 using ActorVmm.Devices.Virtio;
 using ActorVmm.Kvm;
+using ActorVmm.Kvm.Acpi;
 using ActorVmm.Kvm.Boot;
 using ActorVmm.Kvm.Interop;
 using ActorVmm.Kvm.Linux;
@@ -44,7 +45,7 @@ public sealed record BuiltNic(NetPort Port, MacAddress Mac);
 
 /// <summary>
 /// Builds an x86-64 PC for KVM from settings: guest memory with the 32-bit gap, in-kernel irqchip and PIT, the
-/// kernel, initrd, zero page and MP table in memory, configured vCPUs (the BSP in long mode at the kernel's
+/// kernel, initrd, zero page, ACPI tables and MP table in memory, configured vCPUs (the BSP in long mode at the kernel's
 /// entry, the APs waiting for INIT/SIPI), the platform devices and PCI bus 0 with the virtio devices the settings
 /// ask for (<see cref="PciDevices"/>). Everything it opens is owned by the blueprint's
 /// resources, or released here when building fails.
@@ -56,6 +57,13 @@ public sealed record BuiltNic(NetPort Port, MacAddress Mac);
 /// </summary>
 public static class VmBuilder
 {
+    /// <summary>The COM ports by index (serial0 = COM1 ...): first port and ISA IRQ.</summary>
+    private static readonly (ushort Port, uint Irq)[] ComPorts =
+    [
+        (Layout.Com1Port, Layout.Com1Irq), (Layout.Com2Port, Layout.Com2Irq),
+        (Layout.Com3Port, Layout.Com1Irq), (Layout.Com4Port, Layout.Com2Irq),
+    ];
+
     private static readonly KvmCap[] RequiredCaps =
     [
         KvmCap.Irqchip, KvmCap.UserMemory, KvmCap.SetTssAddr, KvmCap.ExtCpuid, KvmCap.Pit2, KvmCap.Irqfd,
@@ -116,14 +124,15 @@ public static class VmBuilder
             {
                 kernel = KernelLoader.Load(memory, kernelPath);
                 initrd = initrdPath is null ? null : InitrdLoader.Load(memory, initrdPath, kernel);
-                ZeroPage.Write(memory, kernel, initrd, vmSettings.Cmdline, ram);
                 StartupProbe.Mark("machine: kernel and initrd loaded");
             }
 
             var console = new SerialInputPort();
             var workers = resources.Add(new QueueWorkers(memory));
             var (pciDevices, pciInterrupts, pciSlots) = PciDevices.Build(models, vm, memory, console, workers, resources);
-            var bootState = restore is null ? WriteBootTables(memory, kernel!, vmSettings.Cpus, pciInterrupts) : null;
+            var bootState = restore is null
+                ? WriteBootTables(memory, kernel!, initrd, vmSettings, ram, PresentComPorts(io), pciInterrupts)
+                : null;
 
             StartupProbe.Mark("machine: PCI devices, boot tables");
             var supportedCpuid = kvm.GetSupportedCpuid();
@@ -212,12 +221,30 @@ public static class VmBuilder
         }
     }
 
-    /// <summary>Zero page is written already; the MP table and the long-mode page tables and GDT, for a cold boot.</summary>
-    private static X86BootCpuState WriteBootTables(GuestMemory memory, KernelLoadResult kernel, int cpus, IReadOnlyList<MpPciInterrupt> pciInterrupts)
+    /// <summary>
+    /// For a cold boot: the ACPI tables, the zero page pointing at them, the MP table (for guests booted with
+    /// <c>acpi=off</c>), and the long-mode page tables and GDT.
+    /// </summary>
+    private static X86BootCpuState WriteBootTables(
+        GuestMemory memory, KernelLoadResult kernel, InitrdLoadResult? initrd, VmSettings vm,
+        IReadOnlyList<(GuestAddress Start, ulong Size)> ram, IReadOnlyList<int> comPorts, IReadOnlyList<MpPciInterrupt> pciInterrupts)
     {
-        MpTable.Write(memory, new MpTableConfig(cpus) { PciInterrupts = pciInterrupts });
+        var acpi = new AcpiPlatform([.. Enumerable.Range(0, vm.Cpus).Select(id => (uint)id)])
+        {
+            SerialPorts = [.. comPorts.Select(i => new AcpiSerialPort(ComPorts[i].Port, ComPorts[i].Irq))],
+            PciRoutes = [.. pciInterrupts.Select(p => new AcpiPciRoute(p.Device, p.Pin, p.IoApicInput))],
+            PvPanic = true,
+            IoApicId = MpTable.IoApicId(vm.Cpus),
+        };
+        var rsdp = AcpiTables.Write(memory, acpi);
+        ZeroPage.Write(memory, kernel, initrd, vm.Cmdline, ram, rsdp);
+        MpTable.Write(memory, new MpTableConfig(vm.Cpus) { PciInterrupts = pciInterrupts });
         return LongModeSetup.Write(memory, kernel);
     }
+
+    /// <summary>The COM ports the VM has (indices into <see cref="ComPorts"/>): COM1 always, the others when given an output.</summary>
+    private static List<int> PresentComPorts(VmIo io) =>
+        [.. Enumerable.Range(0, ComPorts.Length).Where(i => i == 0 || io.Serial(i) is not null)];
 
     private static (string Kernel, string? Initrd) ResolveImages(VmSettings vm)
     {
@@ -237,25 +264,14 @@ public static class VmBuilder
         var below4G = ram.Where(r => r.Start.Value < Layout.MmioGapEnd).Aggregate(0UL, (s, r) => s + r.Size);
         var above4G = ram.Where(r => r.Start.Value >= Layout.MmioGapEnd).Aggregate(0UL, (s, r) => s + r.Size);
         var devices = new List<DeviceBlueprint>();
-        (ushort Port, uint Irq)[] coms =
-        [
-            (Layout.Com1Port, Layout.Com1Irq), (Layout.Com2Port, Layout.Com2Irq),
-            (Layout.Com3Port, Layout.Com1Irq), (Layout.Com4Port, Layout.Com2Irq),
-        ];
-        for (var i = 0; i < coms.Length; i++)
+        foreach (var i in PresentComPorts(io))
         {
             var output = io.Serial(i);
-            var index = i;
-            if (output is null && i > 0)
-            {
-                continue;
-            }
-
             devices.Add(new DeviceBlueprint(
                 $"serial{i}",
                 ctx => new Serial16550(ctx.Name, ctx.Interrupt!, output ?? (_ => { })),
-                [BusRange.Pio(coms[i].Port, (ushort)Serial16550.RangeSize)],
-                IrqRequest.Edge(coms[i].Irq)) { Kind = "serial" });
+                [BusRange.Pio(ComPorts[i].Port, (ushort)Serial16550.RangeSize)],
+                IrqRequest.Edge(ComPorts[i].Irq)) { Kind = "serial" });
         }
 
         devices.Add(new DeviceBlueprint(

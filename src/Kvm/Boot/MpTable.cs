@@ -64,6 +64,9 @@ public static class MpTable
     /// <summary>The largest CPU count whose table (without PCI interrupts) fits below <see cref="Layout.MpTableEnd"/>.</summary>
     public static int MaxCpus => (int)((Layout.MpTableEnd - Layout.MpTableStart - (ulong)Size(new MpTableConfig(0))) / ProcessorEntrySize);
 
+    /// <summary>The I/O APIC's id in a machine of <paramref name="cpus"/> processors: the first past their APIC ids 0..cpus-1 (the MADT uses it too).</summary>
+    public static byte IoApicId(int cpus) => (byte)cpus;
+
     /// <summary>Writes the MP table for <paramref name="cpus"/> processors; returns its size in bytes.</summary>
     /// <exception cref="BootException">It does not fit below 0xa0000 or in guest RAM.</exception>
     public static int Write(GuestMemory memory, int cpus) => Write(memory, new MpTableConfig(cpus));
@@ -111,7 +114,7 @@ public static class MpTable
         }
 
         var table = new byte[size];
-        var ioApicId = (byte)config.Cpus;
+        var ioApicId = IoApicId(config.Cpus);
         var at = FloatingPointerSize + HeaderSize;
         var entries = 0;
 

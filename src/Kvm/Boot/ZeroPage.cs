@@ -11,29 +11,30 @@ public static class ZeroPage
     /// <summary>heap_end_ptr: end of the setup heap relative to the real-mode code, as QEMU sets it.</summary>
     public const ushort HeapEndPtr = 0xfe00;
 
-    /// <summary>Builds the zero page without touching guest memory.</summary>
+    /// <summary>Builds the zero page without touching guest memory; <paramref name="acpiRsdp"/> goes to acpi_rsdp_addr (0: none, the kernel scans the BIOS area).</summary>
     /// <exception cref="BootException">The command line is too long or invalid, or the e820 map is too large.</exception>
     public static BootParams Build(KernelLoadResult kernel, InitrdLoadResult? initrd, string cmdline,
-        IReadOnlyList<(GuestAddress Start, ulong Size)> ram)
+        IReadOnlyList<(GuestAddress Start, ulong Size)> ram, GuestAddress acpiRsdp = default)
     {
         ArgumentNullException.ThrowIfNull(kernel);
         var cmdlineBytes = KernelCommandLine.Encode(cmdline, kernel.CommandLineMaxSize);
-        return Fill(kernel, initrd, (uint)cmdlineBytes.Length, ram);
+        return Fill(kernel, initrd, (uint)cmdlineBytes.Length, ram, acpiRsdp);
     }
 
     /// <summary>
     /// Writes the command line to <see cref="Layout.CmdlineStart"/> and the zero page to
     /// <see cref="Layout.ZeroPageStart"/>; returns what was written. RSI of the boot vCPU must hold
-    /// <see cref="Layout.ZeroPageStart"/> (the <see cref="LongModeSetup"/> state does).
+    /// <see cref="Layout.ZeroPageStart"/> (the <see cref="LongModeSetup"/> state does). <paramref name="acpiRsdp"/>, when
+    /// not zero, tells the kernel where the ACPI tables' root pointer is (<see cref="Acpi.AcpiTables.Write"/> returns it).
     /// </summary>
     /// <exception cref="BootException">The command line is too long or invalid, the e820 map too large, or low RAM missing.</exception>
     public static BootParams Write(GuestMemory memory, KernelLoadResult kernel, InitrdLoadResult? initrd, string cmdline,
-        IReadOnlyList<(GuestAddress Start, ulong Size)> ram)
+        IReadOnlyList<(GuestAddress Start, ulong Size)> ram, GuestAddress acpiRsdp = default)
     {
         ArgumentNullException.ThrowIfNull(memory);
         ArgumentNullException.ThrowIfNull(kernel);
         var cmdlineBytes = KernelCommandLine.Encode(cmdline, kernel.CommandLineMaxSize);
-        var bootParams = Fill(kernel, initrd, (uint)cmdlineBytes.Length, ram);
+        var bootParams = Fill(kernel, initrd, (uint)cmdlineBytes.Length, ram, acpiRsdp);
 
         if (!memory.TryWrite(new GuestAddress(Layout.CmdlineStart), cmdlineBytes))
         {
@@ -52,10 +53,11 @@ public static class ZeroPage
     }
 
     private static BootParams Fill(KernelLoadResult kernel, InitrdLoadResult? initrd, uint cmdlineSizeWithNul,
-        IReadOnlyList<(GuestAddress Start, ulong Size)> ram)
+        IReadOnlyList<(GuestAddress Start, ulong Size)> ram, GuestAddress acpiRsdp)
     {
         var e820 = E820Map.Build(ram);
         var bootParams = default(BootParams);
+        bootParams.AcpiRsdpAddr = acpiRsdp.Value;
         var hdr = kernel.SetupHeader;
         hdr.TypeOfLoader = SetupHeader.LoaderTypeUndefined;
         hdr.LoadFlags |= SetupHeader.CanUseHeap;
