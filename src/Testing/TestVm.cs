@@ -200,7 +200,7 @@ public sealed class TestVm : IAsyncDisposable
         }
     }
 
-    /// <summary>Asks the guest to power off (Ctrl-Alt-Del), forcing it after <paramref name="timeout"/>.</summary>
+    /// <summary>Asks the guest to power off (ACPI power button, else Ctrl-Alt-Del), forcing it after <paramref name="timeout"/>.</summary>
     public async Task<TestVmExit> StopAsync(TimeSpan? timeout = null) => ToExit(await _service.StopAsync(Id, timeout).ConfigureAwait(false));
 
     /// <summary>Stops the VM now.</summary>

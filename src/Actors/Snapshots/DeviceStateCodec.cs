@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Runtime.InteropServices;
+using ActorVmm.Devices.Acpi;
 using ActorVmm.Devices.Legacy;
 using ActorVmm.Devices.Pci;
 using ActorVmm.Devices.Virtio;
@@ -47,6 +48,7 @@ public static class DeviceStateCodec
         [typeof(SystemControlPortBState)] = DeviceStateTag.SystemControlPortB,
         [typeof(PortSinkState)] = DeviceStateTag.PortSink,
         [typeof(FastA20GateState)] = DeviceStateTag.FastA20Gate,
+        [typeof(AcpiPmState)] = DeviceStateTag.AcpiPm,
     }.ToImmutableDictionary();
 
     /// <summary>The state types this codec encodes (besides null).</summary>
@@ -181,6 +183,11 @@ public static class DeviceStateCodec
             case FastA20GateState s:
                 w.Write(s.Value);
                 break;
+            case AcpiPmState s:
+                w.Write(s.Status);
+                w.Write(s.Enable);
+                w.Write(s.Control);
+                break;
         }
     }
 
@@ -228,6 +235,7 @@ public static class DeviceStateCodec
                 LastValue: ReadOptional(r, "port sink value", r.ReadUInt32),
                 LastWriteOffset: r.ReadUInt64()),
             DeviceStateTag.FastA20Gate => new FastA20GateState(r.ReadByte()),
+            DeviceStateTag.AcpiPm => new AcpiPmState(Status: r.ReadUInt16(), Enable: r.ReadUInt16(), Control: r.ReadUInt16()),
             _ => throw new InvalidDataException($"device state: unknown type tag {tag}"),
         };
     }

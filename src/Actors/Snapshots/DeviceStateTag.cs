@@ -17,4 +17,5 @@ internal enum DeviceStateTag : byte
     SystemControlPortB = 8,
     PortSink = 9,
     FastA20Gate = 10,
+    AcpiPm = 11,
 }

@@ -80,7 +80,7 @@ internal sealed class ClientCommands
 
         var stopId = IdArgument();
         var timeout = new Option<double?>("--timeout") { Description = "Seconds the guest has to power off before the VM is stopped by force", HelpName = "S" };
-        var stop = new Command("stop", "Stop a VM gracefully (Ctrl-Alt-Del), by force after --timeout.");
+        var stop = new Command("stop", "Stop a VM gracefully (ACPI power button, else Ctrl-Alt-Del), by force after --timeout.");
         stop.Arguments.Add(stopId);
         stop.Options.Add(timeout);
         stop.SetAction(r => Execute(r, socket, json, (client, ct) =>

@@ -8,6 +8,7 @@ using ActorVmm.Host.Settings;
 using ActorVmm.Actors.Vcpu;
 using ActorVmm.Actors.Vm;
 using ActorVmm.Devices;
+using ActorVmm.Devices.Acpi;
 using ActorVmm.Devices.Legacy;
 using ActorVmm.Devices.Net;
 using ActorVmm.Devices.Virtio;
@@ -289,6 +290,17 @@ public static class VmBuilder
             ctx => new FastA20Gate(ctx.Name, () => ctx.Vm.RequestStop(
                 new VmStopReason(VmStopReasonKind.Reset, "the guest reset the machine (port 0x92 fast reset)"))),
             [BusRange.Pio(Layout.FastA20Port, (ushort)FastA20Gate.RangeSize)]) { Kind = "fast-a20" });
+        devices.Add(new DeviceBlueprint(
+            "acpi-pm",
+            ctx => new AcpiPmDevice(ctx.Name, ctx.Interrupt!, () => ctx.Vm.RequestStop(
+                new VmStopReason(VmStopReasonKind.PowerOff, "the guest powered off (ACPI S5)"))),
+            [BusRange.Pio(Layout.AcpiPm1aEventPort, (ushort)AcpiPmDevice.RangeSize)],
+            IrqRequest.Level(Layout.SciIrq)) { Kind = "acpi-pm" });
+        devices.Add(new DeviceBlueprint(
+            "pvpanic",
+            ctx => new PvPanic(ctx.Name, () => ctx.Vm.RequestStop(
+                new VmStopReason(VmStopReasonKind.GuestPanic, "guest panic (pvpanic)"))),
+            [BusRange.Pio(Layout.PvPanicPort, (ushort)PvPanic.RangeSize)]) { Kind = "pvpanic" });
         foreach (var (name, port) in new[] { ("post", Layout.PostCodePort), ("port-ed", Layout.IoDelayPort), ("dma-page87", Layout.DmaPage87Port) })
         {
             devices.Add(new DeviceBlueprint(name, ctx => new PortSink(ctx.Name), [BusRange.Pio(port, 1)]) { Kind = "port-sink" });

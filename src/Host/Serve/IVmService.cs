@@ -33,7 +33,7 @@ public interface IVmService
 
     Task<VmInfo> ResumeAsync(string id, CancellationToken cancellation = default);
 
-    /// <summary>Graceful stop: Ctrl-Alt-Del through the i8042, then a forced stop after <paramref name="timeout"/>.</summary>
+    /// <summary>Graceful stop: the ACPI power button (when the guest enabled it), else Ctrl-Alt-Del through the i8042, then a forced stop after <paramref name="timeout"/>.</summary>
     Task<VmInfo> StopAsync(string id, TimeSpan? timeout = null, CancellationToken cancellation = default);
 
     /// <summary>

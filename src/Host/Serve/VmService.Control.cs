@@ -7,8 +7,11 @@ public sealed partial class VmService
     /// <summary>How long a pause, resume or tracer switch may take (every vCPU must confirm; slow nested).</summary>
     public static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(30);
 
-    /// <summary>What the i8042 takes from the host as "press Ctrl-Alt-Del".</summary>
+    /// <summary>What the i8042 takes from the host as "press Ctrl-Alt-Del" (<c>I8042.HostCtrlAltDel</c>).</summary>
     private const byte CtrlAltDel = 0x01;
+
+    /// <summary>What the ACPI PM device takes from the host as "press the power button" (<c>AcpiPmDevice.HostPowerButton</c>).</summary>
+    private const byte PowerButton = 0x01;
 
     public Task<VmInfo> PauseAsync(string id, CancellationToken cancellation = default) => WithGate(id, async vm =>
     {
@@ -42,7 +45,15 @@ public sealed partial class VmService
             vm.TryTransition(VmStates.Paused, VmStates.Running);
         }
 
-        var pressed = vm.Endpoints.FirstOrDefault(e => e.Name == "i8042")?.HostInput([CtrlAltDel]) == 1;
+        // The ACPI power button when the guest has a driver for it (it enabled the event), else Ctrl-Alt-Del.
+        var key = "the power button";
+        var pressed = vm.Endpoints.FirstOrDefault(e => e.Name == "acpi-pm")?.HostInput([PowerButton]) == 1;
+        if (!pressed)
+        {
+            key = "Ctrl-Alt-Del";
+            pressed = vm.Endpoints.FirstOrDefault(e => e.Name == "i8042")?.HostInput([CtrlAltDel]) == 1;
+        }
+
         if (pressed)
         {
             try
@@ -56,8 +67,8 @@ public sealed partial class VmService
         }
 
         var why = pressed
-            ? $"stopped by the host: the guest did not stop within {wait.TotalSeconds:0.#} s of Ctrl-Alt-Del"
-            : "stopped by the host: the guest's keyboard controller did not take Ctrl-Alt-Del";
+            ? $"stopped by the host: the guest did not stop within {wait.TotalSeconds:0.#} s of {key}"
+            : "stopped by the host: the guest took neither the power button nor Ctrl-Alt-Del";
         vm.Handle!.RequestStop(why);
         return await vm.Stopped.ConfigureAwait(false);
     });

@@ -20,7 +20,7 @@ namespace ActorVmm.Host.Serve;
 /// </summary>
 public sealed partial class VmService : IVmService, IAsyncDisposable
 {
-    /// <summary>How long a graceful stop waits for the guest after Ctrl-Alt-Del before forcing it.</summary>
+    /// <summary>How long a graceful stop waits for the guest after the power button (or Ctrl-Alt-Del) before forcing it.</summary>
     public static readonly TimeSpan DefaultStopTimeout = TimeSpan.FromSeconds(15);
 
     private readonly Dictionary<string, ServedVm> _vms = new(StringComparer.Ordinal);

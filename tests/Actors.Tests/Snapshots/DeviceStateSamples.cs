@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using ActorVmm.Devices.Acpi;
 using ActorVmm.Devices.Legacy;
 using ActorVmm.Devices.Pci;
 using ActorVmm.Devices.Virtio;
@@ -64,6 +65,7 @@ internal static class DeviceStateSamples
         new SystemControlPortBState(0x03, true),
         new PortSinkState(0x1234_5678, 3),
         new FastA20GateState(0x02),
+        new AcpiPmState(0x0101, 0x0121, 0x1400),
     ];
 
     /// <summary>States with every optional part absent (null, empty), to cover the other branch of each.</summary>

@@ -1,5 +1,6 @@
 using System.Text;
 using ActorVmm.Devices;
+using ActorVmm.Devices.Acpi;
 using ActorVmm.Devices.Legacy;
 using ActorVmm.Devices.Net;
 using ActorVmm.Devices.Virtio;
@@ -36,6 +37,7 @@ internal sealed class SnapshotDeviceCases : IDisposable
             [typeof(SystemControlPortB)] = (() => new SystemControlPortB(), d => Write(d, 0, 0x03)),
             [typeof(PortSink)] = (() => new PortSink("post", size: 4), d => ((IBusDevice)d).Write(2, [0x34, 0x12])),
             [typeof(FastA20Gate)] = (() => new FastA20Gate("a20", () => { }), d => Write(d, 0, 0x00)), // A20 off
+            [typeof(AcpiPmDevice)] = (() => new AcpiPmDevice("acpi-pm", new RecordingInterruptLine(), () => { }, () => 0), ExerciseAcpiPm),
             [typeof(VirtioPciDevice)] = (CreateVirtioConsole, ExerciseVirtio),
         };
 
@@ -125,6 +127,13 @@ internal sealed class SnapshotDeviceCases : IDisposable
         Write(controller, I8042.DataOffset, I8042.KbdIdentify);
         Write(controller, I8042.PortBOffset, 0x03);
         Write(controller, I8042.CommandOffset, I8042.CmdWriteOutputPort);
+    }
+
+    private static void ExerciseAcpiPm(IStatefulDevice pm)
+    {
+        Write(pm, AcpiPmDevice.EnableOffset + 1, AcpiPmDevice.PwrBtnEn >> 8);
+        Write(pm, AcpiPmDevice.ControlOffset + 1, 3 << (AcpiPmDevice.SlpTypShift - 8)); // SLP_TYP 3, no SLP_EN
+        ((AcpiPmDevice)pm).AcceptInput([AcpiPmDevice.HostPowerButton]);
     }
 
     private static void ExerciseCmos(IStatefulDevice cmos)
