@@ -6,12 +6,15 @@
 #   gcc and libc6-dev (the guest's static /bin/virtio-fuzz). iperf3 (copied into the guest's initramfs, and the host
 #   side of the network benchmark), iproute2 (TAP devices, network namespaces), tcpdump (the pcap capture tests read
 #   their files back with it). acpica-tools (iasl: the ACPI table tests disassemble what ActorVmm builds).
+#   mmdebstrap and e2fsprogs (tools/rootfs/build-rootfs.sh: a Debian root file system as an ext4 image, which the
+#   distribution boot test builds on demand from the Debian mirror). linux-image-cloud-amd64 (Debian's cloud kernel:
+#   no MP table parsing, so a KVM test checks it finds its CPUs through ACPI).
 #   The .NET 10 SDK must already be on PATH (`dotnet`).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 kver=6.1.0-56-amd64
 need=()
-for pkg in qemu-system-x86 busybox-static linux-image-$kver-unsigned cpio gzip chromium clang lld gcc libc6-dev iperf3 tcpdump iproute2 acpica-tools; do
+for pkg in qemu-system-x86 busybox-static linux-image-$kver-unsigned cpio gzip chromium clang lld gcc libc6-dev iperf3 tcpdump iproute2 acpica-tools mmdebstrap e2fsprogs linux-image-cloud-amd64; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

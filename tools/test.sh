@@ -14,6 +14,14 @@ tools/setup.sh || { echo "test: setup/build failed"; echo "0 passed, 1 failed, 0
 if [ -x tools/guest/build-guest.sh ]; then
     tools/guest/build-guest.sh artifacts/guest >/dev/null || { echo "test: building the guest image failed" >&2; status=1; }
 fi
+# The Debian rootfs DistroBootTests boots (root and the Debian mirror; skipped when up to date), built here on the host:
+# the nested runner has no network.
+if [ -x tools/rootfs/build-rootfs.sh ]; then
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" tools/rootfs/build-rootfs.sh artifacts/rootfs/rootfs.img >/dev/null \
+        || echo "test: building the Debian rootfs failed (DistroBootTests will say why)" >&2
+fi
 
 v3_projects=(Kvm Devices Vmm Architecture GuestJournal)
 # Projects with Category=Kvm tests; each must produce KVM results or the summary counts a failure.

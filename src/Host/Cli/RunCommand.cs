@@ -25,6 +25,8 @@ public static class RunCommand
     public static async Task<int> RunAsync(ActorVmmSettings settings, CancellationToken cancellation, TextWriter? stderr = null)
     {
         var error = stderr ?? System.Console.Error;
+        // The default guest without a script runs nothing: on a terminal it runs a shell instead.
+        settings = settings with { Vm = DefaultGuest.WithShellOnTerminal(settings.Vm, !System.Console.IsInputRedirected) };
         using var quit = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         var outputs = new List<ConsoleOutput>();
         try

@@ -340,6 +340,35 @@ public class SettingsLoaderSpecs
         }
     }
 
+    [Fact]
+    public void Example_VM_files_should_say_which_command_makes_each_file_they_name()
+    {
+        var dir = FindRepoFile("hocon");
+        var repo = Path.GetDirectoryName(dir)!;
+        foreach (var file in Directory.GetFiles(dir, "*.conf").Where(f => Path.GetFileName(f) != "reference.conf"))
+        {
+            var vm = SettingsLoader.Load(file).Vm;
+            var named = new[] { vm.Kernel, vm.Initrd, vm.Restore }.Concat(vm.Disks.Select(d => d.Path))
+                .Where(p => !string.IsNullOrEmpty(p))
+                .Select(p => p!);
+            // "#   made-by: PATH <- COMMAND", one line per file the example names.
+            var madeBy = File.ReadLines(file)
+                .Select(l => l.TrimStart('#', ' '))
+                .Where(l => l.StartsWith("made-by: ", StringComparison.Ordinal) && l.Contains(" <- ", StringComparison.Ordinal))
+                .Select(l => l["made-by: ".Length..].Split(" <- ", 2))
+                .ToDictionary(p => p[0].Trim(), p => p[1].Trim());
+            foreach (var path in named)
+            {
+                Assert.True(madeBy.TryGetValue(path, out var command), $"{Path.GetFileName(file)} names {path} but no '# made-by: {path} <- COMMAND' line says what makes it");
+                var tool = command.Split(' ', StringSplitOptions.RemoveEmptyEntries).SkipWhile(w => w == "sudo").First();
+                if (tool.StartsWith("tools/", StringComparison.Ordinal))
+                {
+                    Assert.True(File.Exists(Path.Combine(repo, tool)), $"{Path.GetFileName(file)}: {path} is made by {tool}, which is not in the repository");
+                }
+            }
+        }
+    }
+
     private static string FindRepoFile(string name)
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

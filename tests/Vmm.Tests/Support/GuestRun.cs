@@ -61,11 +61,24 @@ public static class GuestRun
     /// stop once COM1 shows its marker plus its delay (what Ctrl-C does). Returns how long that stop took (zero when
     /// the guest ended by itself first).
     /// </summary>
+    public static Task<(GuestOutcome Outcome, VmRunResult Run, TimeSpan StopTook)> BootAndStopAsync(
+        int cpus,
+        string script,
+        Func<ActorVmmSettings, ActorVmmSettings> configure,
+        (string Marker, TimeSpan Delay)? stopAfter,
+        ulong memory = 256UL << 20) =>
+        BootAndStopAsync(cpus, script, configure, stopAfter, input: null, memory);
+
+    /// <summary>
+    /// As above; when <paramref name="input"/> is given, its text goes to the console (COM1's input, what a terminal
+    /// types) once COM1's output satisfies its condition.
+    /// </summary>
     public static async Task<(GuestOutcome Outcome, VmRunResult Run, TimeSpan StopTook)> BootAndStopAsync(
         int cpus,
         string script,
         Func<ActorVmmSettings, ActorVmmSettings> configure,
         (string Marker, TimeSpan Delay)? stopAfter,
+        (Func<string, bool> When, string Text)? input,
         ulong memory = 256UL << 20)
     {
         var reference = SettingsLoader.Reference;
@@ -103,7 +116,10 @@ public static class GuestRun
             }
 
             var io = new VmIo([capture.Write]) { VirtioConsole = hvc.Write };
-            var run = await VmRunner.RunWithReportAsync(system, settings, io, cancellation: deadline.Token);
+            Action<SerialInputPort>? onStarted = input is { } typed
+                ? port => _ = TypeAsync(port, capture, typed.When, typed.Text, deadline.Token)
+                : null;
+            var run = await VmRunner.RunWithReportAsync(system, settings, io, onStarted, deadline.Token);
             var asked = Interlocked.Read(ref stopAsked);
             var took = asked == 0 ? TimeSpan.Zero : System.Diagnostics.Stopwatch.GetElapsedTime(asked);
             return (new GuestOutcome(run.Reason, capture.Text, hvc.Text), run, took);
@@ -111,6 +127,33 @@ public static class GuestRun
         finally
         {
             await system.Terminate();
+        }
+    }
+
+    /// <summary>Waits for COM1's output to satisfy <paramref name="when"/>, then sends <paramref name="text"/> as console input.</summary>
+    private static async Task TypeAsync(SerialInputPort port, SerialCapture capture, Func<string, bool> when, string text, CancellationToken cancellation)
+    {
+        try
+        {
+            while (!when(capture.Text))
+            {
+                await Task.Delay(50, cancellation);
+            }
+
+            // The UART's receive FIFO takes what the guest has not read yet: send the rest as it drains.
+            var bytes = System.Text.Encoding.ASCII.GetBytes(text);
+            var sent = 0;
+            while (sent < bytes.Length)
+            {
+                sent += port.Send(bytes.AsSpan(sent));
+                if (sent < bytes.Length)
+                {
+                    await Task.Delay(20, cancellation);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 }
