@@ -90,8 +90,8 @@ public static class Layout
     /// functions (whose INTA# take GSIs 16, 17, ... round-robin: <see cref="FirstPciGsi"/>): one of the inputs 16-23
     /// no PCI function uses, round-robin from the top (23, 22, ...), several devices sharing one past that; null
     /// when PCI uses all eight. Level-triggered, as PCI INTx: the line follows InterruptStatus as INTx follows ISR
-    /// (an irqfd with a resamplefd), and inputs 16-23 are the ones a PC wires level (the ISA IRQs stay edge for the
-    /// legacy devices and the SCI). Never an input PCI uses: the DSDT gives PCI routes active-low and virtio-mmio
+    /// (an irqfd with a resamplefd), and inputs 16-23 are the ones a PC wires level (the ISA IRQs stay with the legacy
+    /// devices and the SCI, which is level on IRQ 9 through its MADT override). Never an input PCI uses: the DSDT gives PCI routes active-low and virtio-mmio
     /// active-high, and Linux refuses an input asked for with two polarities (KVM itself ignores polarity).
     /// </summary>
     public static uint? VirtioMmioGsi(int index, int pciDevices)

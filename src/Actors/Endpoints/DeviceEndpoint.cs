@@ -269,6 +269,34 @@ public sealed partial class DeviceEndpoint
     public void WriteConfig(int offset, ReadOnlySpan<byte> data) => WriteIn(AccessSpace.PciConfig, (ulong)offset, data);
 
     /// <summary>
+    /// Host input that needs the device's own answer (a power button the guest may not handle): delivered only when
+    /// the device is free right now, never queued. Returns the bytes the device accepted, or null when it was busy (the
+    /// input was not delivered; try again).
+    /// </summary>
+    public int? HostInputNow(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.IsEmpty || !TryEnterInline(out var device))
+        {
+            return bytes.IsEmpty ? 0 : null;
+        }
+
+        try
+        {
+            return device is IHostInput input ? input.AcceptInput(bytes) : 0;
+        }
+        catch (Exception ex)
+        {
+            CrashedInline(ex);
+            Interlocked.Add(ref _droppedInput, bytes.Length);
+            return 0;
+        }
+        finally
+        {
+            _gate.Exit();
+        }
+    }
+
+    /// <summary>
     /// Host input (a terminal's keystrokes) for an <see cref="IHostInput"/> device, through the same door as the
     /// guest's accesses. Returns the bytes accepted or queued for the device; the rest is dropped and counted.
     /// </summary>

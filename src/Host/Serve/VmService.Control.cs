@@ -47,7 +47,7 @@ public sealed partial class VmService
 
         // The ACPI power button when the guest has a driver for it (it enabled the event), else Ctrl-Alt-Del.
         var key = "the power button";
-        var pressed = vm.Endpoints.FirstOrDefault(e => e.Name == "acpi-pm")?.HostInput([PowerButton]) == 1;
+        var pressed = await PressPowerButtonAsync(vm).ConfigureAwait(false);
         if (!pressed)
         {
             key = "Ctrl-Alt-Del";
@@ -72,6 +72,26 @@ public sealed partial class VmService
         vm.Handle!.RequestStop(why);
         return await vm.Stopped.ConfigureAwait(false);
     });
+
+    /// <summary>
+    /// Presses the ACPI power button when the acpi-pm device is free (a queued press could not say whether the guest
+    /// handles it); a device busy for a whole second counts as not pressed, and Ctrl-Alt-Del follows.
+    /// </summary>
+    private static async Task<bool> PressPowerButtonAsync(ServedVm vm)
+    {
+        var endpoint = vm.Endpoints.FirstOrDefault(e => e.Name == "acpi-pm");
+        for (var attempt = 0; endpoint is not null && attempt < 100; attempt++)
+        {
+            if (endpoint.HostInputNow([PowerButton]) is { } accepted)
+            {
+                return accepted == 1;
+            }
+
+            await Task.Delay(10).ConfigureAwait(false);
+        }
+
+        return false;
+    }
 
     public Task CrashDeviceAsync(string id, string device, CancellationToken cancellation = default)
     {

@@ -1,5 +1,6 @@
 using ActorVmm.Host.GuestConsole;
 using ActorVmm.Actors.Settings;
+using ActorVmm.Kvm;
 using ActorVmm.Kvm.Linux;
 using ActorVmm.Kvm.Memory;
 using ActorVmm.Kvm.X86;
@@ -163,7 +164,16 @@ public sealed record VmSettings(
             throw reader.Fail(path, $"must be a CPU list such as 0-3 or 2,4,6 ({error}): {text}");
         }
 
-        var allowed = ThreadScheduling.AllowedCpus();
+        CpuSet allowed;
+        try
+        {
+            allowed = ThreadScheduling.AllowedCpus();
+        }
+        catch (KvmException ex)
+        {
+            throw reader.Fail(path, $"cannot be checked: this process's allowed CPUs are unreadable ({ex.Message})");
+        }
+
         if (cpus.Outside(allowed) is { Count: > 0 } outside)
         {
             throw reader.Fail(path, $"must name CPUs this process may run on ({allowed}), not {string.Join(",", outside)}: {text}");

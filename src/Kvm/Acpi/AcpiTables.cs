@@ -27,7 +27,7 @@ public static class AcpiTables
     public static AcpiTableSet Build(AcpiPlatform platform)
     {
         Validate(platform);
-        var ioApicId = platform.IoApicId ?? MpTable.IoApicId(platform.ApicIds.Count);
+        var ioApicId = platform.IoApicId ?? MpTable.IoApicId([.. platform.ApicIds.Select(id => (int)id)]);
         var dsdt = Dsdt.Build(platform);
         var madt = Madt.Build(platform.ApicIds, ioApicId);
 

@@ -77,13 +77,20 @@ public static class MpTable
     public static byte IoApicId(int cpus) => (byte)cpus;
 
     /// <summary>
-    /// The I/O APIC's id for processors with APIC ids <paramref name="apicIds"/>: the first past the highest (at most
-    /// 255, as the highest CPU id is 254); the MADT uses it too.
+    /// The I/O APIC's id for processors with APIC ids <paramref name="apicIds"/>: the first past the highest, or, when
+    /// that would be 255 (the xAPIC broadcast id), the lowest id no processor has; the MADT uses it too.
     /// </summary>
     public static byte IoApicId(IReadOnlyList<int> apicIds)
     {
         ArgumentNullException.ThrowIfNull(apicIds);
-        return (byte)(apicIds.Max() + 1);
+        var next = apicIds.Max() + 1;
+        if (next < 255)
+        {
+            return (byte)next;
+        }
+
+        var used = apicIds.ToHashSet();
+        return (byte)Enumerable.Range(0, 255).First(id => !used.Contains(id));
     }
 
     /// <summary>Writes the MP table for <paramref name="cpus"/> processors; returns its size in bytes.</summary>

@@ -19,6 +19,9 @@ public sealed record CpuTopology(int Sockets, int Dies, int Cores, int Threads)
     /// <summary>The most vCPUs a topology may have: xAPIC ids 0..254 (255 is the broadcast id).</summary>
     public const int MaxCount = 254;
 
+    /// <summary>The most dies a package may have (AMD's CPUID 0x8000001E counts them in 3 bits).</summary>
+    public const int MaxDies = 8;
+
     /// <summary>The largest APIC id a vCPU may have.</summary>
     public const int MaxAllowedApicId = 254;
 
@@ -85,11 +88,18 @@ public sealed record CpuTopology(int Sockets, int Dies, int Cores, int Threads)
     {
         foreach (var (name, value) in Fields())
         {
-            if (value < 1)
+            if (value < 1 || value > MaxCount)
             {
-                error = $"{name} must be at least 1, not {value}";
+                error = $"{name} must be 1..{MaxCount}, not {value}";
                 return false;
             }
+        }
+
+        if (Dies > MaxDies)
+        {
+            // CPUID 0x8000001E ECX[10:8] holds the node (die) count of a package in 3 bits.
+            error = $"dies must be 1..{MaxDies}, not {Dies}";
+            return false;
         }
 
         if ((long)Sockets * Dies * Cores * Threads > MaxCount)
@@ -139,11 +149,11 @@ public sealed record CpuTopology(int Sockets, int Dies, int Cores, int Threads)
             var eq = part.IndexOf('=', StringComparison.Ordinal);
             var key = eq < 0 ? part : part[..eq].Trim();
             var valueText = eq < 0 ? string.Empty : part[(eq + 1)..].Trim();
-            if (!int.TryParse(valueText, NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value < 1)
+            if (!int.TryParse(valueText, NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value < 1 || value > MaxCount)
             {
                 error = eq < 0
                     ? $"'{part}' is not field=number (fields: sockets, dies, cores, threads)"
-                    : $"{key} must be a whole number >= 1, not '{valueText}'";
+                    : $"{key} must be a whole number 1..{MaxCount}, not '{valueText}'";
                 return null;
             }
 

@@ -139,7 +139,7 @@ public static class X86Cpuid
                     if ((e.Eax & 0x1F) != 0)
                     {
                         var sharing = CacheSharing(e.Eax, threads, perDie);
-                        e.Eax = (e.Eax & 0x0000_3FFF) | (((sharing - 1) & 0xFFF) << 14) | ((Math.Min((uint)t.CoresPerPackage, 64) - 1) << 26);
+                        e.Eax = (e.Eax & 0x0000_3FFF) | (((sharing - 1) & 0xFFF) << 14) | ((Math.Min(1u << (t.PackageOffset - t.CoreOffset), 64) - 1) << 26);
                     }
 
                     break;

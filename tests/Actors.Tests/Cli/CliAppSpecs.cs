@@ -208,7 +208,7 @@ public sealed class CliAppSpecs : IDisposable
     [InlineData("--cpus must be an integer from 1 to 254: 256", "run", "--cpus", "256,sockets=2")]
     [InlineData("--cpus is not a topology of 8 vCPUs: sockets=3,dies=1,threads=1 do not divide 8 vCPUs", "run", "--cpus", "8,sockets=3")]
     [InlineData("--cpus is not a topology of 8 vCPUs: sockets=1,dies=1,cores=3,threads=1 is 3 vCPUs, not 8", "run", "--cpus", "8,cores=3")]
-    [InlineData("--cpus is not a topology of 4 vCPUs: cores must be a whole number >= 1, not '0'", "run", "--cpus", "4,cores=0")]
+    [InlineData("--cpus is not a topology of 4 vCPUs: cores must be a whole number 1..254, not '0'", "run", "--cpus", "4,cores=0")]
     [InlineData("--cpus is not a topology of 4 vCPUs: 'banana' is not field=number (fields: sockets, dies, cores, threads)", "run", "--cpus", "4,banana")]
     [InlineData("--cpus is not a topology of 195 vCPUs: sockets=3,dies=1,cores=65,threads=1 needs APIC ids up to 320 (each field takes a power of two of ids): at most 254 fit the xAPIC (255 is broadcast)", "run", "--cpus", "195,sockets=3")]
     [InlineData("--serial must be stdio, file:PATH or none: 'tty'", "run", "--serial", "tty")]

@@ -215,7 +215,7 @@ public class SettingsLoaderSpecs
     [InlineData("actorvmm.tracing.latency-sample = sometimes", "actorvmm.tracing.latency-sample", "must be an integer from 1 to 65536")]
     [InlineData("actorvmm.vm.cpus = 1.5", "actorvmm.vm.cpus", "must be an integer")]
     [InlineData("actorvmm.vm { cpus = 8, topology = \"sockets=3\" }", "actorvmm.vm.topology", "is not a topology of 8 vCPUs: sockets=3,dies=1,threads=1 do not divide 8 vCPUs")]
-    [InlineData("actorvmm.vm { cpus = 4, topology = \"threads=two\" }", "actorvmm.vm.topology", "threads must be a whole number >= 1, not 'two'")]
+    [InlineData("actorvmm.vm { cpus = 4, topology = \"threads=two\" }", "actorvmm.vm.topology", "threads must be a whole number 1..254, not 'two'")]
     [InlineData("actorvmm.vm { cpus = 250, topology = \"sockets=2,threads=5\" }", "actorvmm.vm.topology", "needs APIC ids up to 452")]
     [InlineData("actorvmm.devices.read-timeout = banana", "actorvmm.devices.read-timeout", "must be a positive duration")]
     [InlineData("actorvmm.devices.read-timeout = 0s", "actorvmm.devices.read-timeout", "must be a positive duration")]

@@ -131,7 +131,8 @@ public sealed class AcpiTablesTests
         Assert.Equal([(0, 0), (1, 1), (2, 4), (3, 5)], cpus.Select(e => ((int)e[2], (int)e[3])));
         Assert.All(cpus, e => Assert.Equal(1u, BinaryPrimitives.ReadUInt32LittleEndian(e.AsSpan(4))));
         var ioApic = Assert.Single(entries, e => e[0] == 1);
-        Assert.Equal(MpTable.IoApicId(4), ioApic[2]);
+        // Not 4, which a processor has: the first id past the highest.
+        Assert.Equal(6, ioApic[2]);
         Assert.Equal((uint)Layout.IoApicStart, BinaryPrimitives.ReadUInt32LittleEndian(ioApic.AsSpan(4)));
         Assert.Equal(0u, BinaryPrimitives.ReadUInt32LittleEndian(ioApic.AsSpan(8)));
         var sci = Assert.Single(entries, e => e[0] == 2);

@@ -128,6 +128,14 @@ public sealed class MpTableTests
     }
 
     [Fact]
+    public void Io_apic_id_should_follow_the_highest_cpu_and_never_be_the_broadcast_id()
+    {
+        Assert.Equal(7, MpTable.IoApicId([0, 1, 2, 4, 5, 6]));
+        Assert.Equal(3, MpTable.IoApicId([.. Enumerable.Range(0, 254).Where(id => id != 3), 254]));
+        Assert.NotEqual(255, MpTable.IoApicId([254]));
+    }
+
+    [Fact]
     public void Too_many_cpus_for_the_ebda_should_be_refused()
     {
         using var memory = Ram(32 * MiB);

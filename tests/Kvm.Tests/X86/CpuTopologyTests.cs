@@ -52,9 +52,11 @@ public class CpuTopologyTests
     [Theory]
     [InlineData(3, 1, 65, 1, "needs APIC ids up to 320")]
     [InlineData(7, 1, 5, 5, "needs APIC ids up to 420")]
-    [InlineData(1, 1, 255, 1, "at most 254 fit")]
-    [InlineData(1, 0, 4, 1, "dies must be at least 1, not 0")]
-    [InlineData(1, 1, 4, -1, "threads must be at least 1, not -1")]
+    [InlineData(1, 1, 255, 1, "cores must be 1..254, not 255")]
+    [InlineData(1, 9, 2, 1, "dies must be 1..8, not 9")]
+    [InlineData(254, 254, 254, 254, "dies must be 1..8, not 254")]
+    [InlineData(1, 0, 4, 1, "dies must be 1..254, not 0")]
+    [InlineData(1, 1, 4, -1, "threads must be 1..254, not -1")]
     public void Unusable_topologies_should_say_why(int sockets, int dies, int cores, int threads, string expected)
     {
         var t = new CpuTopology(sockets, dies, cores, threads);
@@ -82,8 +84,8 @@ public class CpuTopologyTests
     [Theory]
     [InlineData("sockets=3", 8, "sockets=3,dies=1,threads=1 do not divide 8 vCPUs")]
     [InlineData("cores=3", 8, "sockets=1,dies=1,cores=3,threads=1 is 3 vCPUs, not 8")]
-    [InlineData("cores=0", 8, "cores must be a whole number >= 1, not '0'")]
-    [InlineData("cores=x", 8, "cores must be a whole number >= 1, not 'x'")]
+    [InlineData("cores=0", 8, "cores must be a whole number 1..254, not '0'")]
+    [InlineData("cores=x", 8, "cores must be a whole number 1..254, not 'x'")]
     [InlineData("cores", 8, "'cores' is not field=number")]
     [InlineData("modules=2", 8, "unknown field 'modules'")]
     [InlineData("cores=2,cores=2", 4, "cores given twice")]

@@ -164,8 +164,11 @@ public class X86CpuidTopologyTests
             Assert.Equal(0u, Get(cpuid, leaf, 3).Eax);
         }
 
-        // EAX[31:26], cores per package - 1, has 6 bits: 254 cores read as 64.
-        Assert.All(Enumerable.Range(0, 3), i => Assert.Equal((uint)Math.Min(dies * cores, 64) - 1, Get(cpuid, 4, (uint)i).Eax >> 26));
+        // EAX[31:26] is the addressable core ids of a package - 1 (a power of two, as the APIC id's core and die
+        // fields are), in 6 bits: 254 cores read as 64.
+        var addressable = 1u << (t.PackageOffset - t.CoreOffset);
+        Assert.All(Enumerable.Range(0, 3), i => Assert.Equal(Math.Min(addressable, 64) - 1, Get(cpuid, 4, (uint)i).Eax >> 26));
+        Assert.True(addressable >= (uint)(dies * cores));
         Assert.Equal(0x163u, Get(cpuid, 0x8000001d, 2).Eax & 0x3fff);
     }
 

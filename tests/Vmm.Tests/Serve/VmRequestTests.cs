@@ -83,7 +83,7 @@ public sealed class VmRequestTests
     [InlineData("{\"cpus\": 999}", "cpus")]
     [InlineData("{\"memory\": \"1K\"}", "memory")]
     [InlineData("{\"cpus\": 8, \"topology\": \"sockets=3\"}", "topology is not a topology of 8 vCPUs: sockets=3,dies=1,threads=1 do not divide 8 vCPUs")]
-    [InlineData("{\"cpus\": 4, \"topology\": \"cores=4,threads=0\"}", "threads must be a whole number >= 1")]
+    [InlineData("{\"cpus\": 4, \"topology\": \"cores=4,threads=0\"}", "threads must be a whole number 1..254")]
     [InlineData("{\"restore\": \"/srv/snap\", \"topology\": \"sockets=2\"}", "topology cannot be given with restore")]
     [InlineData("{\"disks\": [{\"paht\": \"/x\"}]}", "paht")]
     [InlineData("{\"faults\": [\"disk0:explode\"]}", "explode")]
