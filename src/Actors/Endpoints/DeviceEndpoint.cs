@@ -275,13 +275,20 @@ public sealed partial class DeviceEndpoint
     /// </summary>
     public int? HostInputNow(ReadOnlySpan<byte> bytes)
     {
-        if (bytes.IsEmpty || !TryEnterInline(out var device))
+        if (bytes.IsEmpty)
         {
-            return bytes.IsEmpty ? 0 : null;
+            return 0;
         }
 
+        return TryEnterInline(out var device) ? AcceptInline(device, bytes) : null;
+    }
+
+    /// <summary>Hands host input to the device while this thread holds the gate, and leaves it.</summary>
+    private int AcceptInline(IBusDevice device, ReadOnlySpan<byte> bytes)
+    {
         try
         {
+            // What the device itself refuses (a full FIFO) it counts; the endpoint counts only its own drops.
             return device is IHostInput input ? input.AcceptInput(bytes) : 0;
         }
         catch (Exception ex)
@@ -309,21 +316,7 @@ public sealed partial class DeviceEndpoint
 
         if (TryEnterInline(out var device))
         {
-            try
-            {
-                // What the device itself refuses (a full FIFO) it counts; the endpoint counts only its own drops.
-                return device is IHostInput input ? input.AcceptInput(bytes) : 0;
-            }
-            catch (Exception ex)
-            {
-                CrashedInline(ex);
-                Interlocked.Add(ref _droppedInput, bytes.Length);
-                return 0;
-            }
-            finally
-            {
-                _gate.Exit();
-            }
+            return AcceptInline(device, bytes);
         }
 
         var actor = _actor;
