@@ -89,7 +89,7 @@ while :; do
     done > "$plan"
     freeze=${freezes[$((attempt - 1))]:-}
     [ "$freeze" != none ] || freeze=
-    ACTORVMM_NESTED_TEST_FREEZE=$freeze "$here/run-in-kvm.sh" --timeout 1200 -- "$here/kvm-tests.sh" "$results" "$plan" 2>&1 |
+    ACTORVMM_NESTED_TEST_FREEZE=$freeze "$here/run-in-kvm.sh" --timeout 3000 -- "$here/kvm-tests.sh" "$results" "$plan" 2>&1 |
         tee "$log"
     rc=${PIPESTATUS[0]}
 

@@ -104,6 +104,9 @@ internal sealed class SnapshotSource
 
     public VmKvmState VmState() => Decode(() => VcpuBlob.DecodeVm(State.VmKvm));
 
+    /// <summary>Whether the snapshot saved a device of this name.</summary>
+    public bool HasDevice(string name) => State.Devices.Any(d => d.Name == name);
+
     /// <summary>The saved state of each device, by name; the devices built must be exactly the snapshot's.</summary>
     public IReadOnlyDictionary<string, object?> DeviceStates(IEnumerable<string> built)
     {

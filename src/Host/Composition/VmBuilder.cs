@@ -72,6 +72,9 @@ public static class VmBuilder
         (Layout.Com3Port, Layout.Com1Irq), (Layout.Com4Port, Layout.Com2Irq),
     ];
 
+    /// <summary>Platform devices the PC gained with ACPI; older snapshots restore without them.</summary>
+    private static readonly string[] AddedWithAcpi = ["acpi-pm", "pvpanic"];
+
     private static readonly KvmCap[] RequiredCaps =
     [
         KvmCap.Irqchip, KvmCap.UserMemory, KvmCap.SetTssAddr, KvmCap.ExtCpuid, KvmCap.Pit2, KvmCap.Irqfd,
@@ -202,6 +205,8 @@ public static class VmBuilder
             devices.AddRange(mmioDevices);
             if (restore is not null)
             {
+                // A snapshot taken before the PC had ACPI has no acpi-pm or pvpanic: its guest never looks for them.
+                devices.RemoveAll(d => AddedWithAcpi.Contains(d.Name) && !restore.HasDevice(d.Name));
                 var saved = restore.DeviceStates(devices.Select(d => d.Name));
                 devices = [.. devices.Select(d => d with { RestoreState = saved[d.Name] })];
             }
