@@ -36,5 +36,43 @@ internal static class PortAccess
         return false;
     }
 
+    /// <summary>
+    /// <see cref="CheckByteRead"/> for a device of one port: an offset past it is also counted as unhandled and read
+    /// as all-ones. True: a one-byte read of the port itself, to be answered by the caller.
+    /// </summary>
+    public static bool CheckSinglePortRead(DeviceStats stats, ulong offset, Span<byte> data)
+    {
+        if (!CheckByteRead(stats, data))
+        {
+            return false;
+        }
+
+        if (offset == 0)
+        {
+            return true;
+        }
+
+        stats.CountUnhandledRead();
+        FillAllOnes(data);
+        return false;
+    }
+
+    /// <summary><see cref="CheckSinglePortRead"/> for writes: an offset past the port is counted as unhandled and ignored.</summary>
+    public static bool CheckSinglePortWrite(DeviceStats stats, ulong offset, ReadOnlySpan<byte> data)
+    {
+        if (!CheckByteWrite(stats, data))
+        {
+            return false;
+        }
+
+        if (offset == 0)
+        {
+            return true;
+        }
+
+        stats.CountUnhandledWrite();
+        return false;
+    }
+
     public static byte ToBcd(int value) => (byte)(((value / 10) << 4) | (value % 10));
 }

@@ -48,15 +48,8 @@ public sealed class PvPanic : IBusDevice
 
     public void Read(ulong offset, Span<byte> data)
     {
-        if (!PortAccess.CheckByteRead(Stats, data))
+        if (!PortAccess.CheckSinglePortRead(Stats, offset, data))
         {
-            return;
-        }
-
-        if (offset != 0)
-        {
-            Stats.CountUnhandledRead();
-            PortAccess.FillAllOnes(data);
             return;
         }
 
@@ -65,14 +58,8 @@ public sealed class PvPanic : IBusDevice
 
     public void Write(ulong offset, ReadOnlySpan<byte> data)
     {
-        if (!PortAccess.CheckByteWrite(Stats, data))
+        if (!PortAccess.CheckSinglePortWrite(Stats, offset, data))
         {
-            return;
-        }
-
-        if (offset != 0)
-        {
-            Stats.CountUnhandledWrite();
             return;
         }
 

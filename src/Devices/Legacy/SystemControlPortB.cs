@@ -33,15 +33,8 @@ public sealed class SystemControlPortB : IBusDevice, IStatefulDevice
 
     public void Read(ulong offset, Span<byte> data)
     {
-        if (!PortAccess.CheckByteRead(Stats, data))
+        if (!PortAccess.CheckSinglePortRead(Stats, offset, data))
         {
-            return;
-        }
-
-        if (offset != 0)
-        {
-            Stats.CountUnhandledRead();
-            PortAccess.FillAllOnes(data);
             return;
         }
 
@@ -50,14 +43,8 @@ public sealed class SystemControlPortB : IBusDevice, IStatefulDevice
 
     public void Write(ulong offset, ReadOnlySpan<byte> data)
     {
-        if (!PortAccess.CheckByteWrite(Stats, data))
+        if (!PortAccess.CheckSinglePortWrite(Stats, offset, data))
         {
-            return;
-        }
-
-        if (offset != 0)
-        {
-            Stats.CountUnhandledWrite();
             return;
         }
 
